@@ -1,0 +1,153 @@
+//! The canonical quantiser and PCM hash.
+//!
+//! [`quantize`] is the single function that turns `f32` samples into the
+//! integers stored in files; the WAV and FLAC writers and [`PcmHasher`] all
+//! use it, so a hash computed while writing equals a hash of the samples
+//! decoded back from the file.
+
+use sha2::{Digest, Sha256};
+
+use super::{SampleFormat, WriterSpec};
+
+/// Full scale of 16-bit samples (`2^15`).
+const SCALE_I16: f32 = 32_768.0;
+/// Full scale of 24-bit samples (`2^23`).
+const SCALE_I24: f32 = 8_388_608.0;
+
+/// Quantises one sample to the integer stored for `format`.
+///
+/// * [`SampleFormat::I16`]: `round(x * 32768)` clamped to `[-32768, 32767]`.
+/// * [`SampleFormat::I24`]: `round(x * 8388608)` clamped to
+///   `[-8388608, 8388607]`.
+/// * [`SampleFormat::F32`]: the bit pattern of `x`, unchanged
+///   (`x.to_bits() as i32`).
+///
+/// Rounding is half away from zero; NaN quantises to 0 for the integer
+/// formats. The scaling is by a power of two, so it is exact and
+/// `quantize(q as f32 / 32768.0, I16) == q` for every 16-bit `q` (likewise
+/// for 24 bits): decoding a file and quantising again gives back exactly the
+/// stored integers.
+#[inline]
+pub fn quantize(x: f32, format: SampleFormat) -> i32 {
+    match format {
+        // `as i32` saturates and maps NaN to 0.
+        SampleFormat::I16 => (x * SCALE_I16).round().clamp(-32_768.0, 32_767.0) as i32,
+        SampleFormat::I24 => (x * SCALE_I24).round().clamp(-8_388_608.0, 8_388_607.0) as i32,
+        SampleFormat::F32 => x.to_bits() as i32,
+    }
+}
+
+/// SHA-256 over the quantised samples exactly as a writer stores them.
+///
+/// For [`SampleFormat::I16`] and [`SampleFormat::I24`] each sample is
+/// quantised with [`quantize`] and hashed as a little-endian `i32` (4 bytes);
+/// for [`SampleFormat::F32`] the hash covers the little-endian `f32` bits.
+/// Samples are taken in interleaved order. Only samples are hashed: the rate,
+/// channel count and format are not mixed in.
+///
+/// Build it with the spec the writer actually uses ([`crate::audio::PcmWriter::spec`]
+/// or [`WriterSpec::effective_for`]); for FLAC, F32 becomes I24.
+#[derive(Debug, Clone)]
+pub struct PcmHasher {
+    sha: Sha256,
+    format: SampleFormat,
+    samples: u64,
+}
+
+impl PcmHasher {
+    /// A hasher for samples written with `spec`.
+    pub fn new(spec: &WriterSpec) -> Self {
+        PcmHasher {
+            sha: Sha256::new(),
+            format: spec.sample_format,
+            samples: 0,
+        }
+    }
+
+    /// Adds interleaved samples (any slicing).
+    pub fn update(&mut self, samples: &[f32]) {
+        const BATCH: usize = 1024;
+        let mut buf = [0u8; BATCH * 4];
+        for chunk in samples.chunks(BATCH) {
+            for (dst, &x) in buf.chunks_exact_mut(4).zip(chunk) {
+                dst.copy_from_slice(&quantize(x, self.format).to_le_bytes());
+            }
+            self.sha.update(&buf[..chunk.len() * 4]);
+        }
+        self.samples += samples.len() as u64;
+    }
+
+    /// Samples (not frames) hashed so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The SHA-256 digest.
+    pub fn finish(self) -> [u8; 32] {
+        self.sha.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantize_i16_rounding_and_clamping() {
+        let f = SampleFormat::I16;
+        assert_eq!(quantize(0.0, f), 0);
+        assert_eq!(quantize(1.0, f), 32_767);
+        assert_eq!(quantize(-1.0, f), -32_768);
+        assert_eq!(quantize(2.5, f), 32_767);
+        assert_eq!(quantize(-7.0, f), -32_768);
+        assert_eq!(quantize(0.5 / 32_768.0, f), 1); // half away from zero
+        assert_eq!(quantize(-0.5 / 32_768.0, f), -1);
+        assert_eq!(quantize(0.49 / 32_768.0, f), 0);
+        assert_eq!(quantize(f32::NAN, f), 0);
+        assert_eq!(quantize(f32::INFINITY, f), 32_767);
+        for q in -32_768..=32_767 {
+            assert_eq!(quantize(q as f32 / 32_768.0, f), q);
+        }
+    }
+
+    #[test]
+    fn quantize_i24_exact_inverse() {
+        let f = SampleFormat::I24;
+        assert_eq!(quantize(1.0, f), 8_388_607);
+        assert_eq!(quantize(-1.0, f), -8_388_608);
+        for q in (-8_388_608..=8_388_607).step_by(97) {
+            assert_eq!(quantize(q as f32 / 8_388_608.0, f), q);
+        }
+    }
+
+    #[test]
+    fn quantize_f32_is_bits() {
+        for x in [0.0f32, -0.0, 0.25, -1.5, f32::MIN_POSITIVE] {
+            assert_eq!(quantize(x, SampleFormat::F32) as u32, x.to_bits());
+        }
+    }
+
+    #[test]
+    fn hasher_slicing_invariant_and_sensitive() {
+        let spec = WriterSpec {
+            sample_rate: 48_000,
+            channels: 2,
+            sample_format: SampleFormat::I16,
+        };
+        let x: Vec<f32> = (0..5000).map(|i| ((i as f32) * 0.01).sin() * 0.5).collect();
+        let mut a = PcmHasher::new(&spec);
+        a.update(&x);
+        let mut b = PcmHasher::new(&spec);
+        for c in x.chunks(333) {
+            b.update(c);
+        }
+        assert_eq!(b.samples(), 5000);
+        let ha = a.finish();
+        assert_eq!(ha, b.finish());
+        let mut y = x.clone();
+        y[1234] += 1.0 / 32_768.0;
+        let mut c = PcmHasher::new(&spec);
+        c.update(&y);
+        assert_ne!(ha, c.finish());
+    }
+}

@@ -1,0 +1,97 @@
+//! Argument definitions (clap derive). Validation only; no work here.
+
+use clap::{Args, Parser, Subcommand};
+use earmark::provenance::PolicyKind;
+use std::path::PathBuf;
+
+/// Protect recordings before upload: an inaudible keyed watermark, a signed
+/// provenance manifest and a "no AI training" declaration; verify suspect
+/// files and clips.
+#[derive(Debug, Parser)]
+#[command(name = "earmark", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success (verify: marked and consistent), 1 no marker found, \
+2 error, 3 marker found but the manifest is invalid or does not match."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an Ed25519 signing key (PKCS#8 PEM) and its public key.
+    Keygen(KeygenArgs),
+    /// Embed the marker and a signed manifest into a track (writes FLAC or WAV).
+    Stamp(StampArgs),
+    /// Look for the marker and check the manifest of one or more files.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Private key file to create; the public key goes next to it as NAME.pub.pem.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Overwrite existing key files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StampArgs {
+    /// Audio file to stamp (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF).
+    pub input: PathBuf,
+    /// Your Ed25519 private key (from `earmark keygen` or `openssl genpkey -algorithm ed25519`).
+    #[arg(long, short)]
+    pub key: PathBuf,
+    /// Output file, .flac or .wav [default: NAME.earmark.flac next to the input].
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Title recorded in the signed manifest.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Artist recorded in the signed manifest.
+    #[arg(long)]
+    pub artist: Option<String>,
+    /// Track id carried by the marker (32-bit) [default: random].
+    #[arg(long)]
+    pub track_id: Option<u32>,
+    /// Marker strength: 1 is the tuned default; 2 is 6 dB stronger (more robust,
+    /// less transparent), 0.5 is 6 dB weaker.
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// What the declaration allows.
+    #[arg(long, default_value = "no-ai-training", value_parser = parse_policy)]
+    pub policy: PolicyKind,
+    /// Private watermark key file (any file of at least 16 random bytes)
+    /// [default: the built-in public key, so anyone can verify].
+    #[arg(long)]
+    pub wm_key: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Public keys you trust (PEM); signatures by other keys are reported as untrusted.
+    #[arg(long)]
+    pub trust: Vec<PathBuf>,
+    /// Private watermark key the files were stamped with [default: the built-in public key].
+    #[arg(long)]
+    pub wm_key: Option<PathBuf>,
+    /// One JSON object per file on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_policy(s: &str) -> Result<PolicyKind, String> {
+    s.parse::<PolicyKind>().map_err(|e| e.to_string())
+}

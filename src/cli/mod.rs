@@ -1,0 +1,168 @@
+//! Command-line front end. Holds no watermark or crypto logic: it turns
+//! arguments into library options, calls the library, prints the results
+//! and chooses the exit code.
+//!
+//! Exit codes: 0 success (for `verify`: every file marked, manifest
+//! consistent), 1 no marker found in at least one file, 2 error (bad input,
+//! unreadable file, bad arguments), 3 a marker was found but its manifest is
+//! invalid or contradicts it.
+
+mod args;
+mod print;
+
+use args::{Cli, Command};
+use clap::Parser;
+use earmark::mark::WatermarkKey;
+use earmark::provenance::{self, Policy};
+use std::path::Path;
+
+/// Exit code for errors.
+const EXIT_ERROR: i32 = 2;
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Keygen(a) => keygen(&a),
+        Command::Stamp(a) => stamp(&a),
+        Command::Verify(a) => verify(&a),
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("earmark: {msg}");
+    EXIT_ERROR
+}
+
+fn wm_key(path: Option<&Path>) -> Result<WatermarkKey, String> {
+    match path {
+        None => Ok(WatermarkKey::public()),
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .map_err(|e| format!("{}: cannot read watermark key: {e}", p.display()))?;
+            if bytes.len() < 16 {
+                return Err(format!(
+                    "{}: watermark key too short ({} bytes; use at least 16 random bytes)",
+                    p.display(),
+                    bytes.len()
+                ));
+            }
+            Ok(WatermarkKey::from_bytes(&bytes))
+        }
+    }
+}
+
+fn keygen(a: &args::KeygenArgs) -> i32 {
+    let key = provenance::SigningKeyPair::generate();
+    let public_path = provenance::public_key_path_for(&a.out);
+    // Check both first so a refusal leaves nothing half-written.
+    for p in [&a.out, &public_path] {
+        if !a.force && p.exists() {
+            return fail(format!(
+                "{}: file exists (use --force to overwrite)",
+                p.display()
+            ));
+        }
+    }
+    if let Err(e) = provenance::write_private_key_pem(&a.out, &key, a.force) {
+        return fail(e);
+    }
+    if let Err(e) = provenance::write_public_key_pem(&public_path, &key.public_key(), a.force) {
+        return fail(e);
+    }
+    let pk = key.public_key();
+    println!(
+        "private key  {} (keep it secret; mode 0600)",
+        a.out.display()
+    );
+    println!(
+        "public key   {} (share it: verifiers pass it to --trust)",
+        public_path.display()
+    );
+    println!("fingerprint  {}", pk.short_fingerprint());
+    println!("marker id    {:08x}", pk.fingerprint32());
+    0
+}
+
+fn stamp(a: &args::StampArgs) -> i32 {
+    let key = match provenance::read_signing_key(&a.key) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let wm = match wm_key(a.wm_key.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    if !(a.strength > 0.0 && a.strength <= 4.0) {
+        return fail(format!("--strength must be in (0, 4], got {}", a.strength));
+    }
+    let mut opts = earmark::StampOptions::new(key);
+    opts.wm_key = wm;
+    opts.out = a.out.clone();
+    opts.title = a.title.clone();
+    opts.artist = a.artist.clone();
+    opts.track_id = a.track_id;
+    opts.strength = a.strength;
+    opts.policy = Policy::from_kind(a.policy);
+    opts.force = a.force;
+    match earmark::stamp_file(&a.input, &opts) {
+        Ok(outcome) => {
+            print::stamp(&outcome, a.json);
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn verify(a: &args::VerifyArgs) -> i32 {
+    let mut opts = earmark::VerifyOptions::default();
+    match wm_key(a.wm_key.as_deref()) {
+        Ok(k) => opts.wm_key = k,
+        Err(e) => return fail(e),
+    }
+    for t in &a.trust {
+        match provenance::read_public_key(t) {
+            Ok(k) => opts.trusted.push(k),
+            Err(e) => return fail(e),
+        }
+    }
+    let mut code = 0;
+    for path in &a.files {
+        let c = match earmark::verify_file(path, &opts) {
+            Ok(outcome) => {
+                print::verify(&outcome, a.json);
+                outcome.exit_code()
+            }
+            Err(e) => {
+                if a.json {
+                    print::json_error(path, &e);
+                }
+                fail(e)
+            }
+        };
+        // Errors outrank everything; then invalid manifests; then "no marker".
+        code = worst(code, c);
+    }
+    code
+}
+
+fn worst(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        0 => 0,
+        1 => 1,
+        3 => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}

@@ -1,0 +1,17 @@
+//! earmark: stamp recordings with an inaudible keyed watermark and a signed
+//! provenance manifest, and verify suspect files and clips.
+#![warn(missing_docs)]
+
+pub mod attacks;
+pub mod audio;
+pub mod error;
+pub mod mark;
+pub mod output;
+pub mod provenance;
+pub mod report;
+pub mod stamp;
+pub mod verify;
+
+pub use error::{Error, ErrorKind, Result};
+pub use stamp::{stamp_file, StampOptions, StampOutcome};
+pub use verify::{verify_file, VerifyOptions, VerifyOutcome};

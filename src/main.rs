@@ -1,0 +1,7 @@
+//! The `earmark` command: parses arguments, calls the library, prints, exits.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}

@@ -1,0 +1,514 @@
+//! Detection: finds marker units anywhere in a signal, blind (no original).
+//!
+//! The mono mix is resampled to the canonical rate and analysed every
+//! `HOP / sub` samples. Each analysis row holds, per frequency cell, the mean
+//! log power of the cell's bins, high-passed across frequency (so spectral
+//! tilt, EQ and gain cancel) and normalised. Because units repeat with a fixed
+//! period, rows are *folded* modulo the unit length: summing all repeats
+//! before searching makes long excerpts stronger than short ones for free.
+//! Synchronisation tests every unit phase (at `HOP / sub` resolution) against
+//! the keyed sync cells; the best phases are decoded with the soft Viterbi
+//! decoder and accepted only if the CRC matches.
+//!
+//! Detection runs over sliding windows of four units (≈ 9.2 s, half
+//! overlapping) and once more over the fold of the whole signal, so a clip
+//! and a full track are handled by the same code.
+
+use super::code::{encode, payload_from_bits, Viterbi, CODED_BITS, MESSAGE_BITS};
+use super::key::{Pattern, WatermarkKey};
+use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME};
+use super::masking::fast_ln;
+use super::resample::Resampler;
+use super::stft::FrameFft;
+
+/// Sync score a phase needs before it is decoded.
+const Z_DECODE: f32 = 4.0;
+/// Sync score a single unit needs to be listed as "found here".
+const Z_UNIT: f32 = 3.5;
+/// Phases decoded per analysis (best first).
+const CANDIDATES: usize = 2;
+/// Window length and hop, in units.
+const WINDOW_UNITS: usize = 4;
+const WINDOW_HOP_UNITS: usize = 2;
+/// Cells on each side averaged by the high-pass across time.
+const TIME_NEIGHBOURS: usize = 2;
+/// Rows whose marker-band power per bin is below this are silent.
+const SILENCE_POWER: f32 = 1e-8;
+
+/// A payload found in the signal.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Detection {
+    /// The 8 payload bytes (CRC-checked).
+    pub payload: [u8; 8],
+    /// Synchronisation score of the best analysis that decoded it (a z-score:
+    /// ≈ N(0, 1) on unmarked audio).
+    pub sync_z: f32,
+    /// Fraction of coded bits whose soft decision agrees with the re-encoded
+    /// payload (1.0 = no raw bit errors).
+    pub agreement: f32,
+    /// Start times (seconds from the start of the signal) of the units that
+    /// are individually detectable.
+    pub unit_starts: Vec<f64>,
+    /// Number of analyses (windows, and the whole-signal fold) that decoded it.
+    pub hits: usize,
+}
+
+/// The best synchronisation candidate of the whole-signal fold, with its raw
+/// soft bits, for diagnostics and bit-error measurements.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Candidate {
+    /// Unit phase, seconds (start of the first unit modulo the unit length).
+    pub phase_seconds: f64,
+    /// Synchronisation z-score.
+    pub sync_z: f32,
+    /// Soft value of every coded bit (positive = 1).
+    pub soft: Vec<f32>,
+}
+
+/// Everything the detector found.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DetectReport {
+    /// Distinct payloads found, strongest first.
+    pub detections: Vec<Detection>,
+    /// Seconds of audio analysed.
+    pub seconds: f64,
+    /// Fraction of the analysis rows loud enough to carry a marker.
+    pub active_fraction: f64,
+    /// Best synchronisation candidate of the whole-signal fold.
+    pub best: Option<Candidate>,
+    /// Number of analyses run (windows plus the whole-signal fold).
+    pub analyses: usize,
+}
+
+impl DetectReport {
+    /// Whether too little of the signal is loud enough to hold a marker.
+    pub fn too_quiet(&self) -> bool {
+        self.active_fraction * self.seconds < 1.0
+    }
+}
+
+/// Streaming blind detector.
+pub struct Detector {
+    pattern: Pattern,
+    layout: Layout,
+    channels: usize,
+    down: Resampler,
+    mono: Vec<f32>,
+    canon: Vec<f32>,
+    fft: FrameFft,
+    /// Rows of the current window, `freq_cells` values each.
+    rows: Vec<f32>,
+    rows_start: u64,
+    next_row: u64,
+    active_rows: u64,
+    fold_global: Vec<f32>,
+    fold: Vec<f32>,
+    cellsum: Vec<f32>,
+    scratch: Vec<f32>,
+    cell_row: Vec<f32>,
+    scores: Vec<f32>,
+    soft: Vec<f32>,
+    viterbi: Viterbi,
+    found: Vec<Detection>,
+    analyses: usize,
+    windows_done: u64,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("rows", &self.next_row)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Detector {
+    /// Creates a detector for `key`, for audio of `channels` channels at
+    /// `sample_rate` Hz.
+    ///
+    /// # Panics
+    /// Panics if `channels` or `sample_rate` is zero.
+    pub fn new(key: &WatermarkKey, sample_rate: u32, channels: usize) -> Self {
+        assert!(channels > 0, "channels must be positive");
+        let layout = Layout::V1;
+        let u = layout.unit_fine_frames();
+        let j = layout.freq_cells;
+        Detector {
+            pattern: Pattern::new(key, layout),
+            layout,
+            channels,
+            down: Resampler::new(sample_rate, CANONICAL_RATE),
+            mono: Vec::new(),
+            canon: Vec::new(),
+            fft: FrameFft::new(),
+            rows: Vec::new(),
+            rows_start: 0,
+            next_row: 0,
+            active_rows: 0,
+            fold_global: vec![0.0; u * j],
+            fold: vec![0.0; u * j],
+            cellsum: vec![0.0; u * j],
+            scratch: vec![0.0; u * j],
+            cell_row: vec![0.0; j],
+            scores: vec![0.0; u],
+            soft: vec![0.0; CODED_BITS],
+            viterbi: Viterbi::new(),
+            found: Vec::new(),
+            analyses: 0,
+            windows_done: 0,
+        }
+    }
+
+    /// Feeds interleaved samples.
+    ///
+    /// # Panics
+    /// Panics if `input.len()` is not a multiple of the channel count.
+    pub fn process(&mut self, input: &[f32]) {
+        assert_eq!(
+            input.len() % self.channels,
+            0,
+            "input must hold whole frames"
+        );
+        self.mono.clear();
+        let scale = 1.0 / self.channels as f32;
+        self.mono.extend(
+            input
+                .chunks_exact(self.channels)
+                .map(|f| f.iter().sum::<f32>() * scale),
+        );
+        self.down.push(&self.mono, &mut self.canon);
+        self.run_rows(false);
+    }
+
+    /// Ends the stream and returns what was found.
+    pub fn finish(mut self) -> DetectReport {
+        self.down.finish(&mut self.canon);
+        self.run_rows(true);
+        let l = self.layout;
+        let u = l.unit_fine_frames() as u64;
+        // Analyse what the sliding windows have not covered yet (all of a
+        // short clip), then the fold of everything.
+        let covered = self.windows_done * WINDOW_HOP_UNITS as u64 * u
+            + if self.windows_done > 0 {
+                (WINDOW_UNITS - WINDOW_HOP_UNITS) as u64 * u
+            } else {
+                0
+            };
+        if self.next_row > covered || self.windows_done == 0 {
+            self.analyse_rows();
+        }
+        // The fold of everything: the strongest evidence for a long track.
+        let fold = std::mem::take(&mut self.fold_global);
+        let best = self.analyse_fold(&fold, None);
+        let seconds = self.next_row as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE);
+        let mut detections = self.found;
+        detections.sort_by(|a, b| b.sync_z.total_cmp(&a.sync_z));
+        for d in &mut detections {
+            d.unit_starts.sort_by(f64::total_cmp);
+            d.unit_starts.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+        }
+        DetectReport {
+            detections,
+            seconds,
+            active_fraction: if self.next_row == 0 {
+                0.0
+            } else {
+                self.active_rows as f64 / self.next_row as f64
+            },
+            best,
+            analyses: self.analyses,
+        }
+    }
+
+    /// Turns canonical samples into analysis rows.
+    fn run_rows(&mut self, flush: bool) {
+        let hop = self.layout.fine_hop();
+        let real = self.canon.len();
+        if flush {
+            // Zero-pad so the last frames that are at least half real are analysed.
+            self.canon.resize(real + FRAME, 0.0);
+        }
+        let mut pos = 0;
+        while pos + FRAME <= self.canon.len() && (!flush || pos + FRAME / 2 < real) {
+            self.push_row(pos, pos + FRAME);
+            pos += hop;
+        }
+        self.canon.drain(..pos.min(self.canon.len()));
+    }
+
+    fn push_row(&mut self, start: usize, end: usize) {
+        let l = self.layout;
+        let spec = self.fft.forward(&self.canon[start..end]);
+        let (lo, hi) = (l.bin_lo, l.bin_hi());
+        let band_power: f32 = spec[lo..hi].iter().map(|c| c.norm_sqr()).sum();
+        let j = l.freq_cells;
+        let active = band_power / ((hi - lo) as f32) >= SILENCE_POWER;
+        if active {
+            self.active_rows += 1;
+            let floor = band_power / (hi - lo) as f32 * 1e-6;
+            for (cell, v) in self.cell_row.iter_mut().enumerate() {
+                let b0 = lo + cell * l.cell_bins;
+                let s: f32 = spec[b0..b0 + l.cell_bins]
+                    .iter()
+                    .map(|c| fast_ln(c.norm_sqr() + floor))
+                    .sum();
+                *v = s / l.cell_bins as f32;
+            }
+            detrend_normalise(&mut self.cell_row);
+        } else {
+            self.cell_row.fill(0.0);
+        }
+        debug_assert_eq!(BINS, spec.len());
+        let u = l.unit_fine_frames();
+        let phase = (self.next_row % u as u64) as usize;
+        for (g, &v) in self.fold_global[phase * j..(phase + 1) * j]
+            .iter_mut()
+            .zip(&self.cell_row)
+        {
+            *g += v;
+        }
+        self.rows.extend_from_slice(&self.cell_row);
+        self.next_row += 1;
+        let window = (WINDOW_UNITS * u) as u64;
+        if self.next_row - self.rows_start == window {
+            self.analyse_rows();
+            self.windows_done += 1;
+            let drop = WINDOW_HOP_UNITS * u;
+            self.rows.drain(..drop * j);
+            self.rows_start += drop as u64;
+        }
+    }
+
+    /// Folds the buffered rows and analyses them.
+    fn analyse_rows(&mut self) {
+        let l = self.layout;
+        let (u, j) = (l.unit_fine_frames(), l.freq_cells);
+        let mut fold = std::mem::take(&mut self.fold);
+        fold.fill(0.0);
+        for (r, row) in self.rows.chunks_exact(j).enumerate() {
+            let phase = ((self.rows_start + r as u64) % u as u64) as usize;
+            for (f, &v) in fold[phase * j..(phase + 1) * j].iter_mut().zip(row) {
+                *f += v;
+            }
+        }
+        let rows = (self.rows_start, self.rows.len() / j);
+        self.analyse_fold(&fold, Some(rows));
+        self.fold = fold;
+    }
+
+    /// Synchronises and decodes one fold; records detections. `rows` gives
+    /// the absolute first row and row count when the rows are still buffered
+    /// (for per-unit localisation). Returns the best candidate.
+    fn analyse_fold(&mut self, fold: &[f32], rows: Option<(u64, usize)>) -> Option<Candidate> {
+        self.analyses += 1;
+        let l = self.layout;
+        let (u, j) = (l.unit_fine_frames(), l.freq_cells);
+        let cell_step = l.cell_frames * l.sub;
+        // Sum each cell's frames: cellsum[phase] = value of a cell starting there.
+        for phase in 0..u {
+            for f in 0..j {
+                let mut s = 0.0;
+                for q in 0..l.cell_frames {
+                    s += fold[((phase + q * l.sub) % u) * j + f];
+                }
+                self.cellsum[phase * j + f] = s;
+            }
+        }
+        // High-pass across time: subtract the neighbouring cells' mean, which
+        // removes what the music sustains from one cell to the next.
+        self.scratch.copy_from_slice(&self.cellsum);
+        for phase in 0..u {
+            for f in 0..j {
+                let mut s = 0.0;
+                for m in 1..=TIME_NEIGHBOURS {
+                    s += self.scratch[((phase + m * cell_step) % u) * j + f]
+                        + self.scratch[((phase + u - m * cell_step % u) % u) * j + f];
+                }
+                self.cellsum[phase * j + f] -= s / (2 * TIME_NEIGHBOURS) as f32;
+            }
+        }
+        for phase in 0..u {
+            self.scores[phase] = sync_z(&self.pattern, &self.cellsum, phase, cell_step, u, j);
+        }
+        // Best phases (local maxima), strongest first.
+        let mut order: Vec<usize> = (0..u).collect();
+        order.sort_by(|&a, &b| self.scores[b].total_cmp(&self.scores[a]));
+        let mut picked: Vec<usize> = Vec::with_capacity(CANDIDATES);
+        for &p in &order {
+            if picked.len() == CANDIDATES {
+                break;
+            }
+            let near = picked
+                .iter()
+                .any(|&q| circular_distance(p, q, u) < cell_step);
+            if !near {
+                picked.push(p);
+            }
+        }
+        let mut best = None;
+        for (rank, &phase) in picked.iter().enumerate() {
+            let z = self.scores[phase];
+            self.soft_bits(phase);
+            if rank == 0 {
+                best = Some(Candidate {
+                    phase_seconds: phase as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE),
+                    sync_z: z,
+                    soft: self.soft.clone(),
+                });
+            }
+            if z < Z_DECODE {
+                continue;
+            }
+            let bits = self.viterbi.decode(&self.soft);
+            let Some(payload) = payload_from_bits(&bits, &self.pattern.mask) else {
+                continue;
+            };
+            let agreement = agreement(&self.soft, &bits);
+            let starts = match rows {
+                Some((first, count)) => self.unit_starts(phase, first, count),
+                None => Vec::new(),
+            };
+            self.record(payload, z, agreement, starts);
+        }
+        best
+    }
+
+    /// Soft value of each coded bit for a unit phase, from `cellsum`.
+    fn soft_bits(&mut self, phase: usize) {
+        let l = self.layout;
+        let (u, j) = (l.unit_fine_frames(), l.freq_cells);
+        let cell_step = l.cell_frames * l.sub;
+        for bit in 0..CODED_BITS {
+            let mut s = 0.0;
+            for c in self.pattern.bit_cells(bit) {
+                let (ti, fi) = (c.index as usize / j, c.index as usize % j);
+                s += c.sign * self.cellsum[((phase + ti * cell_step) % u) * j + fi];
+            }
+            self.soft[bit] = s;
+        }
+        let rms = (self.soft.iter().map(|v| v * v).sum::<f32>() / CODED_BITS as f32).sqrt();
+        if rms > 0.0 {
+            self.soft.iter_mut().for_each(|v| *v /= rms);
+        }
+    }
+
+    /// Start times of the complete units in the buffered rows, at `phase`,
+    /// whose own sync score passes [`Z_UNIT`].
+    fn unit_starts(&self, phase: usize, first: u64, count: usize) -> Vec<f64> {
+        let l = self.layout;
+        let (u, j) = (l.unit_fine_frames() as u64, l.freq_cells);
+        let cell_step = (l.cell_frames * l.sub) as u64;
+        let mut out = Vec::new();
+        // First unit start at or after `first` with the right phase.
+        let mut start = first + (phase as u64 + u - first % u) % u;
+        while start + u <= first + count as u64 {
+            let (mut acc, mut energy) = (0.0f32, 0.0f32);
+            for c in &self.pattern.sync {
+                let (ti, fi) = (u64::from(c.index) / j as u64, c.index as usize % j);
+                let mut v = 0.0;
+                for q in 0..l.cell_frames as u64 {
+                    let r = (start + ti * cell_step + q * l.sub as u64 - first) as usize;
+                    v += self.rows[r * j + fi];
+                }
+                acc += c.sign * v;
+                energy += v * v;
+            }
+            if energy > 0.0 && acc / energy.sqrt() >= Z_UNIT {
+                out.push(start as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE));
+            }
+            start += u;
+        }
+        out
+    }
+
+    fn record(&mut self, payload: [u8; 8], z: f32, agreement: f32, starts: Vec<f64>) {
+        if let Some(d) = self.found.iter_mut().find(|d| d.payload == payload) {
+            d.hits += 1;
+            if z > d.sync_z {
+                d.sync_z = z;
+                d.agreement = agreement;
+            }
+            d.unit_starts.extend(starts);
+        } else {
+            self.found.push(Detection {
+                payload,
+                sync_z: z,
+                agreement,
+                unit_starts: starts,
+                hits: 1,
+            });
+        }
+    }
+}
+
+/// High-passes a row across frequency (subtracts the mean of up to two
+/// neighbours on each side) and scales it to unit RMS, clamped to ±3.
+fn detrend_normalise(row: &mut [f32]) {
+    let n = row.len();
+    let mut tmp = [0f32; 64];
+    debug_assert!(n <= tmp.len());
+    for i in 0..n {
+        let (a, b) = (i.saturating_sub(2), (i + 3).min(n));
+        let sum: f32 = row[a..b].iter().sum::<f32>() - row[i];
+        tmp[i] = row[i] - sum / (b - a - 1) as f32;
+    }
+    let rms = (tmp[..n].iter().map(|v| v * v).sum::<f32>() / n as f32).sqrt();
+    let inv = if rms > 0.0 { 1.0 / rms } else { 0.0 };
+    for (r, t) in row.iter_mut().zip(&tmp[..n]) {
+        *r = (t * inv).clamp(-3.0, 3.0);
+    }
+}
+
+/// Normalised correlation of the sync cells with a unit starting at `phase`.
+fn sync_z(
+    pattern: &Pattern,
+    cellsum: &[f32],
+    phase: usize,
+    cell_step: usize,
+    u: usize,
+    j: usize,
+) -> f32 {
+    let (mut acc, mut energy) = (0.0f32, 0.0f32);
+    for c in &pattern.sync {
+        let (ti, fi) = (c.index as usize / j, c.index as usize % j);
+        let v = cellsum[((phase + ti * cell_step) % u) * j + fi];
+        acc += c.sign * v;
+        energy += v * v;
+    }
+    if energy > 0.0 {
+        acc / energy.sqrt()
+    } else {
+        0.0
+    }
+}
+
+fn circular_distance(a: usize, b: usize, n: usize) -> usize {
+    let d = a.abs_diff(b);
+    d.min(n - d)
+}
+
+/// Fraction of soft decisions that agree with the re-encoded message.
+fn agreement(soft: &[f32], bits: &[u8; MESSAGE_BITS]) -> f32 {
+    let coded = encode(bits);
+    let same = soft
+        .iter()
+        .zip(coded.iter())
+        .filter(|(s, &c)| (**s > 0.0) == (c == 1))
+        .count();
+    same as f32 / CODED_BITS as f32
+}
+
+/// Detects in a whole buffer at once (convenience over [`Detector`]).
+pub fn detect_buffer(
+    key: &WatermarkKey,
+    samples: &[f32],
+    sample_rate: u32,
+    channels: usize,
+) -> DetectReport {
+    let mut d = Detector::new(key, sample_rate, channels);
+    d.process(samples);
+    d.finish()
+}

@@ -1,0 +1,168 @@
+//! The watermark key and the keyed pattern derived from it.
+
+use super::code::{CODED_BITS, MESSAGE_BITS};
+use super::layout::Layout;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
+
+/// A secret (or public) key that determines the marker pattern. Without the
+/// key the pattern cannot be told apart from noise, and a marker embedded
+/// with one key is invisible to a detector holding another.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WatermarkKey([u8; 32]);
+
+impl std::fmt::Debug for WatermarkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WatermarkKey({})", self.id())
+    }
+}
+
+impl WatermarkKey {
+    /// The built-in public key: anyone can verify markers made with it.
+    pub fn public() -> Self {
+        Self::from_bytes(b"earmark public watermark key v1")
+    }
+
+    /// Derives a key from arbitrary secret bytes (e.g. the contents of a key file).
+    pub fn from_bytes(secret: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"earmark/watermark-key/v1\0");
+        h.update(secret);
+        WatermarkKey(h.finalize().into())
+    }
+
+    /// A short, non-secret identifier for display (8 hex digits of a hash of the key).
+    pub fn id(&self) -> String {
+        let d = Sha256::digest(self.0);
+        format!("{:02x}{:02x}{:02x}{:02x}", d[0], d[1], d[2], d[3])
+    }
+
+    /// Whether this is the built-in public key.
+    pub fn is_public(&self) -> bool {
+        *self == Self::public()
+    }
+}
+
+/// One cell of the pattern: its index in the unit and its sign (±1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cell {
+    /// `time_cell * freq_cells + freq_cell`.
+    pub index: u32,
+    /// Pseudo-random sign, ±1.
+    pub sign: f32,
+}
+
+/// The keyed pattern for one layout: which cells synchronise, which carry
+/// which coded bit, their pseudo-random signs, and the message whitening mask.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The geometry this pattern fills.
+    pub layout: Layout,
+    /// Synchronisation cells with their known signs.
+    pub sync: Vec<Cell>,
+    /// Data cells, grouped by coded bit: bit `b` owns
+    /// `data[data_start[b] as usize .. data_start[b + 1] as usize]`.
+    pub data: Vec<Cell>,
+    /// Offsets into `data`, `CODED_BITS + 1` entries.
+    pub data_start: Vec<u32>,
+    /// Whitening mask XOR-ed onto the message bits.
+    pub mask: [u8; MESSAGE_BITS],
+}
+
+impl Pattern {
+    /// Derives the pattern for `layout` from `key`.
+    ///
+    /// # Panics
+    /// Panics when the layout has fewer data cells than coded bits.
+    pub fn new(key: &WatermarkKey, layout: Layout) -> Self {
+        let cells = layout.cells();
+        assert!(cells >= layout.sync_cells + CODED_BITS, "layout too small");
+        let mut rng = ChaCha20Rng::from_seed(key.0);
+        // Fisher-Yates permutation of the cells.
+        let mut order: Vec<u32> = (0..cells as u32).collect();
+        for i in (1..cells).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let mut sign = || if rng.next_u32() & 1 == 1 { 1.0 } else { -1.0 };
+        let sync: Vec<Cell> = order[..layout.sync_cells]
+            .iter()
+            .map(|&index| Cell {
+                index,
+                sign: sign(),
+            })
+            .collect();
+        // Spread the remaining cells round-robin over the coded bits, then
+        // group them by bit.
+        let rest = &order[layout.sync_cells..];
+        let mut per_bit: Vec<Vec<Cell>> = vec![Vec::new(); CODED_BITS];
+        for (i, &index) in rest.iter().enumerate() {
+            per_bit[i % CODED_BITS].push(Cell {
+                index,
+                sign: sign(),
+            });
+        }
+        let mut data = Vec::with_capacity(rest.len());
+        let mut data_start = Vec::with_capacity(CODED_BITS + 1);
+        for bit_cells in per_bit {
+            data_start.push(data.len() as u32);
+            data.extend(bit_cells);
+        }
+        data_start.push(data.len() as u32);
+        let mut mask = [0u8; MESSAGE_BITS];
+        for m in mask.iter_mut() {
+            *m = (rng.next_u32() & 1) as u8;
+        }
+        Pattern {
+            layout,
+            sync,
+            data,
+            data_start,
+            mask,
+        }
+    }
+
+    /// The cells of coded bit `bit`.
+    pub fn bit_cells(&self, bit: usize) -> &[Cell] {
+        &self.data[self.data_start[bit] as usize..self.data_start[bit + 1] as usize]
+    }
+
+    /// Sign of every cell of a unit (indexed by cell index) for the given coded bits.
+    pub fn cell_signs(&self, coded: &[u8; CODED_BITS]) -> Vec<f32> {
+        let mut signs = vec![0f32; self.layout.cells()];
+        for c in &self.sync {
+            signs[c.index as usize] = c.sign;
+        }
+        for (bit, &value) in coded.iter().enumerate() {
+            let polarity = if value == 1 { 1.0 } else { -1.0 };
+            for c in self.bit_cells(bit) {
+                signs[c.index as usize] = c.sign * polarity;
+            }
+        }
+        signs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_keyed_and_cover_every_cell_once() {
+        let l = Layout::V1;
+        let a = Pattern::new(&WatermarkKey::public(), l);
+        let b = Pattern::new(&WatermarkKey::from_bytes(b"other"), l);
+        let mut seen = vec![0u8; l.cells()];
+        for c in a.sync.iter().chain(a.data.iter()) {
+            seen[c.index as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n == 1));
+        assert_ne!(a.sync, b.sync);
+        // The same key always gives the same pattern.
+        assert_eq!(a.sync, Pattern::new(&WatermarkKey::public(), l).sync);
+        // Every coded bit gets a fair share of cells.
+        let min = (0..CODED_BITS).map(|b| a.bit_cells(b).len()).min().unwrap();
+        assert!(min >= (l.cells() - l.sync_cells) / CODED_BITS);
+    }
+}

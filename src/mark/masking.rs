@@ -1,0 +1,210 @@
+//! A compact psychoacoustic model: how strongly the music in one frame masks
+//! a change to itself, band by band.
+//!
+//! Per channel, the power spectrum is grouped into bands at most half a Bark
+//! wide; band energies are spread across bands with Schroeder's spreading
+//! function (about +25 dB/Bark below a masker, −10 dB/Bark above it);
+//! a local spectral-flatness measure estimates tonality, and the masking
+//! offset moves between 5.5 dB (noise masking) and 14.5 + z dB (tone masking),
+//! after Johnston's model. A watermark whose power stays below the resulting
+//! threshold in every channel is masked.
+
+use super::layout::BINS;
+
+/// Fast natural logarithm (absolute error below 2e-5) for per-bin loops.
+/// `x` must be positive and finite.
+#[inline]
+pub fn fast_ln(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let exp = ((bits >> 23) & 0xFF) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007F_FFFF) | 0x3F80_0000); // [1, 2)
+                                                                // ln(m) on [1, 2): least-squares polynomial in (m - 1), |error| < 1e-5.
+    let t = m - 1.0;
+    let p = t
+        * (0.999_494_55
+            + t * (-0.491_902_74 + t * (0.289_462_69 + t * (-0.136_054_14 + t * 0.032_156_8))));
+    p + exp as f32 * std::f32::consts::LN_2
+}
+
+/// Bark scale (Zwicker).
+fn bark(hz: f64) -> f64 {
+    13.0 * (0.00076 * hz).atan() + 3.5 * (hz / 7500.0).powi(2).atan()
+}
+
+/// Masking bands and scratch buffers, built once per stream.
+#[derive(Debug, Clone)]
+pub struct MaskingModel {
+    /// Band `b` covers bins `edges[b]..edges[b + 1]`.
+    edges: Vec<usize>,
+    /// Bin range used to estimate each band's tonality.
+    tonal_span: Vec<(usize, usize)>,
+    /// Band centre in Bark.
+    z: Vec<f32>,
+    /// `spread[masker * bands + maskee]`, linear power factor.
+    spread: Vec<f32>,
+    energy: Vec<f32>,
+    ln_power: Vec<f32>,
+}
+
+impl Default for MaskingModel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MaskingModel {
+    /// Builds the model for the canonical FFT size.
+    pub fn new() -> Self {
+        let hz = |k: usize| {
+            k as f64 * f64::from(super::layout::CANONICAL_RATE) / super::layout::FRAME as f64
+        };
+        let mut edges = vec![1usize];
+        let mut start_z = bark(hz(1));
+        for k in 2..BINS {
+            if bark(hz(k)) - start_z >= 0.5 {
+                edges.push(k);
+                start_z = bark(hz(k));
+            }
+        }
+        edges.push(BINS);
+        let bands = edges.len() - 1;
+        let z: Vec<f32> = (0..bands)
+            .map(|b| bark(hz(edges[b]) * 0.5 + hz(edges[b + 1] - 1) * 0.5) as f32)
+            .collect();
+        let zk: Vec<f64> = (0..BINS).map(|k| bark(hz(k))).collect();
+        let tonal_span = (0..bands)
+            .map(|b| {
+                let zc = f64::from(z[b]);
+                let lo = (1..BINS).find(|&k| zk[k] >= zc - 0.75).unwrap_or(1);
+                let hi = (1..BINS)
+                    .rev()
+                    .find(|&k| zk[k] <= zc + 0.75)
+                    .unwrap_or(BINS - 1)
+                    + 1;
+                // At least 7 bins so flatness is meaningful at low frequencies.
+                let (mut lo, mut hi) = (lo, hi.max(lo + 1));
+                while hi - lo < 7 {
+                    lo = lo.saturating_sub(1).max(1);
+                    hi = (hi + 1).min(BINS);
+                }
+                (lo, hi)
+            })
+            .collect();
+        let mut spread = vec![0f32; bands * bands];
+        for m in 0..bands {
+            for e in 0..bands {
+                let dz = f64::from(z[e] - z[m]) + 0.474;
+                let db = 15.81 + 7.5 * dz - 17.5 * (1.0 + dz * dz).sqrt();
+                spread[m * bands + e] = 10f64.powf(db / 10.0) as f32;
+            }
+        }
+        MaskingModel {
+            edges,
+            tonal_span,
+            z,
+            spread,
+            energy: vec![0.0; bands],
+            ln_power: vec![0.0; BINS],
+        }
+    }
+
+    /// Number of masking bands.
+    pub fn bands(&self) -> usize {
+        self.z.len()
+    }
+
+    /// Bins of band `b`.
+    pub fn band_bins(&self, b: usize) -> std::ops::Range<usize> {
+        self.edges[b]..self.edges[b + 1]
+    }
+
+    /// Computes the masking threshold (total power that can be added to the
+    /// band unheard) of every band for one channel's power spectrum
+    /// (`power.len() == BINS`), writing `thresholds[b]`.
+    pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
+        let bands = self.bands();
+        for b in 0..bands {
+            self.energy[b] = power[self.band_bins(b)].iter().sum();
+        }
+        for (lp, &p) in self.ln_power.iter_mut().zip(power) {
+            *lp = fast_ln(p + 1e-20);
+        }
+        for (e, t) in thresholds.iter_mut().enumerate().take(bands) {
+            let mut s = 0.0f32;
+            for m in 0..bands {
+                s += self.energy[m] * self.spread[m * bands + e];
+            }
+            // Tonality from local spectral flatness (in dB, <= 0).
+            let (lo, hi) = self.tonal_span[e];
+            let n = (hi - lo) as f32;
+            let mean_ln: f32 = self.ln_power[lo..hi].iter().sum::<f32>() / n;
+            let mean: f32 = power[lo..hi].iter().sum::<f32>() / n + 1e-20;
+            let sfm_db = 4.342_945 * (mean_ln - fast_ln(mean));
+            let alpha = ((-sfm_db - 2.5) / 12.0).clamp(0.0, 1.0);
+            let offset_db = alpha * (14.5 + self.z[e]) + (1.0 - alpha) * 5.5;
+            *t = s * 10f32.powf(-offset_db / 10.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_ln_is_accurate() {
+        for &x in &[1e-12f32, 1e-3, 0.5, 1.0, 1.5, 1.999, 2.0, 3.0, 1e6] {
+            assert!(
+                (fast_ln(x) - x.ln()).abs() < 2e-4,
+                "{x}: {} vs {}",
+                fast_ln(x),
+                x.ln()
+            );
+        }
+    }
+
+    #[test]
+    fn tones_mask_less_than_noise() {
+        let mut m = MaskingModel::new();
+        let bands = m.bands();
+        let mut t_noise = vec![0f32; bands];
+        let mut t_tone = vec![0f32; bands];
+        // Flat "noise" spectrum vs. the same energy concentrated in one bin per band.
+        let noise = vec![1.0f32; BINS];
+        let mut tone = vec![1e-6f32; BINS];
+        for b in 0..bands {
+            let r = m.band_bins(b);
+            tone[r.start] = r.len() as f32;
+        }
+        m.thresholds(&noise, &mut t_noise);
+        m.thresholds(&tone, &mut t_tone);
+        let b = (0..bands).find(|&b| m.band_bins(b).contains(&40)).unwrap();
+        assert!(
+            t_noise[b] > 3.0 * t_tone[b],
+            "noise {} tone {}",
+            t_noise[b],
+            t_tone[b]
+        );
+        // Thresholds sit below the band energy (the masker itself).
+        let e: f32 = noise[m.band_bins(b)].iter().sum();
+        assert!(t_noise[b] < e);
+    }
+
+    #[test]
+    fn masking_spreads_upward_more_than_downward() {
+        let mut m = MaskingModel::new();
+        let bands = m.bands();
+        let mut p = vec![1e-9f32; BINS];
+        p[40] = 1.0;
+        let mut t = vec![0f32; bands];
+        m.thresholds(&p, &mut t);
+        let b = (0..bands).find(|&b| m.band_bins(b).contains(&40)).unwrap();
+        // Two Bark away: about -12 dB above the masker, -28 dB below it.
+        assert!(
+            t[b + 4] > t[b - 4] * 10.0,
+            "up {} down {}",
+            t[b + 4],
+            t[b - 4]
+        );
+    }
+}

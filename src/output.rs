@@ -1,0 +1,67 @@
+//! Atomic output files: written to a temporary file in the destination
+//! folder, checked, then renamed into place, so a crash or an error never
+//! leaves a partial file under the final name.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// Prefix of earmark's temporary files (hidden; safe to delete).
+pub const TEMP_PREFIX: &str = ".earmark-";
+
+/// Creates a temporary file next to `dest`.
+pub fn temp_for(dest: &Path) -> Result<NamedTempFile> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::new(dest, e))
+}
+
+/// Refuses to go on if `dest` exists and `force` is not set.
+pub fn check_writable(dest: &Path, force: bool) -> Result<()> {
+    if !force && dest.exists() {
+        return Err(Error::new(dest, ErrorKind::OutputExists));
+    }
+    Ok(())
+}
+
+/// Renames a finished temporary file to `dest` (replacing it only with `force`).
+/// The file gets ordinary permissions (0644 on Unix) rather than the private
+/// mode temporary files are created with.
+pub fn persist(temp: NamedTempFile, dest: &Path, force: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::new(dest, e))?;
+    }
+    let result = if force {
+        temp.persist(dest).map(|_| ())
+    } else {
+        temp.persist_noclobber(dest).map(|_| ())
+    };
+    result.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::new(dest, ErrorKind::OutputExists)
+        } else {
+            Error::new(dest, e.error)
+        }
+    })
+}
+
+/// Writes `bytes` to `dest` atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    check_writable(dest, force)?;
+    let mut temp = temp_for(dest)?;
+    temp.write_all(bytes)
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| Error::new(dest, e))?;
+    persist(temp, dest, force)
+}

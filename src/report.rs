@@ -1,0 +1,1385 @@
+//! The robustness report: stamps real recordings, attacks them and measures how
+//! well the watermark survives.
+//!
+//! [`run`] decodes every track, stamps it with several seeded random payloads
+//! (one [`WatermarkKey`] for all), applies every attack of
+//! [`attacks::standard_suite`] to each stamped copy, cuts 10 s and 5 s clips at
+//! random offsets out of the MP3-128 copy, and runs the blind detector on
+//! everything. Per attack it measures:
+//!
+//! * **exact-payload recovery**: the detector reports the stamped payload, all
+//!   64 bits (a detection is CRC-checked, so no partial matches exist);
+//! * **raw bit error rate**: the fraction of the 306 coded bits whose soft
+//!   decision in the best synchronisation candidate disagrees with the stamped
+//!   coded bits, i.e. the error rate *before* Viterbi error correction;
+//! * **detect time**: wall-clock time of the detector alone (not decoding,
+//!   not the attack), measured while the other worker threads are busy too;
+//! * **false payloads**: detections of any payload other than the stamped one.
+//!
+//! It also measures the false-positive rate on unmarked audio: the original
+//! (unstamped) tracks and their MP3-128 copies, cut into 5 s windows every
+//! second, each window analysed on its own with several keys (the public key
+//! first). Every payload detected there is a false payload. A detection needs
+//! a CRC-32 match, so a window analysed with `a` analyses (each decoding at
+//! most two synchronisation candidates) yields a false payload with probability
+//! at most `2 a / 2^32` (≈ 9.3e-10 for the two analyses of a 5 s window); the
+//! report prints this bound next to the measured count.
+//!
+//! [`RobustnessReport`] serialises to JSON and renders as text tables through
+//! [`std::fmt::Display`]; [`RobustnessReport::passed`] applies the acceptance
+//! criteria (see [`RobustnessReport::checks`]).
+//!
+//! ```no_run
+//! use earmark::report::{run, RobustnessOptions};
+//! let opts = RobustnessOptions::new(vec!["test-audio".into()]);
+//! let report = run(&opts)?;
+//! println!("{report}");
+//! std::process::exit(if report.passed() { 0 } else { 1 });
+//! # Ok::<(), earmark::report::ReportError>(())
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::attacks::{self, Attack, AttackError};
+use crate::audio::{self, Audio, AudioError, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
+use crate::mark::code::{encode, message_bits, CODED_BITS};
+use crate::mark::key::Pattern;
+use crate::mark::layout::Layout;
+use crate::mark::{detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey};
+
+/// File extensions (lowercase) that [`find_tracks`] treats as audio when it
+/// scans a folder.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "ogg", "oga", "mp3", "m4a", "mp4", "aac", "aif", "aiff", "aifc", "mka",
+    "mkv", "webm", "caf",
+];
+
+/// Required exact-payload recovery rate on full tracks after each attack of
+/// [`attacks::standard_suite`] (and without attack).
+pub const REQUIRED_FULL_RATE: f64 = 0.99;
+/// Required exact-payload recovery rate on 5-second clips of the MP3-128 copy.
+pub const REQUIRED_CLIP_RATE: f64 = 0.95;
+/// Clip length, in seconds, that [`REQUIRED_CLIP_RATE`] applies to.
+pub const REQUIRED_CLIP_SECONDS: f32 = 5.0;
+/// Unmarked windows the false-positive measurement must analyse.
+pub const REQUIRED_FP_WINDOWS: usize = 10_000;
+/// Length of an unmarked window in the false-positive measurement, seconds.
+pub const FP_WINDOW_SECONDS: f64 = 5.0;
+/// Hop between unmarked windows in the false-positive measurement, seconds.
+pub const FP_HOP_SECONDS: f64 = 1.0;
+
+/// Synchronisation candidates the detector decodes per analysis (used only
+/// for the printed CRC bound; mirrors `mark::detect`).
+const DECODES_PER_ANALYSIS: f64 = 2.0;
+
+/// The attack whose output the clips are cut from.
+const CLIP_SOURCE: Attack = Attack::Mp3 { kbps: 128 };
+
+/// What to measure. Build it with [`RobustnessOptions::new`] and adjust the
+/// fields; [`Default`] has no tracks.
+#[derive(Debug, Clone)]
+pub struct RobustnessOptions {
+    /// Audio files, or folders whose audio files (by extension, see
+    /// [`AUDIO_EXTENSIONS`]) are used; folders are not scanned recursively.
+    pub tracks: Vec<PathBuf>,
+    /// Different seeded random payloads stamped into each track, so that the
+    /// recovery rate has more trials than there are tracks. Default 4.
+    pub payloads_per_track: usize,
+    /// Clips cut (at seeded random offsets) per clip length, track and
+    /// payload. Default 20.
+    pub clips_per_track: usize,
+    /// Clip lengths in seconds; clips are cut from the MP3 128 kbps copy of
+    /// the stamped track. Default `[10.0, 5.0]`.
+    pub clip_seconds: Vec<f32>,
+    /// Attacks applied to every full stamped track; `None` means
+    /// [`attacks::standard_suite`]. Restricting the list makes
+    /// [`RobustnessReport::passed`] fail (required rows are missing).
+    pub attacks: Option<Vec<Attack>>,
+    /// Unmarked windows to analyse for false positives (0 skips the
+    /// measurement). Default [`REQUIRED_FP_WINDOWS`].
+    pub fp_windows: usize,
+    /// Key used for stamping and detecting. Default [`WatermarkKey::public`].
+    pub key: WatermarkKey,
+    /// Seed for the payloads, noise and clip offsets; the same seed gives the
+    /// same trials. Default 0.
+    pub seed: u64,
+    /// Embedding strength (see [`EmbedOptions::strength`]). Default 1.0.
+    pub strength: f32,
+    /// If set, each track's decoded original and its first stamped version
+    /// are written there as 16-bit WAV (`<stem>.orig.wav`,
+    /// `<stem>.stamped.wav`) for external quality scoring. Default `None`.
+    pub stamped_dir: Option<PathBuf>,
+    /// Worker threads; 0 uses one per CPU. Default 0.
+    pub threads: usize,
+    /// Print one progress line per finished track and payload to stderr.
+    /// Default `false`.
+    pub progress: bool,
+}
+
+impl Default for RobustnessOptions {
+    fn default() -> Self {
+        RobustnessOptions {
+            tracks: Vec::new(),
+            payloads_per_track: 4,
+            clips_per_track: 20,
+            clip_seconds: vec![10.0, REQUIRED_CLIP_SECONDS],
+            attacks: None,
+            fp_windows: REQUIRED_FP_WINDOWS,
+            key: WatermarkKey::public(),
+            seed: 0,
+            strength: 1.0,
+            stamped_dir: None,
+            threads: 0,
+            progress: false,
+        }
+    }
+}
+
+impl RobustnessOptions {
+    /// The default options for these tracks (files or folders).
+    pub fn new(tracks: Vec<PathBuf>) -> Self {
+        RobustnessOptions {
+            tracks,
+            ..Self::default()
+        }
+    }
+}
+
+/// Why the report could not be produced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A track could not be decoded.
+    #[error("{}: {error}", path.display())]
+    Decode {
+        /// The track.
+        path: PathBuf,
+        /// The decoder's error.
+        error: AudioError,
+    },
+    /// An attack failed on a track.
+    #[error("{}: attack {attack}: {error}", path.display())]
+    Attack {
+        /// The track.
+        path: PathBuf,
+        /// The attack's [`Attack::name`].
+        attack: String,
+        /// The attack's error.
+        error: AttackError,
+    },
+    /// A stamped or original WAV could not be written.
+    #[error("{}: {error}", path.display())]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The writer's error.
+        error: AudioError,
+    },
+    /// A path could not be read, or a folder listed or created.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// No audio tracks were given or found.
+    #[error("no audio tracks to test")]
+    NoTracks,
+    /// An option is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The worker thread pool could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+/// Results for one attack (one table row).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttackRow {
+    /// Row label: `clean`, an [`Attack::name`], or `mp3-128 clip-5s` for clips
+    /// of the MP3-128 copy.
+    pub attack: String,
+    /// Detections run.
+    pub trials: usize,
+    /// Trials that reported the stamped payload.
+    pub recovered: usize,
+    /// `recovered / trials` (0 without trials).
+    pub rate: f64,
+    /// Mean raw (pre-correction) bit error rate of the best candidate.
+    pub mean_raw_ber: f64,
+    /// Largest raw bit error rate.
+    pub max_raw_ber: f64,
+    /// Mean detect time, milliseconds.
+    pub mean_detect_ms: f64,
+    /// Largest detect time, milliseconds.
+    pub max_detect_ms: f64,
+    /// Mean length of the analysed audio, seconds.
+    pub mean_seconds: f64,
+    /// Detections of a payload other than the stamped one, over all trials.
+    pub false_payloads: usize,
+    /// Mean synchronisation z-score of the best candidate.
+    pub mean_sync_z: f64,
+    /// Smallest synchronisation z-score of the best candidate.
+    pub min_sync_z: f64,
+    /// Trials not run because the track is shorter than the clip.
+    pub skipped: usize,
+}
+
+/// Per-track results (one row of the track table).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackRow {
+    /// File name.
+    pub name: String,
+    /// Full path as given or found.
+    pub path: String,
+    /// Length, seconds.
+    pub seconds: f64,
+    /// Sample rate, Hz.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// SNR of the stamped track against the original, dB (mean over payloads).
+    pub snr_db: f64,
+    /// Smallest SNR over the payloads, dB.
+    pub min_snr_db: f64,
+    /// Fraction of the track loud enough to carry the marker.
+    pub active_fraction: f64,
+    /// Mean modulation depth β of the active marker bins.
+    pub mean_beta: f64,
+    /// Trials on this track (all attacks and clips, all payloads).
+    pub trials: usize,
+    /// Trials that recovered the stamped payload.
+    pub recovered: usize,
+    /// False payloads over all trials on this track.
+    pub false_payloads: usize,
+}
+
+/// The false-positive measurement on unmarked audio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FpRow {
+    /// Window analyses run (window × key).
+    pub windows: usize,
+    /// Keys used (the public key, then `fp-key-1`, `fp-key-2`, ...).
+    pub keys: usize,
+    /// Distinct windows per key (originals and their MP3-128 copies).
+    pub windows_per_key: usize,
+    /// Window length, seconds.
+    pub window_seconds: f64,
+    /// Window hop, seconds.
+    pub hop_seconds: f64,
+    /// Payloads detected (every one is false).
+    pub false_payloads: usize,
+    /// Windows with at least one detection.
+    pub false_windows: usize,
+    /// Largest synchronisation z-score of a best candidate.
+    pub max_sync_z: f64,
+    /// Mean synchronisation z-score of the best candidates.
+    pub mean_sync_z: f64,
+    /// Mean detector analyses per window.
+    pub mean_analyses: f64,
+    /// Upper bound on the probability of a false payload per window from the
+    /// CRC alone: `2 × analyses / 2^32`.
+    pub crc_bound_per_window: f64,
+    /// Mean detect time per window, milliseconds.
+    pub mean_detect_ms: f64,
+}
+
+/// One acceptance criterion and whether it is met.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// What is required, e.g. `mp3-128: exact recovery >= 99%`.
+    pub requirement: String,
+    /// What was measured, e.g. `100.0% (36/36)`.
+    pub measured: String,
+    /// Whether the requirement is met.
+    pub pass: bool,
+}
+
+/// Parameters of the run, for the report header.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// Tracks tested.
+    pub tracks: usize,
+    /// Payloads stamped per track.
+    pub payloads_per_track: usize,
+    /// Clips per clip length, track and payload.
+    pub clips_per_track: usize,
+    /// Identifier of the key (see [`WatermarkKey::id`]).
+    pub key_id: String,
+    /// Embedding strength.
+    pub strength: f32,
+    /// Seed.
+    pub seed: u64,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Folder the stamped and original WAVs were written to, if any.
+    pub stamped_dir: Option<String>,
+    /// Wall-clock time of the whole run, seconds.
+    pub elapsed_seconds: f64,
+}
+
+/// Everything [`run`] measured. Serialises to JSON; `Display` renders text
+/// tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RobustnessReport {
+    /// Run parameters.
+    pub info: RunInfo,
+    /// One row per attack: `clean` first, then the full-track attacks, then
+    /// the clips.
+    pub rows: Vec<AttackRow>,
+    /// One row per track.
+    pub tracks: Vec<TrackRow>,
+    /// The false-positive measurement.
+    pub fp: FpRow,
+    /// The acceptance criteria, evaluated.
+    pub checks: Vec<Check>,
+}
+
+impl RobustnessReport {
+    /// Whether every acceptance criterion is met: ≥ 99 % exact recovery
+    /// without attack and after every attack of [`attacks::standard_suite`],
+    /// ≥ 95 % on 5-second clips of the MP3-128 copy, no false payload on the
+    /// stamped tracks, at least [`REQUIRED_FP_WINDOWS`] unmarked windows
+    /// analysed and no false payload on them. A required row that was not run
+    /// counts as failed.
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.pass)
+    }
+
+    /// The row labelled `attack`, if it was run.
+    pub fn row(&self, attack: &str) -> Option<&AttackRow> {
+        self.rows.iter().find(|r| r.attack == attack)
+    }
+
+    /// Evaluates the acceptance criteria on `rows` and `fp`.
+    pub fn checks(rows: &[AttackRow], fp: &FpRow) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let mut rate_check = |label: String, required: f64| {
+            let row = rows.iter().find(|r| r.attack == label);
+            let (measured, pass) = match row {
+                Some(r) if r.trials > 0 => (
+                    format!("{:.1}% ({}/{})", 100.0 * r.rate, r.recovered, r.trials),
+                    r.rate >= required,
+                ),
+                Some(_) => ("no trials".to_string(), false),
+                None => ("not run".to_string(), false),
+            };
+            checks.push(Check {
+                requirement: format!("{label}: exact recovery >= {:.0}%", 100.0 * required),
+                measured,
+                pass,
+            });
+        };
+        rate_check("clean".to_string(), REQUIRED_FULL_RATE);
+        for attack in attacks::standard_suite() {
+            rate_check(attack.name(), REQUIRED_FULL_RATE);
+        }
+        rate_check(clip_label(REQUIRED_CLIP_SECONDS), REQUIRED_CLIP_RATE);
+        let stamped_false: usize = rows.iter().map(|r| r.false_payloads).sum();
+        let stamped_trials: usize = rows.iter().map(|r| r.trials).sum();
+        checks.push(Check {
+            requirement: "stamped tracks: 0 false payloads".to_string(),
+            measured: format!("{stamped_false} in {stamped_trials} trials"),
+            pass: stamped_false == 0 && stamped_trials > 0,
+        });
+        checks.push(Check {
+            requirement: format!("unmarked windows analysed >= {REQUIRED_FP_WINDOWS}"),
+            measured: fp.windows.to_string(),
+            pass: fp.windows >= REQUIRED_FP_WINDOWS,
+        });
+        checks.push(Check {
+            requirement: "unmarked windows: 0 false payloads".to_string(),
+            measured: format!("{} in {} windows", fp.false_payloads, fp.windows),
+            pass: fp.false_payloads == 0 && fp.windows > 0,
+        });
+        checks
+    }
+}
+
+/// Row label of clips of `seconds` cut from the MP3-128 copy.
+fn clip_label(seconds: f32) -> String {
+    format!("{} {}", CLIP_SOURCE.name(), Attack::Clip { seconds }.name())
+}
+
+/// Expands `paths` into audio files: files are kept as given (in order),
+/// folders contribute their files with an extension in [`AUDIO_EXTENSIONS`]
+/// (sorted by name, not recursive, so subfolders such as `formats/` are
+/// skipped). Duplicates are dropped.
+pub fn find_tracks(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let io = |path: &Path, error| ReportError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir(path).map_err(|e| io(path, e))? {
+                let entry = entry.map_err(|e| io(path, e))?;
+                let p = entry.path();
+                let is_file = entry.file_type().map_err(|e| io(&p, e))?.is_file()
+                    || std::fs::metadata(&p).is_ok_and(|m| m.is_file());
+                let audio_ext = p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+                if is_file && audio_ext {
+                    found.push(p);
+                }
+            }
+            found.sort();
+            for p in found {
+                if seen.insert(p.clone()) {
+                    out.push(p);
+                }
+            }
+        } else if seen.insert(path.clone()) {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A decoded track.
+struct Track {
+    path: PathBuf,
+    name: String,
+    stem: String,
+    audio: Audio,
+}
+
+/// What one detection measured.
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    recovered: bool,
+    false_payloads: usize,
+    raw_ber: f64,
+    detect_ms: f64,
+    seconds: f64,
+    sync_z: f64,
+}
+
+/// Results of one (track, payload) job.
+struct Job {
+    track: usize,
+    snr_db: f64,
+    active_fraction: f64,
+    mean_beta: f64,
+    /// Per row: the trials, and how many were skipped.
+    rows: Vec<(Vec<Trial>, usize)>,
+}
+
+/// One kind of row.
+#[derive(Debug, Clone)]
+enum RowKind {
+    Clean,
+    Full(Attack),
+    Clip(f32),
+}
+
+impl RowKind {
+    fn label(&self) -> String {
+        match self {
+            RowKind::Clean => "clean".to_string(),
+            RowKind::Full(a) => a.name(),
+            RowKind::Clip(s) => clip_label(*s),
+        }
+    }
+}
+
+/// Runs the whole measurement (see the module documentation). Work is spread
+/// over `opts.threads` threads, one (track, payload) pair at a time; all
+/// decoded tracks are held in memory.
+pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
+    let started = Instant::now();
+    if opts.payloads_per_track == 0 {
+        return Err(ReportError::InvalidOption(
+            "payloads per track must be at least 1".into(),
+        ));
+    }
+    if !(opts.strength.is_finite() && opts.strength > 0.0) {
+        return Err(ReportError::InvalidOption(format!(
+            "strength must be a positive number, not {}",
+            opts.strength
+        )));
+    }
+    if let Some(s) = opts
+        .clip_seconds
+        .iter()
+        .find(|s| !(s.is_finite() && **s > 0.0))
+    {
+        return Err(ReportError::InvalidOption(format!(
+            "clip length must be a positive number of seconds, not {s}"
+        )));
+    }
+    let paths = find_tracks(&opts.tracks)?;
+    if paths.is_empty() {
+        return Err(ReportError::NoTracks);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| ReportError::Threads(e.to_string()))?;
+    let threads = pool.current_num_threads();
+    if let Some(dir) = &opts.stamped_dir {
+        std::fs::create_dir_all(dir).map_err(|error| ReportError::Io {
+            path: dir.clone(),
+            error,
+        })?;
+    }
+    let mut kinds = vec![RowKind::Clean];
+    kinds.extend(
+        opts.attacks
+            .clone()
+            .unwrap_or_else(attacks::standard_suite)
+            .into_iter()
+            .map(RowKind::Full),
+    );
+    kinds.extend(opts.clip_seconds.iter().map(|&s| RowKind::Clip(s)));
+
+    pool.install(|| {
+        let tracks = decode_tracks(&paths)?;
+        let jobs: Vec<(usize, usize)> = (0..tracks.len())
+            .flat_map(|t| (0..opts.payloads_per_track).map(move |p| (t, p)))
+            .collect();
+        let total = jobs.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Job> = jobs
+            .par_iter()
+            .map(|&(t, p)| {
+                let job = stamp_and_attack(opts, &kinds, &tracks[t], t, p)?;
+                if opts.progress {
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let (trials, ok) = job.rows.iter().flat_map(|r| &r.0).fold(
+                        (0, 0),
+                        |(n, ok), tr| (n + 1, ok + usize::from(tr.recovered)),
+                    );
+                    eprintln!(
+                        "robustness: [{n}/{total}] {} payload {}: {ok}/{trials} recovered ({:.0} s)",
+                        tracks[t].name,
+                        p + 1,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                Ok(job)
+            })
+            .collect::<Result<_, ReportError>>()?;
+        let fp = false_positives(opts, &tracks)?;
+        let rows = aggregate_rows(&kinds, &results);
+        let track_rows = aggregate_tracks(&tracks, &results);
+        let checks = RobustnessReport::checks(&rows, &fp);
+        Ok(RobustnessReport {
+            info: RunInfo {
+                tracks: tracks.len(),
+                payloads_per_track: opts.payloads_per_track,
+                clips_per_track: opts.clips_per_track,
+                key_id: opts.key.id(),
+                strength: opts.strength,
+                seed: opts.seed,
+                threads,
+                stamped_dir: opts
+                    .stamped_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string()),
+                elapsed_seconds: started.elapsed().as_secs_f64(),
+            },
+            rows,
+            tracks: track_rows,
+            fp,
+            checks,
+        })
+    })
+}
+
+/// Decodes every track in parallel and gives each a unique output stem.
+fn decode_tracks(paths: &[PathBuf]) -> Result<Vec<Track>, ReportError> {
+    let audios: Vec<Audio> = paths
+        .par_iter()
+        .map(|p| {
+            audio::decode_file(p).map_err(|error| ReportError::Decode {
+                path: p.clone(),
+                error,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut stems = HashSet::new();
+    Ok(paths
+        .iter()
+        .zip(audios)
+        .map(|(path, audio)| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let base = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "track".to_string());
+            let mut stem = base.clone();
+            let mut n = 1;
+            while !stems.insert(stem.clone()) {
+                n += 1;
+                stem = format!("{base}-{n}");
+            }
+            Track {
+                path: path.clone(),
+                name,
+                stem,
+                audio,
+            }
+        })
+        .collect())
+}
+
+/// SplitMix64 of a seed and a list of indices: independent seeds per trial.
+fn mix(seed: u64, parts: &[u64]) -> u64 {
+    let mut x = seed;
+    for &p in parts {
+        x = x.wrapping_add(p).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x = z ^ (z >> 31);
+    }
+    x
+}
+
+/// Domain tags for [`mix`].
+const TAG_PAYLOAD: u64 = 1;
+const TAG_ATTACK: u64 = 2;
+const TAG_CLIP: u64 = 3;
+
+/// The seeded random payload of track `t`, payload `p`.
+fn payload_for(seed: u64, t: usize, p: usize) -> [u8; 8] {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, &[TAG_PAYLOAD, t as u64, p as u64]));
+    let mut payload = [0u8; 8];
+    rng.fill_bytes(&mut payload);
+    payload
+}
+
+/// Stamps track `t` with payload `p` and runs every row's trials on it.
+fn stamp_and_attack(
+    opts: &RobustnessOptions,
+    kinds: &[RowKind],
+    track: &Track,
+    t: usize,
+    p: usize,
+) -> Result<Job, ReportError> {
+    let key = &opts.key;
+    let payload = payload_for(opts.seed, t, p);
+    let pattern = Pattern::new(key, Layout::V1);
+    let coded = encode(&message_bits(payload, &pattern.mask));
+    let orig = &track.audio;
+    let (samples, stats) = embed_buffer(
+        key,
+        payload,
+        &orig.samples,
+        orig.sample_rate,
+        usize::from(orig.channels),
+        EmbedOptions::with_strength(opts.strength),
+    );
+    let stamped = Audio {
+        samples,
+        sample_rate: orig.sample_rate,
+        channels: orig.channels,
+    };
+    let snr_db = attacks::snr_db(&orig.samples, &stamped.samples);
+    if p == 0 {
+        if let Some(dir) = &opts.stamped_dir {
+            write_wav(&dir.join(format!("{}.orig.wav", track.stem)), orig)?;
+            write_wav(&dir.join(format!("{}.stamped.wav", track.stem)), &stamped)?;
+        }
+    }
+    let attack_err = |attack: &Attack, error| ReportError::Attack {
+        path: track.path.clone(),
+        attack: attack.name(),
+        error,
+    };
+    let trial = |a: &Audio| measure(key, payload, &coded, a);
+    let mut clip_source: Option<Audio> = None;
+    let mut rows = Vec::with_capacity(kinds.len());
+    for (i, kind) in kinds.iter().enumerate() {
+        let row = match kind {
+            RowKind::Clean => (vec![trial(&stamped)], 0),
+            RowKind::Full(attack) => {
+                let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
+                let attacked = attacks::apply(attack, &stamped, seed)
+                    .map_err(|e| attack_err(attack, e))?
+                    .audio;
+                let tr = trial(&attacked);
+                if *attack == CLIP_SOURCE && clip_source.is_none() {
+                    clip_source = Some(attacked);
+                }
+                (vec![tr], 0)
+            }
+            RowKind::Clip(seconds) => {
+                if clip_source.is_none() {
+                    clip_source = Some(
+                        attacks::apply(&CLIP_SOURCE, &stamped, 0)
+                            .map_err(|e| attack_err(&CLIP_SOURCE, e))?
+                            .audio,
+                    );
+                }
+                let source = clip_source.as_ref().expect("set above");
+                let clip = Attack::Clip { seconds: *seconds };
+                let mut trials = Vec::with_capacity(opts.clips_per_track);
+                let mut skipped = 0;
+                for c in 0..opts.clips_per_track {
+                    let seed = mix(
+                        opts.seed,
+                        &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
+                    );
+                    match attacks::apply(&clip, source, seed) {
+                        Ok(a) => trials.push(trial(&a.audio)),
+                        Err(AttackError::TooShort { .. }) => skipped += 1,
+                        Err(e) => return Err(attack_err(&clip, e)),
+                    }
+                }
+                (trials, skipped)
+            }
+        };
+        rows.push(row);
+    }
+    Ok(Job {
+        track: t,
+        snr_db,
+        active_fraction: stats.active_fraction(),
+        mean_beta: stats.mean_beta,
+        rows,
+    })
+}
+
+/// Runs the detector on `audio` and scores it against `payload`.
+fn measure(key: &WatermarkKey, payload: [u8; 8], coded: &[u8; CODED_BITS], audio: &Audio) -> Trial {
+    let (report, detect_ms) = timed_detect(key, audio);
+    let raw_ber = report.best.as_ref().map_or(0.5, |b| {
+        let wrong = b
+            .soft
+            .iter()
+            .zip(coded.iter())
+            .filter(|(s, &c)| (**s > 0.0) != (c == 1))
+            .count();
+        wrong as f64 / coded.len() as f64
+    });
+    Trial {
+        recovered: report.detections.iter().any(|d| d.payload == payload),
+        false_payloads: report
+            .detections
+            .iter()
+            .filter(|d| d.payload != payload)
+            .count(),
+        raw_ber,
+        detect_ms,
+        seconds: audio.duration_secs(),
+        sync_z: report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z)),
+    }
+}
+
+/// Detects in `audio`, timing the detector alone (milliseconds).
+fn timed_detect(key: &WatermarkKey, audio: &Audio) -> (DetectReport, f64) {
+    let start = Instant::now();
+    let report = detect_buffer(
+        key,
+        &audio.samples,
+        audio.sample_rate,
+        usize::from(audio.channels),
+    );
+    (report, start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// Writes `audio` as a 16-bit WAV.
+fn write_wav(path: &Path, audio: &Audio) -> Result<(), ReportError> {
+    let err = |error| ReportError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    let spec = WriterSpec {
+        sample_rate: audio.sample_rate,
+        channels: audio.channels,
+        sample_format: SampleFormat::I16,
+    };
+    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).map_err(err)?;
+    w.write_interleaved(&audio.samples).map_err(err)?;
+    w.finish(&[]).map_err(err)?;
+    Ok(())
+}
+
+/// The false-positive measurement (see [`FpRow`]).
+fn false_positives(opts: &RobustnessOptions, tracks: &[Track]) -> Result<FpRow, ReportError> {
+    let mut row = FpRow {
+        windows: 0,
+        keys: 0,
+        windows_per_key: 0,
+        window_seconds: FP_WINDOW_SECONDS,
+        hop_seconds: FP_HOP_SECONDS,
+        false_payloads: 0,
+        false_windows: 0,
+        max_sync_z: 0.0,
+        mean_sync_z: 0.0,
+        mean_analyses: 0.0,
+        crc_bound_per_window: 0.0,
+        mean_detect_ms: 0.0,
+    };
+    if opts.fp_windows == 0 {
+        return Ok(row);
+    }
+    // Unmarked material: every original and its MP3-128 copy.
+    let sources: Vec<Audio> = tracks
+        .par_iter()
+        .map(|t| {
+            attacks::apply(&CLIP_SOURCE, &t.audio, 0)
+                .map(|a| a.audio)
+                .map_err(|error| ReportError::Attack {
+                    path: t.path.clone(),
+                    attack: CLIP_SOURCE.name(),
+                    error,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let sources: Vec<&Audio> = tracks.iter().map(|t| &t.audio).chain(&sources).collect();
+    // (source, first frame, frames) of every window.
+    let mut windows = Vec::new();
+    for (s, a) in sources.iter().enumerate() {
+        let rate = f64::from(a.sample_rate);
+        let len = (FP_WINDOW_SECONDS * rate).round() as usize;
+        let hop = ((FP_HOP_SECONDS * rate).round() as usize).max(1);
+        let mut start = 0;
+        while len > 0 && start + len <= a.frames() {
+            windows.push((s, start, len));
+            start += hop;
+        }
+    }
+    if windows.is_empty() {
+        return Ok(row);
+    }
+    let keys_needed = opts.fp_windows.div_ceil(windows.len());
+    let keys: Vec<WatermarkKey> = (0..keys_needed)
+        .map(|k| {
+            if k == 0 {
+                WatermarkKey::public()
+            } else {
+                WatermarkKey::from_bytes(format!("fp-key-{k}").as_bytes())
+            }
+        })
+        .collect();
+    let work: Vec<(usize, usize)> = (0..opts.fp_windows)
+        .map(|i| (i / windows.len(), i % windows.len()))
+        .collect();
+    let results: Vec<(usize, f64, usize, f64)> = work
+        .par_iter()
+        .map(|&(k, w)| {
+            let (s, start, len) = windows[w];
+            let a = sources[s];
+            let ch = usize::from(a.channels);
+            let window = Audio {
+                samples: a.samples[start * ch..(start + len) * ch].to_vec(),
+                sample_rate: a.sample_rate,
+                channels: a.channels,
+            };
+            let (report, ms) = timed_detect(&keys[k], &window);
+            let z = report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z));
+            (report.detections.len(), z, report.analyses, ms)
+        })
+        .collect();
+    let n = results.len() as f64;
+    row.windows = results.len();
+    row.keys = keys.len();
+    row.windows_per_key = windows.len();
+    row.false_payloads = results.iter().map(|r| r.0).sum();
+    row.false_windows = results.iter().filter(|r| r.0 > 0).count();
+    row.max_sync_z = results
+        .iter()
+        .map(|r| r.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    row.mean_sync_z = results.iter().map(|r| r.1).sum::<f64>() / n;
+    row.mean_analyses = results.iter().map(|r| r.2 as f64).sum::<f64>() / n;
+    let max_analyses = results.iter().map(|r| r.2).max().unwrap_or(0) as f64;
+    row.crc_bound_per_window = DECODES_PER_ANALYSIS * max_analyses / 2f64.powi(32);
+    row.mean_detect_ms = results.iter().map(|r| r.3).sum::<f64>() / n;
+    Ok(row)
+}
+
+/// Sums the jobs' trials per row.
+fn aggregate_rows(kinds: &[RowKind], jobs: &[Job]) -> Vec<AttackRow> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let trials: Vec<&Trial> = jobs.iter().flat_map(|j| &j.rows[i].0).collect();
+            let skipped = jobs.iter().map(|j| j.rows[i].1).sum();
+            let n = trials.len();
+            let mean = |f: fn(&Trial) -> f64| {
+                if n == 0 {
+                    0.0
+                } else {
+                    trials.iter().map(|t| f(t)).sum::<f64>() / n as f64
+                }
+            };
+            let max = |f: fn(&Trial) -> f64| trials.iter().map(|t| f(t)).fold(0.0, f64::max);
+            let recovered = trials.iter().filter(|t| t.recovered).count();
+            AttackRow {
+                attack: kind.label(),
+                trials: n,
+                recovered,
+                rate: if n == 0 {
+                    0.0
+                } else {
+                    recovered as f64 / n as f64
+                },
+                mean_raw_ber: mean(|t| t.raw_ber),
+                max_raw_ber: max(|t| t.raw_ber),
+                mean_detect_ms: mean(|t| t.detect_ms),
+                max_detect_ms: max(|t| t.detect_ms),
+                mean_seconds: mean(|t| t.seconds),
+                false_payloads: trials.iter().map(|t| t.false_payloads).sum(),
+                mean_sync_z: mean(|t| t.sync_z),
+                min_sync_z: if n == 0 {
+                    0.0
+                } else {
+                    trials
+                        .iter()
+                        .map(|t| t.sync_z)
+                        .fold(f64::INFINITY, f64::min)
+                },
+                skipped,
+            }
+        })
+        .collect()
+}
+
+/// Per-track summaries.
+fn aggregate_tracks(tracks: &[Track], jobs: &[Job]) -> Vec<TrackRow> {
+    tracks
+        .iter()
+        .enumerate()
+        .map(|(t, track)| {
+            let mine: Vec<&Job> = jobs.iter().filter(|j| j.track == t).collect();
+            let n = mine.len().max(1) as f64;
+            let trials = || mine.iter().flat_map(|j| j.rows.iter().flat_map(|r| &r.0));
+            TrackRow {
+                name: track.name.clone(),
+                path: track.path.display().to_string(),
+                seconds: track.audio.duration_secs(),
+                sample_rate: track.audio.sample_rate,
+                channels: track.audio.channels,
+                snr_db: mine.iter().map(|j| j.snr_db).sum::<f64>() / n,
+                min_snr_db: mine.iter().map(|j| j.snr_db).fold(f64::INFINITY, f64::min),
+                active_fraction: mine.iter().map(|j| j.active_fraction).sum::<f64>() / n,
+                mean_beta: mine.iter().map(|j| j.mean_beta).sum::<f64>() / n,
+                trials: trials().count(),
+                recovered: trials().filter(|t| t.recovered).count(),
+                false_payloads: trials().map(|t| t.false_payloads).sum(),
+            }
+        })
+        .collect()
+}
+
+impl fmt::Display for RobustnessReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.info;
+        writeln!(
+            f,
+            "earmark robustness report: {} track(s) x {} payload(s), {} clip(s) per length, \
+             key {}, strength {}, seed {}, {} thread(s), {:.0} s",
+            i.tracks,
+            i.payloads_per_track,
+            i.clips_per_track,
+            i.key_id,
+            i.strength,
+            i.seed,
+            i.threads,
+            i.elapsed_seconds
+        )?;
+        writeln!(f)?;
+        // Attack table.
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.attack.len())
+            .chain(["attack".len()])
+            .max()
+            .unwrap_or(6);
+        writeln!(
+            f,
+            "{:<w$}  {:>6}  {:>9}  {:>7}  {:>8}  {:>7}  {:>8}  {:>8}  {:>6}  {:>6}  {:>5}",
+            "attack",
+            "trials",
+            "recovered",
+            "rate",
+            "BER mean",
+            "BER max",
+            "det ms",
+            "det max",
+            "z mean",
+            "z min",
+            "false"
+        )?;
+        writeln!(f, "{}", "-".repeat(w + 92))?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<w$}  {:>6}  {:>9}  {:>6.1}%  {:>8.4}  {:>7.4}  {:>8.1}  {:>8.1}  {:>6.1}  {:>6.1}  {:>5}",
+                r.attack,
+                r.trials,
+                r.recovered,
+                100.0 * r.rate,
+                r.mean_raw_ber,
+                r.max_raw_ber,
+                r.mean_detect_ms,
+                r.max_detect_ms,
+                r.mean_sync_z,
+                r.min_sync_z,
+                r.false_payloads
+            )?;
+        }
+        for r in self.rows.iter().filter(|r| r.skipped > 0) {
+            writeln!(
+                f,
+                "note: {}: {} trial(s) skipped (track shorter than the clip)",
+                r.attack, r.skipped
+            )?;
+        }
+        writeln!(
+            f,
+            "(BER: raw coded-bit error rate of the best candidate before error correction; \
+             det: detector wall time per trial, ms; z: sync z-score)"
+        )?;
+        writeln!(f)?;
+        // Track table.
+        let w = self
+            .tracks
+            .iter()
+            .map(|t| t.name.len())
+            .chain(["track".len()])
+            .max()
+            .unwrap_or(5);
+        writeln!(
+            f,
+            "{:<w$}  {:>7}  {:>6}  {:>2}  {:>7}  {:>7}  {:>6}  {:>6}  {:>11}  {:>5}",
+            "track",
+            "seconds",
+            "rate",
+            "ch",
+            "SNR dB",
+            "min SNR",
+            "active",
+            "beta",
+            "recovered",
+            "false"
+        )?;
+        writeln!(f, "{}", "-".repeat(w + 79))?;
+        for t in &self.tracks {
+            writeln!(
+                f,
+                "{:<w$}  {:>7.1}  {:>6}  {:>2}  {:>7.1}  {:>7.1}  {:>5.0}%  {:>6.3}  {:>11}  {:>5}",
+                t.name,
+                t.seconds,
+                t.sample_rate,
+                t.channels,
+                t.snr_db,
+                t.min_snr_db,
+                100.0 * t.active_fraction,
+                t.mean_beta,
+                format!("{}/{}", t.recovered, t.trials),
+                t.false_payloads
+            )?;
+        }
+        match &i.stamped_dir {
+            Some(dir) => writeln!(
+                f,
+                "(stamped and original WAVs in {dir}; ViSQOL MOS-LQO: scripts/robustness-report.sh)"
+            )?,
+            None => writeln!(
+                f,
+                "(ViSQOL MOS-LQO: run scripts/robustness-report.sh, which writes and scores the stamped WAVs)"
+            )?,
+        }
+        writeln!(f)?;
+        // False positives.
+        let fp = &self.fp;
+        if fp.windows == 0 {
+            writeln!(f, "false positives: not measured")?;
+        } else {
+            writeln!(
+                f,
+                "false positives: {} window analyses ({} unmarked {} s windows, hop {} s, of the \
+                 originals and their mp3-128 copies, x {} key(s)): {} false payload(s) in {} \
+                 window(s); sync z max {:.2}, mean {:.2}; CRC bound <= {:.1e} per window; \
+                 {:.1} ms per window",
+                fp.windows,
+                fp.windows_per_key,
+                fp.window_seconds,
+                fp.hop_seconds,
+                fp.keys,
+                fp.false_payloads,
+                fp.false_windows,
+                fp.max_sync_z,
+                fp.mean_sync_z,
+                fp.crc_bound_per_window,
+                fp.mean_detect_ms
+            )?;
+        }
+        writeln!(f)?;
+        // Requirements.
+        writeln!(f, "requirements:")?;
+        let w = self
+            .checks
+            .iter()
+            .map(|c| c.requirement.len())
+            .max()
+            .unwrap_or(0);
+        for c in &self.checks {
+            writeln!(
+                f,
+                "  {}  {:<w$}  {}",
+                if c.pass { "PASS" } else { "FAIL" },
+                c.requirement,
+                c.measured
+            )?;
+        }
+        let passed = self.checks.iter().filter(|c| c.pass).count();
+        write!(
+            f,
+            "result: {} ({passed}/{} requirements met)",
+            if self.passed() { "PASS" } else { "FAIL" },
+            self.checks.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-audio");
+
+    /// Writes a `seconds`-long excerpt of a real test track to `dir` as WAV.
+    fn excerpt(dir: &Path, seconds: f64) -> PathBuf {
+        let a = audio::decode_file(&Path::new(TEST_AUDIO).join("rock-openarena-oa02.ogg"))
+            .expect("test track decodes");
+        let ch = usize::from(a.channels);
+        let start = 4 * a.sample_rate as usize;
+        let len = (seconds * f64::from(a.sample_rate)) as usize;
+        let cut = Audio {
+            samples: a.samples[start * ch..(start + len) * ch].to_vec(),
+            sample_rate: a.sample_rate,
+            channels: a.channels,
+        };
+        let path = dir.join("excerpt.wav");
+        write_wav(&path, &cut).expect("excerpt written");
+        path
+    }
+
+    #[test]
+    fn tiny_run_has_every_row_and_renders() {
+        let dir = tempfile::tempdir().unwrap();
+        let track = excerpt(dir.path(), 6.0);
+        let stamped = dir.path().join("stamped");
+        let opts = RobustnessOptions {
+            payloads_per_track: 1,
+            clips_per_track: 1,
+            clip_seconds: vec![10.0, 5.0],
+            attacks: Some(vec![Attack::Gain { db: -10.0 }]),
+            fp_windows: 6,
+            stamped_dir: Some(stamped.clone()),
+            threads: 2,
+            ..RobustnessOptions::new(vec![track])
+        };
+        let report = run(&opts).unwrap();
+        let labels: Vec<&str> = report.rows.iter().map(|r| r.attack.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["clean", "gain-10db", "mp3-128 clip-10s", "mp3-128 clip-5s"]
+        );
+        assert_eq!(report.rows[0].trials, 1);
+        assert_eq!(report.rows[1].trials, 1);
+        // The 6 s excerpt is too short for a 10 s clip.
+        assert_eq!((report.rows[2].trials, report.rows[2].skipped), (0, 1));
+        assert_eq!((report.rows[3].trials, report.rows[3].skipped), (1, 0));
+        for r in &report.rows {
+            assert!(r.recovered <= r.trials);
+            assert!((0.0..=1.0).contains(&r.mean_raw_ber));
+        }
+        assert_eq!(report.tracks.len(), 1);
+        let t = &report.tracks[0];
+        assert_eq!(
+            (t.name.as_str(), t.channels, t.trials),
+            ("excerpt.wav", 2, 3)
+        );
+        assert!((t.seconds - 6.0).abs() < 0.01);
+        assert!(t.snr_db.is_finite() && t.snr_db > 0.0);
+        // Windows: 2 per version (0-5 s, 1-6 s), original and mp3 copy.
+        assert_eq!(report.fp.windows_per_key, 4);
+        assert_eq!((report.fp.windows, report.fp.keys), (6, 2));
+        assert!(report.fp.crc_bound_per_window > 0.0);
+        // Restricted attacks and few windows cannot pass.
+        assert!(!report.passed());
+        assert!(stamped.join("excerpt.orig.wav").is_file());
+        assert!(stamped.join("excerpt.stamped.wav").is_file());
+        let back = audio::decode_file(&stamped.join("excerpt.stamped.wav")).unwrap();
+        assert_eq!(back.frames(), 6 * 44_100);
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["rows"].as_array().unwrap().len(), 4);
+        assert_eq!(json["fp"]["windows"], 6);
+        let text = report.to_string();
+        for needle in [
+            "attack",
+            "trials",
+            "BER mean",
+            "track",
+            "SNR dB",
+            "false positives",
+            "requirements:",
+            "FAIL",
+            "result: FAIL",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn decode_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"definitely not audio").unwrap();
+        let err = run(&RobustnessOptions::new(vec![bad.clone()])).unwrap_err();
+        assert!(matches!(err, ReportError::Decode { .. }));
+        assert!(
+            err.to_string().starts_with(&bad.display().to_string()),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.ogg");
+        let err = run(&RobustnessOptions::new(vec![missing.clone()])).unwrap_err();
+        assert!(err.to_string().contains("missing.ogg"), "{err}");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err = run(&RobustnessOptions::new(vec![empty])).unwrap_err();
+        assert!(matches!(err, ReportError::NoTracks));
+    }
+
+    #[test]
+    fn folders_are_scanned_for_audio_only() {
+        let found = find_tracks(&[PathBuf::from(TEST_AUDIO)]).unwrap();
+        assert!(!found.is_empty());
+        assert!(found.windows(2).all(|w| w[0] < w[1]), "sorted");
+        for p in &found {
+            assert_eq!(p.extension().unwrap(), "ogg", "{}", p.display());
+            assert_eq!(p.parent().unwrap(), Path::new(TEST_AUDIO), "not recursive");
+        }
+        // Explicit files are kept even without an audio extension; duplicates drop.
+        let md = PathBuf::from(TEST_AUDIO).join("SOURCES.md");
+        let again = find_tracks(&[md.clone(), PathBuf::from(TEST_AUDIO), md.clone()]).unwrap();
+        assert_eq!(again.len(), found.len() + 1);
+        assert_eq!(again[0], md);
+    }
+
+    #[test]
+    fn checks_require_every_row() {
+        let row = |attack: String, trials, recovered| AttackRow {
+            attack,
+            trials,
+            recovered,
+            rate: recovered as f64 / trials as f64,
+            mean_raw_ber: 0.0,
+            max_raw_ber: 0.0,
+            mean_detect_ms: 0.0,
+            max_detect_ms: 0.0,
+            mean_seconds: 0.0,
+            false_payloads: 0,
+            mean_sync_z: 0.0,
+            min_sync_z: 0.0,
+            skipped: 0,
+        };
+        let mut rows = vec![row("clean".into(), 100, 100)];
+        rows.extend(
+            attacks::standard_suite()
+                .iter()
+                .map(|a| row(a.name(), 100, 99)),
+        );
+        rows.push(row(clip_label(10.0), 100, 10));
+        rows.push(row(clip_label(5.0), 100, 95));
+        let fp = FpRow {
+            windows: REQUIRED_FP_WINDOWS,
+            keys: 1,
+            windows_per_key: REQUIRED_FP_WINDOWS,
+            window_seconds: FP_WINDOW_SECONDS,
+            hop_seconds: FP_HOP_SECONDS,
+            false_payloads: 0,
+            false_windows: 0,
+            max_sync_z: 3.0,
+            mean_sync_z: 1.0,
+            mean_analyses: 2.0,
+            crc_bound_per_window: 1e-9,
+            mean_detect_ms: 1.0,
+        };
+        let info = RunInfo {
+            tracks: 1,
+            payloads_per_track: 1,
+            clips_per_track: 1,
+            key_id: "00000000".into(),
+            strength: 1.0,
+            seed: 0,
+            threads: 1,
+            stamped_dir: None,
+            elapsed_seconds: 0.0,
+        };
+        let report = |rows: Vec<AttackRow>, fp: FpRow| RobustnessReport {
+            info: info.clone(),
+            checks: RobustnessReport::checks(&rows, &fp),
+            rows,
+            tracks: Vec::new(),
+            fp,
+        };
+        let good = report(rows.clone(), fp.clone());
+        assert!(good.passed(), "{good}");
+        // 10 s clips carry no requirement; 5 s clips need 95 %.
+        let mut worse = rows.clone();
+        worse.last_mut().unwrap().recovered = 94;
+        worse.last_mut().unwrap().rate = 0.94;
+        assert!(!report(worse, fp.clone()).passed());
+        let mut missing = rows.clone();
+        missing.retain(|r| r.attack != "mono");
+        let r = report(missing, fp.clone());
+        assert!(!r.passed());
+        assert!(r.checks.iter().any(|c| c.measured == "not run"));
+        let mut false_hit = rows.clone();
+        false_hit[3].false_payloads = 1;
+        assert!(!report(false_hit, fp.clone()).passed());
+        let few = FpRow {
+            windows: 20,
+            ..fp.clone()
+        };
+        assert!(!report(rows.clone(), few).passed());
+        let fp_hit = FpRow {
+            false_payloads: 1,
+            ..fp
+        };
+        let r = report(rows, fp_hit);
+        assert!(!r.passed());
+        assert!(
+            r.to_string()
+                .ends_with("result: FAIL (14/15 requirements met)"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn payloads_and_seeds_are_deterministic_and_distinct() {
+        assert_eq!(payload_for(7, 1, 2), payload_for(7, 1, 2));
+        assert_ne!(payload_for(7, 1, 2), payload_for(7, 2, 1));
+        assert_ne!(payload_for(7, 1, 2), payload_for(8, 1, 2));
+        assert_ne!(mix(0, &[1, 2]), mix(0, &[2, 1]));
+    }
+}

@@ -1,0 +1,263 @@
+//! Stamping one file: decode, embed the marker, write WAV or FLAC with the
+//! signed manifest inside, and a sidecar copy of the manifest.
+//!
+//! Audio flows through in chunks (decode → embed → write + hash), so memory
+//! does not grow with the length of the track.
+
+use crate::audio::{AudioReader, OutputFormat, PcmHasher, PcmWriter, SampleFormat};
+use crate::error::{Error, ErrorKind, Result};
+use crate::mark::{layout::Layout, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
+use crate::output;
+use crate::provenance::{AudioDigest, Manifest, Payload, Policy, SignedManifest, SigningKeyPair};
+use std::path::{Path, PathBuf};
+
+/// Tag (FLAC Vorbis comment / WAV chunk entry) that holds the signed manifest.
+pub const MANIFEST_TAG: &str = "EARMARK_MANIFEST";
+
+/// What to stamp with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StampOptions {
+    /// The artist's Ed25519 key: signs the manifest; its fingerprint goes into the marker.
+    pub signing_key: SigningKeyPair,
+    /// The watermark key. Default: the built-in public key, so anyone can verify.
+    pub wm_key: WatermarkKey,
+    /// Output path (`.wav` or `.flac`). Default: `NAME.earmark.flac` next to the input.
+    pub out: Option<PathBuf>,
+    /// Title recorded in the manifest.
+    pub title: Option<String>,
+    /// Artist recorded in the manifest.
+    pub artist: Option<String>,
+    /// Track id carried by the marker. Default: a random 32-bit number.
+    pub track_id: Option<u32>,
+    /// Marker strength (see [`EmbedOptions::strength`]). Default: 1.0.
+    pub strength: f32,
+    /// The AI-training policy declared in the manifest. Default: no AI training.
+    pub policy: Policy,
+    /// Replace an existing output file. Default: false.
+    pub force: bool,
+}
+
+impl StampOptions {
+    /// Defaults for everything but the signing key.
+    pub fn new(signing_key: SigningKeyPair) -> Self {
+        StampOptions {
+            signing_key,
+            wm_key: WatermarkKey::public(),
+            out: None,
+            title: None,
+            artist: None,
+            track_id: None,
+            strength: 1.0,
+            policy: Policy::default(),
+            force: false,
+        }
+    }
+}
+
+/// The result of stamping one file.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StampOutcome {
+    /// The input file.
+    pub input: PathBuf,
+    /// The stamped audio file.
+    pub output: PathBuf,
+    /// The sidecar manifest file.
+    pub sidecar: PathBuf,
+    /// The payload the marker carries.
+    pub payload: Payload,
+    /// The signed manifest (also inside the output and the sidecar).
+    pub manifest: SignedManifest,
+    /// What the embedder did.
+    pub stats: EmbedStats,
+    /// Audio length, seconds.
+    pub seconds: f64,
+    /// Things the user should know (weak marker, clipping, skipped packets).
+    pub warnings: Vec<String>,
+}
+
+/// The default output for `input`: `NAME.earmark.flac` in the same folder.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "audio".into());
+    input.with_file_name(format!("{stem}.earmark.flac"))
+}
+
+/// The sidecar manifest for an output: `NAME.earmark.json` (for
+/// `NAME.earmark.flac` or `NAME.wav` alike).
+pub fn sidecar_path(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem.strip_suffix(".earmark").unwrap_or(&stem);
+    output.with_file_name(format!("{stem}.earmark.json"))
+}
+
+/// The output format for a path, from its extension.
+pub fn output_format(path: &Path) -> Result<OutputFormat> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "flac" => Ok(OutputFormat::Flac),
+        "wav" | "wave" => Ok(OutputFormat::Wav),
+        _ => Err(Error::new(path, ErrorKind::UnsupportedOutput(ext))),
+    }
+}
+
+/// Manifest name of a sample format.
+pub fn sample_format_name(f: SampleFormat) -> &'static str {
+    match f {
+        SampleFormat::I16 => "s16",
+        SampleFormat::I24 => "s24",
+        SampleFormat::F32 => "f32",
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Stamps `input` and writes the output and sidecar atomically.
+pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
+    let output = opts.out.clone().unwrap_or_else(|| default_output(input));
+    let format = output_format(&output)?;
+    if output == input || same_file(input, &output) {
+        return Err(Error::new(&output, ErrorKind::OutputIsInput));
+    }
+    let sidecar = sidecar_path(&output);
+    if sidecar == input || same_file(input, &sidecar) {
+        return Err(Error::new(&sidecar, ErrorKind::OutputIsInput));
+    }
+    output::check_writable(&output, opts.force)?;
+    output::check_writable(&sidecar, opts.force)?;
+
+    let mut reader = AudioReader::open(input).map_err(|e| Error::new(input, e))?;
+    let spec = reader.spec().clone();
+    let wspec = spec.writer_spec().effective_for(format);
+    let channels = usize::from(spec.channels);
+    let payload = Payload::new(
+        opts.signing_key.public_key().fingerprint32(),
+        opts.track_id.unwrap_or_else(random_track_id),
+    );
+    let mut embedder = Embedder::new(
+        &opts.wm_key,
+        payload.to_bytes(),
+        spec.sample_rate,
+        channels,
+        EmbedOptions::with_strength(opts.strength),
+    );
+    let temp = output::temp_for(&output)?;
+    let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
+    let mut writer = PcmWriter::new(std::io::BufWriter::new(file), format, wspec)
+        .map_err(|e| Error::new(&output, e))?;
+    let mut hasher = PcmHasher::new(&wspec);
+    let (mut chunk, mut marked) = (Vec::new(), Vec::new());
+    let mut write = |marked: &mut Vec<f32>, writer: &mut PcmWriter<_>| -> Result<()> {
+        writer
+            .write_interleaved(marked)
+            .map_err(|e| Error::new(&output, e))?;
+        hasher.update(marked);
+        marked.clear();
+        Ok(())
+    };
+    loop {
+        let frames = reader
+            .read_chunk(&mut chunk)
+            .map_err(|e| Error::new(input, e))?;
+        if frames == 0 {
+            break;
+        }
+        embedder.process(&chunk, &mut marked);
+        write(&mut marked, &mut writer)?;
+    }
+    let stats = embedder.finish(&mut marked);
+    write(&mut marked, &mut writer)?;
+    let frames = stats.input_frames;
+    let digest = AudioDigest::new(
+        crate::provenance::hex::encode(&hasher.finish()),
+        frames,
+        spec.sample_rate,
+        spec.channels,
+        sample_format_name(wspec.sample_format),
+    );
+    let mut manifest = Manifest::new(payload, digest, opts.policy.clone());
+    manifest.title = opts.title.clone();
+    manifest.artist = opts.artist.clone();
+    let signed = manifest.sign(&opts.signing_key);
+    let tags = vec![(MANIFEST_TAG.to_string(), signed.to_json_compact())];
+    let buf = writer.finish(&tags).map_err(|e| Error::new(&output, e))?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| Error::new(&output, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::new(&output, e))?;
+    drop(file);
+    // Check that the output reads back before it takes the final name.
+    AudioReader::open(temp.path()).map_err(|e| {
+        Error::new(
+            &output,
+            ErrorKind::Other(format!("written file does not read back: {e}")),
+        )
+    })?;
+    output::write_atomic(
+        &sidecar,
+        format!("{}\n", signed.to_json_pretty()).as_bytes(),
+        opts.force,
+    )?;
+    output::persist(temp, &output, opts.force)?;
+
+    let seconds = frames as f64 / f64::from(spec.sample_rate);
+    let mut warnings = Vec::new();
+    if stats.active_frames == 0 {
+        warnings.push("the track is silent: no marker could be embedded".to_string());
+    } else if stats.active_fraction() < 0.5 {
+        warnings.push(format!(
+            "only {:.0}% of the track is loud enough to carry the marker: it may be weak",
+            100.0 * stats.active_fraction()
+        ));
+    }
+    let unit = Layout::V1.unit_seconds();
+    if seconds < 2.0 * unit {
+        warnings.push(format!(
+            "the track is {seconds:.1} s long; markers need at least {:.1} s to be found reliably",
+            2.0 * unit
+        ));
+    }
+    // A handful of limited peaks in a loud master is inaudible; say so only
+    // when it is more than one sample in a thousand.
+    if stats.clipped * 1000 > frames * u64::from(spec.channels) {
+        warnings.push(format!(
+            "the marker pushed {} samples past full scale; they were limited to full scale",
+            stats.clipped
+        ));
+    }
+    if reader.skipped_packets() > 0 {
+        warnings.push(format!(
+            "{} undecodable packets in the input were skipped",
+            reader.skipped_packets()
+        ));
+    }
+    Ok(StampOutcome {
+        input: input.to_path_buf(),
+        output,
+        sidecar,
+        payload,
+        manifest: signed,
+        stats,
+        seconds,
+        warnings,
+    })
+}
+
+fn random_track_id() -> u32 {
+    use rand_core::RngCore;
+    rand_core::OsRng.next_u32()
+}

@@ -1,0 +1,241 @@
+//! Verifying one file: find the marker, read the manifest (embedded or
+//! sidecar), check its signature, and compare it with the marker and the audio.
+
+use crate::audio::{read_tags, AudioReader, PcmHasher, SampleFormat, WriterSpec};
+use crate::error::{Error, Result};
+use crate::mark::{Detector, WatermarkKey};
+use crate::provenance::{Payload, PublicKey, SignedManifest, Verdict};
+use crate::stamp::{sidecar_path, MANIFEST_TAG};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What to verify with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// The watermark key. Default: the built-in public key.
+    pub wm_key: WatermarkKey,
+    /// Signers the user trusts. Default: none (signatures are checked, trust is not).
+    pub trusted: Vec<PublicKey>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            wm_key: WatermarkKey::public(),
+            trusted: Vec::new(),
+        }
+    }
+}
+
+/// A marker payload found in the audio.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct FoundMarker {
+    /// The decoded payload (key fingerprint and track id).
+    pub payload: Payload,
+    /// Synchronisation z-score (unmarked audio: below about 4).
+    pub sync_z: f32,
+    /// Fraction of coded bits that agree with the decoded payload (0.5 = chance).
+    pub bit_agreement: f32,
+    /// Start times, seconds, of the units detectable on their own.
+    pub unit_starts: Vec<f64>,
+}
+
+/// The manifest found for a file and what checking it showed.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct ManifestReport {
+    /// Where it was found: `"embedded"` or the sidecar path.
+    pub source: String,
+    /// One-line verdict on the signature and trust.
+    pub verdict: String,
+    /// The signature verifies.
+    pub signature_valid: bool,
+    /// Whether the signer is in `--trust` (absent when no trust list was given).
+    pub trusted: Option<bool>,
+    /// Short fingerprint of the signer key.
+    pub signer: String,
+    /// Whether the manifest's payload is the one the marker carries
+    /// (absent when no marker was found).
+    pub matches_marker: Option<bool>,
+    /// Whether the audio is bit-identical to what was stamped.
+    pub audio_identical: bool,
+    /// The manifest itself.
+    pub document: SignedManifest,
+    #[serde(skip)]
+    verdict_kind: Option<Verdict>,
+}
+
+impl ManifestReport {
+    /// The signature verdict.
+    pub fn verdict_kind(&self) -> Option<Verdict> {
+        self.verdict_kind
+    }
+
+    /// Whether everything checked out (valid signature, the marker it names, not tampered).
+    pub fn consistent(&self) -> bool {
+        self.signature_valid
+            && !matches!(self.verdict_kind, Some(Verdict::SignerMismatch))
+            && self.matches_marker != Some(false)
+    }
+}
+
+/// Everything verification found about one file.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct VerifyOutcome {
+    /// The file.
+    pub path: PathBuf,
+    /// Audio length, seconds.
+    pub seconds: f64,
+    /// Native sample rate, Hz.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Whether a marker was found.
+    pub marked: bool,
+    /// Markers found (normally one payload).
+    pub markers: Vec<FoundMarker>,
+    /// Best synchronisation score seen, marker or not.
+    pub best_sync_z: f32,
+    /// Too little of the audio is loud enough to carry a marker: "not found"
+    /// means "cannot tell" here.
+    pub too_quiet: bool,
+    /// The manifest, if the file or a sidecar has one.
+    pub manifest: Option<ManifestReport>,
+    /// Why a manifest that was present could not be read.
+    pub manifest_error: Option<String>,
+    /// SHA-256 of the decoded audio in the manifest's sample format.
+    pub audio_sha256: String,
+}
+
+impl VerifyOutcome {
+    /// Exit status for the CLI: 0 marked and consistent, 1 no marker,
+    /// 3 marked but the manifest is invalid or contradicts the marker.
+    pub fn exit_code(&self) -> i32 {
+        if !self.marked {
+            1
+        } else if self.manifest_error.is_some()
+            || self.manifest.as_ref().is_some_and(|m| !m.consistent())
+        {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+fn parse_format(name: &str) -> Option<SampleFormat> {
+    match name {
+        "s16" => Some(SampleFormat::I16),
+        "s24" => Some(SampleFormat::I24),
+        "f32" => Some(SampleFormat::F32),
+        _ => None,
+    }
+}
+
+/// Finds the manifest: embedded tag first, then the sidecar.
+fn find_manifest(path: &Path) -> (Option<(String, SignedManifest)>, Option<String>) {
+    let embedded = read_tags(path).ok().and_then(|tags| {
+        tags.into_iter()
+            .find(|(k, _)| k == MANIFEST_TAG)
+            .map(|(_, v)| v)
+    });
+    let (source, text) = match embedded {
+        Some(text) => ("embedded".to_string(), text),
+        None => {
+            let side = sidecar_path(path);
+            match std::fs::read_to_string(&side) {
+                Ok(text) if side != path => (side.display().to_string(), text),
+                _ => return (None, None),
+            }
+        }
+    };
+    match SignedManifest::parse(&text) {
+        Ok(m) => (Some((source, m)), None),
+        Err(e) => (None, Some(format!("{source} manifest: {e}"))),
+    }
+}
+
+/// Verifies one file.
+pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
+    let mut reader = AudioReader::open(path).map_err(|e| Error::new(path, e))?;
+    let spec = reader.spec().clone();
+    let (manifest, manifest_error) = find_manifest(path);
+    // Hash in the format the manifest was made from, so equal audio gives equal hashes.
+    let mut wspec: WriterSpec = spec.writer_spec();
+    if let Some(f) = manifest
+        .as_ref()
+        .and_then(|(_, m)| parse_format(&m.manifest.audio.sample_format))
+    {
+        wspec.sample_format = f;
+    }
+    let mut hasher = PcmHasher::new(&wspec);
+    let mut detector = Detector::new(&opts.wm_key, spec.sample_rate, usize::from(spec.channels));
+    let mut chunk = Vec::new();
+    let mut frames = 0u64;
+    loop {
+        let n = reader
+            .read_chunk(&mut chunk)
+            .map_err(|e| Error::new(path, e))?;
+        if n == 0 {
+            break;
+        }
+        frames += n as u64;
+        detector.process(&chunk);
+        hasher.update(&chunk);
+    }
+    let report = detector.finish();
+    let audio_sha256 = crate::provenance::hex::encode(&hasher.finish());
+    let markers: Vec<FoundMarker> = report
+        .detections
+        .iter()
+        .map(|d| FoundMarker {
+            payload: Payload::from_bytes(d.payload),
+            sync_z: d.sync_z,
+            bit_agreement: d.agreement,
+            unit_starts: d.unit_starts.clone(),
+        })
+        .collect();
+    let manifest = manifest.map(|(source, m)| {
+        let check = m.check(&opts.trusted);
+        let verdict = check.verdict();
+        let a = &m.manifest.audio;
+        let audio_identical = m.manifest.matches_audio_sha256(&audio_sha256)
+            && a.frames == frames
+            && a.sample_rate == spec.sample_rate
+            && a.channels == spec.channels;
+        ManifestReport {
+            source,
+            verdict: verdict.to_string(),
+            signature_valid: check.signature_valid,
+            trusted: check.trusted,
+            signer: check
+                .signer
+                .map(|k| k.short_fingerprint())
+                .unwrap_or_default(),
+            matches_marker: (!markers.is_empty()).then(|| {
+                markers
+                    .iter()
+                    .any(|f| m.manifest.matches_payload(&f.payload))
+            }),
+            audio_identical,
+            document: m,
+            verdict_kind: Some(verdict),
+        }
+    });
+    Ok(VerifyOutcome {
+        path: path.to_path_buf(),
+        seconds: frames as f64 / f64::from(spec.sample_rate),
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+        marked: !markers.is_empty(),
+        best_sync_z: report.best.as_ref().map_or(0.0, |b| b.sync_z),
+        too_quiet: report.too_quiet(),
+        markers,
+        manifest,
+        manifest_error,
+        audio_sha256,
+    })
+}
