@@ -26,6 +26,9 @@ pub enum Command {
     Stamp(StampArgs),
     /// Look for the marker and check the manifest of one or more files.
     Verify(VerifyArgs),
+    /// Stamp real tracks, attack them (MP3, Vorbis, resampling, noise, ...),
+    /// and report how often the marker survives; also counts false positives.
+    Robustness(RobustnessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,4 +97,35 @@ pub struct VerifyArgs {
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
     s.parse::<PolicyKind>().map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct RobustnessArgs {
+    /// Audio files or folders (folders are scanned, not recursively).
+    #[arg(default_value = "test-audio")]
+    pub paths: Vec<PathBuf>,
+    /// Different payloads stamped into each track.
+    #[arg(long, default_value_t = 4)]
+    pub payloads: usize,
+    /// Random clips per clip length, track and payload.
+    #[arg(long, default_value_t = 20)]
+    pub clips: usize,
+    /// Unmarked windows to analyse for false positives.
+    #[arg(long, default_value_t = 10_000)]
+    pub fp_windows: usize,
+    /// Marker strength to test.
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Seed for payloads, noise and clip offsets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write each track's original and stamped audio as WAV here (for ViSQOL).
+    #[arg(long)]
+    pub stamped_dir: Option<PathBuf>,
+    /// Worker threads [default: one per CPU].
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

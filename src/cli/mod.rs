@@ -5,7 +5,8 @@
 //! Exit codes: 0 success (for `verify`: every file marked, manifest
 //! consistent), 1 no marker found in at least one file, 2 error (bad input,
 //! unreadable file, bad arguments), 3 a marker was found but its manifest is
-//! invalid or contradicts it.
+//! invalid or contradicts it. `robustness` exits 0 when every requirement
+//! passes and 1 otherwise.
 
 mod args;
 mod print;
@@ -33,6 +34,7 @@ pub fn run() -> i32 {
         Command::Keygen(a) => keygen(&a),
         Command::Stamp(a) => stamp(&a),
         Command::Verify(a) => verify(&a),
+        Command::Robustness(a) => robustness(&a),
     }
 }
 
@@ -164,5 +166,35 @@ fn worst(a: i32, b: i32) -> i32 {
         b
     } else {
         a
+    }
+}
+
+fn robustness(a: &args::RobustnessArgs) -> i32 {
+    let mut opts = earmark::report::RobustnessOptions::new(a.paths.clone());
+    opts.payloads_per_track = a.payloads;
+    opts.clips_per_track = a.clips;
+    opts.fp_windows = a.fp_windows;
+    opts.strength = a.strength;
+    opts.seed = a.seed;
+    opts.stamped_dir = a.stamped_dir.clone();
+    opts.threads = a.jobs;
+    opts.progress = !a.json;
+    match earmark::report::run(&opts) {
+        Ok(report) => {
+            if a.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => return fail(e),
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.passed() {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) => fail(e),
     }
 }

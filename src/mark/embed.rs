@@ -3,19 +3,30 @@
 //! Per canonical frame the channels' spectra feed the masking model; the mono
 //! mix's spectrum `X[k]` is scaled cell by cell to `X[k] * (1 + s * β)` where
 //! `s = ±1` is the cell's sign and `β` the band's masked modulation depth.
-//! Only the difference (the watermark signal) is synthesised, resampled to the
-//! native rate and added to every channel; the music itself never passes
-//! through the FFT, so the output differs from the input by exactly the
-//! watermark.
+//! Only the difference (the watermark signal) is synthesised and added to
+//! every channel; the music itself never passes through the FFT, so the output
+//! differs from the input by exactly the watermark.
+//!
+//! The STFT runs at the file's own rate with frames of `FRAME * rate /
+//! CANONICAL_RATE` samples (1024 at 44.1 kHz), placed on the canonical frame
+//! grid, so its first 129 bins are the canonical bins and no resampling is
+//! needed. At rates that are not a multiple of 11.025 kHz the frame length is
+//! rounded to an even number of samples (48 kHz: 1114, a 0.05 % bin-spacing
+//! difference that detection does not notice) while frame *positions* follow
+//! the canonical grid exactly, so units never drift.
+//!
+//! Each channel's spectrum feeds its share of the masking decision: the mono
+//! mix's masking threshold is scaled by the smallest ratio of channel to mix
+//! energy in each band, so a sound panned hard to one side does not hide a
+//! marker that the silent side would reveal.
 
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME, HOP};
 use super::masking::MaskingModel;
-use super::resample::Resampler;
-use super::stft::FrameFft;
 use realfft::num_complex::Complex32;
-use std::collections::VecDeque;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::Arc;
 
 /// Largest modulation depth β at strength 1 (≈ +2.3 / −3.1 dB).
 const BETA_CAP: f32 = 0.3;
@@ -82,34 +93,40 @@ impl EmbedStats {
 /// Streaming marker embedder for interleaved `f32` audio.
 ///
 /// Feed blocks with [`Embedder::process`] and end with [`Embedder::finish`];
-/// the output has exactly as many frames as the input, delayed internally by
-/// a few hundred milliseconds of latency (outputs trail inputs).
+/// the output has exactly as many frames as the input. Output trails input by
+/// about one STFT frame (23 ms).
 pub struct Embedder {
     channels: usize,
+    rate: u64,
     layout: Layout,
     /// Sign of every cell of a unit for this payload.
     signs: Vec<f32>,
     strength: f32,
-    down: Vec<Resampler>,
-    up: Resampler,
-    /// Per channel, canonical samples from the current frame start on.
-    canon: Vec<Vec<f32>>,
-    /// Start of the current frame within `canon`.
-    pos: usize,
-    fft: FrameFft,
+    /// Native frame length and number of bins.
+    n: usize,
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    scratch_fwd: Vec<Complex32>,
+    scratch_inv: Vec<Complex32>,
+    window: Vec<f32>,
+    time: Vec<f32>,
     spectra: Vec<Vec<Complex32>>,
     mix: Vec<Complex32>,
+    out_spec: Vec<Complex32>,
+    /// Power of native bins scaled to canonical FFT units.
     power: Vec<f32>,
+    power_scale: f32,
     masking: MaskingModel,
     thresholds: Vec<f32>,
-    allowed: Vec<f32>,
+    ratio: Vec<f32>,
+    mix_energy: Vec<f32>,
     beta: Vec<f32>,
-    ola: Vec<f32>,
-    w_canon: Vec<f32>,
-    w_native: VecDeque<f32>,
-    native_tmp: Vec<f32>,
-    pending: VecDeque<f32>,
-    deinterleaved: Vec<f32>,
+    /// Input (interleaved) from native frame `base` on.
+    input: Vec<f32>,
+    /// Watermark (mono, overlap-added) from native frame `base` on.
+    w: Vec<f32>,
+    base: u64,
+    total_in: u64,
     frame: u64,
     prev_energy: f32,
     beta_sum: f64,
@@ -126,6 +143,13 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
+/// Native STFT frame length for a sample rate: `FRAME * rate / CANONICAL_RATE`
+/// rounded to an even number of samples (at least 16).
+pub fn native_frame_len(sample_rate: u32) -> usize {
+    let exact = FRAME as f64 * f64::from(sample_rate) / f64::from(CANONICAL_RATE);
+    ((exact / 2.0).round() as usize * 2).max(16)
+}
+
 impl Embedder {
     /// Creates an embedder for `payload` (8 bytes) with `key`, for audio of
     /// `channels` channels at `sample_rate` Hz.
@@ -139,38 +163,49 @@ impl Embedder {
         channels: usize,
         options: EmbedOptions,
     ) -> Self {
-        assert!(channels > 0, "channels must be positive");
+        assert!(channels > 0 && sample_rate > 0, "channels and rate must be positive");
         let layout = Layout::V1;
         let pattern = Pattern::new(key, layout);
         let coded = encode(&message_bits(payload, &pattern.mask));
         let signs = pattern.cell_signs(&coded);
-        let masking = MaskingModel::new();
+        let masking = MaskingModel::new(layout.bin_lo..layout.bin_hi());
         let bands = masking.bands();
+        let n = native_frame_len(sample_rate);
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(n);
+        let inv = planner.plan_fft_inverse(n);
+        let bins = n / 2 + 1;
+        // Power in canonical units: a native frame is n/FRAME times longer.
+        let power_scale = (FRAME as f32 / n as f32).powi(2);
         Embedder {
             channels,
+            rate: u64::from(sample_rate),
             layout,
             signs,
             strength: options.strength.max(0.0),
-            down: (0..channels)
-                .map(|_| Resampler::new(sample_rate, CANONICAL_RATE))
+            n,
+            scratch_fwd: fwd.make_scratch_vec(),
+            scratch_inv: inv.make_scratch_vec(),
+            fwd,
+            inv,
+            window: (0..n)
+                .map(|i| (std::f64::consts::PI * (i as f64 + 0.5) / n as f64).sin() as f32)
                 .collect(),
-            up: Resampler::new(CANONICAL_RATE, sample_rate),
-            canon: vec![Vec::with_capacity(4 * FRAME); channels],
-            pos: 0,
-            fft: FrameFft::new(),
-            spectra: vec![vec![Complex32::default(); BINS]; channels],
-            mix: vec![Complex32::default(); BINS],
+            time: vec![0.0; n],
+            spectra: vec![vec![Complex32::default(); bins]; channels],
+            mix: vec![Complex32::default(); bins],
+            out_spec: vec![Complex32::default(); bins],
             power: vec![0.0; BINS],
+            power_scale,
             masking,
             thresholds: vec![0.0; bands],
-            allowed: vec![0.0; bands],
+            ratio: vec![0.0; bands],
+            mix_energy: vec![0.0; bands],
             beta: vec![0.0; BINS],
-            ola: vec![0.0; FRAME],
-            w_canon: Vec::with_capacity(4 * FRAME),
-            w_native: VecDeque::new(),
-            native_tmp: Vec::new(),
-            pending: VecDeque::new(),
-            deinterleaved: Vec::new(),
+            input: Vec::new(),
+            w: Vec::new(),
+            base: 0,
+            total_in: 0,
             frame: 0,
             prev_energy: 0.0,
             beta_sum: 0.0,
@@ -190,120 +225,105 @@ impl Embedder {
         s
     }
 
+    /// Native sample where canonical frame `f` starts (exact canonical grid).
+    fn frame_start(&self, f: u64) -> u64 {
+        let num = f * HOP as u64 * self.rate;
+        let den = u64::from(CANONICAL_RATE);
+        (2 * num + den) / (2 * den)
+    }
+
     /// Embeds into `input` (interleaved, whole frames) and appends every
     /// finished output sample to `out`.
     ///
     /// # Panics
     /// Panics if `input.len()` is not a multiple of the channel count.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
-        assert_eq!(
-            input.len() % self.channels,
-            0,
-            "input must hold whole frames"
-        );
-        self.stats.input_frames += (input.len() / self.channels) as u64;
-        self.pending.extend(input.iter().copied());
-        for c in 0..self.channels {
-            self.deinterleaved.clear();
-            self.deinterleaved
-                .extend(input.iter().skip(c).step_by(self.channels).copied());
-            self.down[c].push(&self.deinterleaved, &mut self.canon[c]);
+        assert_eq!(input.len() % self.channels, 0, "input must hold whole frames");
+        let frames = (input.len() / self.channels) as u64;
+        self.stats.input_frames += frames;
+        self.total_in += frames;
+        self.input.extend_from_slice(input);
+        self.w.resize((self.total_in - self.base) as usize, 0.0);
+        while self.frame_start(self.frame) + self.n as u64 <= self.total_in {
+            self.process_frame();
         }
-        self.run_frames();
-        self.emit(out, false);
+        // Samples before the next frame's start get nothing more.
+        let done = self.frame_start(self.frame).min(self.total_in);
+        self.emit(done, out);
     }
 
     /// Flushes the tail; after this the output has as many frames as the input.
     pub fn finish(mut self, out: &mut Vec<f32>) -> EmbedStats {
-        for c in 0..self.channels {
-            self.down[c].finish(&mut self.canon[c]);
-        }
-        // Every frame that starts before the end of the audio is processed,
-        // zero-padded as needed.
-        let mut real = self.canon[0].len() - self.pos;
-        while real > 0 {
-            let need = self.pos + FRAME;
-            for ch in &mut self.canon {
-                ch.resize(need.max(ch.len()), 0.0);
-            }
+        // Every frame that starts before the end is processed, zero-padded.
+        let real = self.input.len();
+        while self.frame_start(self.frame) < self.total_in {
+            let end = (self.frame_start(self.frame) - self.base) as usize + self.n;
+            self.input.resize(end * self.channels, 0.0);
+            self.w.resize(end, 0.0);
             self.process_frame();
-            self.advance();
-            real = real.saturating_sub(HOP);
         }
-        // What is left in the overlap-add buffer is final too.
-        self.w_canon.extend_from_slice(&self.ola);
-        self.push_watermark();
-        self.up.finish(&mut self.native_tmp);
-        self.w_native.extend(self.native_tmp.drain(..));
-        self.emit(out, true);
+        self.input.truncate(real);
+        let total = self.total_in;
+        self.emit(total, out);
         self.stats()
-    }
-
-    /// Processes every complete frame.
-    fn run_frames(&mut self) {
-        while self.canon[0].len() - self.pos >= FRAME {
-            self.process_frame();
-            self.advance();
-        }
-        for ch in &mut self.canon {
-            ch.drain(..self.pos);
-        }
-        self.pos = 0;
-        self.push_watermark();
-    }
-
-    /// Moves on by one hop: the first hop of the overlap-add buffer is final.
-    fn advance(&mut self) {
-        self.pos += HOP;
-        self.w_canon.extend_from_slice(&self.ola[..HOP]);
-        self.ola.copy_within(HOP.., 0);
-        self.ola[FRAME - HOP..].fill(0.0);
-    }
-
-    /// Resamples the finished canonical watermark to the native rate.
-    fn push_watermark(&mut self) {
-        self.up.push(&self.w_canon, &mut self.native_tmp);
-        self.w_canon.clear();
-        self.w_native.extend(self.native_tmp.drain(..));
     }
 
     fn process_frame(&mut self) {
         let l = self.layout;
         let (lo, hi) = (l.bin_lo, l.bin_hi());
+        let ch = self.channels;
+        let start = (self.frame_start(self.frame) - self.base) as usize;
+        let frame_in = &self.input[start * ch..(start + self.n) * ch];
         self.mix.fill(Complex32::default());
-        let inv_ch = 1.0 / self.channels as f32;
-        self.allowed.fill(f32::INFINITY);
-        for c in 0..self.channels {
-            let spec = self.fft.forward(&self.canon[c][self.pos..self.pos + FRAME]);
-            self.spectra[c].copy_from_slice(spec);
-            for (p, s) in self.power.iter_mut().zip(spec) {
-                *p = s.norm_sqr();
+        let inv_ch = 1.0 / ch as f32;
+        for c in 0..ch {
+            for (i, (t, &win)) in self.time.iter_mut().zip(&self.window).enumerate() {
+                *t = frame_in[i * ch + c] * win;
             }
-            for (m, s) in self.mix.iter_mut().zip(spec) {
+            let spec = &mut self.spectra[c];
+            self.fwd
+                .process_with_scratch(&mut self.time, spec, &mut self.scratch_fwd)
+                .expect("buffer sizes fixed at construction");
+            for (m, s) in self.mix.iter_mut().zip(spec.iter()) {
                 *m += s * inv_ch;
             }
-            self.masking.thresholds(&self.power, &mut self.thresholds);
-            for (a, &t) in self.allowed.iter_mut().zip(&self.thresholds) {
-                *a = a.min(t);
-            }
         }
-        // Modulation depth per masking band, relative to the mono mix.
+        // Masking threshold of the mix, in canonical power units.
+        for (p, m) in self.power.iter_mut().zip(&self.mix) {
+            *p = m.norm_sqr() * self.power_scale;
+        }
+        self.masking.thresholds(&self.power, &mut self.thresholds);
+        // The quietest channel (relative to the mix) limits each band.
+        let active_bands = self.masking.active_bands();
+        for b in active_bands.clone() {
+            let bins = self.masking.band_bins(b);
+            self.mix_energy[b] = self.power[bins.clone()].iter().sum();
+            let mut r = f32::INFINITY;
+            for spec in &self.spectra {
+                let e: f32 = spec[bins.clone()].iter().map(|c| c.norm_sqr()).sum();
+                r = r.min(e * self.power_scale);
+            }
+            self.ratio[b] = if self.mix_energy[b] > 0.0 {
+                (r / self.mix_energy[b]).min(1.0)
+            } else {
+                0.0
+            };
+        }
+        // Modulation depth per masking band.
         let margin = 10f32.powf(-MARGIN_DB / 10.0);
         let mut energy = 0.0f32;
         let mut active = false;
         self.beta.fill(0.0);
-        for b in 0..self.masking.bands() {
+        for b in active_bands {
             let bins = self.masking.band_bins(b);
-            if bins.end <= lo || bins.start >= hi {
-                continue;
-            }
-            let e: f32 = self.mix[bins.clone()].iter().map(|c| c.norm_sqr()).sum();
+            let e = self.mix_energy[b];
             energy += e;
             if e / (bins.len() as f32) < SILENCE_POWER {
                 continue;
             }
             active = true;
-            let beta = (self.allowed[b] * margin / e).sqrt().min(BETA_CAP) * self.strength;
+            let allowed = self.thresholds[b] * self.ratio[b] * margin;
+            let beta = (allowed / e).sqrt().min(BETA_CAP) * self.strength;
             self.beta[bins].fill(beta);
         }
         // Pre-echo guard: weaken the marker on sharp onsets.
@@ -319,9 +339,7 @@ impl Embedder {
         }
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let row = unit_frame / l.cell_frames * l.freq_cells;
-        // Reuse spectra[0] as the output spectrum.
-        let out = &mut self.spectra[0];
-        out.fill(Complex32::default());
+        self.out_spec.fill(Complex32::default());
         for k in lo..hi {
             let beta = self.beta[k] * onset_scale;
             if beta > 0.0 {
@@ -329,32 +347,41 @@ impl Embedder {
                 self.beta_count += 1;
             }
             let sign = self.signs[row + (k - lo) / l.cell_bins];
-            out[k] = self.mix[k] * (sign * beta);
+            self.out_spec[k] = self.mix[k] * (sign * beta);
         }
-        self.fft.inverse_add(out, &mut self.ola);
+        self.inv
+            .process_with_scratch(&mut self.out_spec, &mut self.time, &mut self.scratch_inv)
+            .expect("buffer sizes fixed at construction");
+        let scale = 1.0 / self.n as f32;
+        for ((w, &t), &win) in self.w[start..start + self.n]
+            .iter_mut()
+            .zip(&self.time)
+            .zip(&self.window)
+        {
+            *w += t * win * scale;
+        }
         self.frame += 1;
     }
 
-    /// Writes out every frame for which the watermark is known.
-    fn emit(&mut self, out: &mut Vec<f32>, flush: bool) {
+    /// Writes out the frames before native frame `until`. A sample the
+    /// marker would push past full scale is limited to full scale (input that
+    /// was already beyond it, as float files may be, is left as it was).
+    fn emit(&mut self, until: u64, out: &mut Vec<f32>) {
         let ch = self.channels;
-        let mut frames = (self.pending.len() / ch).min(self.w_native.len());
-        if flush {
-            frames = self.pending.len() / ch;
-        }
-        out.reserve(frames * ch);
-        for _ in 0..frames {
-            let w = self.w_native.pop_front().unwrap_or(0.0);
-            for _ in 0..ch {
-                let x = self.pending.pop_front().unwrap_or(0.0);
-                let mut y = x + w;
-                if y.abs() > 1.0 && x.abs() <= 1.0 {
-                    y = y.clamp(-1.0, 1.0);
-                    self.stats.clipped += 1;
-                }
-                out.push(y);
-            }
-        }
+        let frames = (until - self.base) as usize;
+        let mut clipped = 0u64;
+        let input = &self.input[..frames * ch];
+        out.extend(input.iter().enumerate().map(|(i, &x)| {
+            let y = x + self.w[i / ch];
+            let limit = x.abs().max(1.0);
+            let limited = y.clamp(-limit, limit);
+            clipped += u64::from(limited != y);
+            limited
+        }));
+        self.stats.clipped += clipped;
+        self.input.drain(..frames * ch);
+        self.w.drain(..frames);
+        self.base = until;
     }
 }
 

@@ -22,7 +22,7 @@ pub fn fast_ln(x: f32) -> f32 {
     let t = m - 1.0;
     let p = t
         * (0.999_494_55
-            + t * (-0.491_902_74 + t * (0.289_462_69 + t * (-0.136_054_14 + t * 0.032_156_8))));
+            + t * (-0.491_902_74 + t * (0.289_462_7 + t * (-0.136_054_14 + t * 0.032_156_8))));
     p + exp as f32 * std::f32::consts::LN_2
 }
 
@@ -44,17 +44,18 @@ pub struct MaskingModel {
     spread: Vec<f32>,
     energy: Vec<f32>,
     ln_power: Vec<f32>,
-}
-
-impl Default for MaskingModel {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Bands whose thresholds are computed (those overlapping the bins of interest).
+    active: std::ops::Range<usize>,
+    /// Per active band, the maskers whose spread reaches it above −60 dB.
+    maskers: Vec<std::ops::Range<usize>>,
+    /// Bins whose log power is needed (tonality spans of active bands).
+    ln_bins: std::ops::Range<usize>,
 }
 
 impl MaskingModel {
-    /// Builds the model for the canonical FFT size.
-    pub fn new() -> Self {
+    /// Builds the model for the canonical FFT size; thresholds are computed
+    /// for the bands that overlap `bins` (canonical bin indices).
+    pub fn new(bins: std::ops::Range<usize>) -> Self {
         let hz = |k: usize| {
             k as f64 * f64::from(super::layout::CANONICAL_RATE) / super::layout::FRAME as f64
         };
@@ -72,7 +73,7 @@ impl MaskingModel {
             .map(|b| bark(hz(edges[b]) * 0.5 + hz(edges[b + 1] - 1) * 0.5) as f32)
             .collect();
         let zk: Vec<f64> = (0..BINS).map(|k| bark(hz(k))).collect();
-        let tonal_span = (0..bands)
+        let tonal_span: Vec<(usize, usize)> = (0..bands)
             .map(|b| {
                 let zc = f64::from(z[b]);
                 let lo = (1..BINS).find(|&k| zk[k] >= zc - 0.75).unwrap_or(1);
@@ -98,6 +99,26 @@ impl MaskingModel {
                 spread[m * bands + e] = 10f64.powf(db / 10.0) as f32;
             }
         }
+        let active_bands: Vec<usize> = (0..bands)
+            .filter(|&b| edges[b] < bins.end && edges[b + 1] > bins.start)
+            .collect();
+        let active = match (active_bands.first(), active_bands.last()) {
+            (Some(&a), Some(&b)) => a..b + 1,
+            _ => 0..0,
+        };
+        let maskers = (0..bands)
+            .map(|e| {
+                let reaches = |m: &usize| spread[*m * bands + e] > 1e-6;
+                let lo = (0..bands).find(reaches).unwrap_or(e);
+                let hi = (0..bands).rev().find(reaches).unwrap_or(e) + 1;
+                lo..hi
+            })
+            .collect();
+        let ln_bins = if active.is_empty() {
+            0..0
+        } else {
+            tonal_span[active.start].0..tonal_span[active.end - 1].1
+        };
         MaskingModel {
             edges,
             tonal_span,
@@ -105,7 +126,15 @@ impl MaskingModel {
             spread,
             energy: vec![0.0; bands],
             ln_power: vec![0.0; BINS],
+            active,
+            maskers,
+            ln_bins,
         }
+    }
+
+    /// The bands whose thresholds [`MaskingModel::thresholds`] computes.
+    pub fn active_bands(&self) -> std::ops::Range<usize> {
+        self.active.clone()
     }
 
     /// Number of masking bands.
@@ -119,19 +148,20 @@ impl MaskingModel {
     }
 
     /// Computes the masking threshold (total power that can be added to the
-    /// band unheard) of every band for one channel's power spectrum
-    /// (`power.len() == BINS`), writing `thresholds[b]`.
+    /// band unheard) of every active band (see [`MaskingModel::active_bands`])
+    /// for a power spectrum (`power.len() >= BINS`), writing `thresholds[b]`.
+    /// Other entries are left untouched.
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
         let bands = self.bands();
         for b in 0..bands {
             self.energy[b] = power[self.band_bins(b)].iter().sum();
         }
-        for (lp, &p) in self.ln_power.iter_mut().zip(power) {
-            *lp = fast_ln(p + 1e-20);
+        for k in self.ln_bins.clone() {
+            self.ln_power[k] = fast_ln(power[k] + 1e-20);
         }
-        for (e, t) in thresholds.iter_mut().enumerate().take(bands) {
+        for e in self.active.clone() {
             let mut s = 0.0f32;
-            for m in 0..bands {
+            for m in self.maskers[e].clone() {
                 s += self.energy[m] * self.spread[m * bands + e];
             }
             // Tonality from local spectral flatness (in dB, <= 0).
@@ -142,7 +172,8 @@ impl MaskingModel {
             let sfm_db = 4.342_945 * (mean_ln - fast_ln(mean));
             let alpha = ((-sfm_db - 2.5) / 12.0).clamp(0.0, 1.0);
             let offset_db = alpha * (14.5 + self.z[e]) + (1.0 - alpha) * 5.5;
-            *t = s * 10f32.powf(-offset_db / 10.0);
+            // 10^(-offset/10) = e^(-offset * ln(10) / 10)
+            thresholds[e] = s * (-offset_db * 0.230_258_5).exp();
         }
     }
 }
@@ -165,7 +196,7 @@ mod tests {
 
     #[test]
     fn tones_mask_less_than_noise() {
-        let mut m = MaskingModel::new();
+        let mut m = MaskingModel::new(1..BINS);
         let bands = m.bands();
         let mut t_noise = vec![0f32; bands];
         let mut t_tone = vec![0f32; bands];
@@ -192,7 +223,7 @@ mod tests {
 
     #[test]
     fn masking_spreads_upward_more_than_downward() {
-        let mut m = MaskingModel::new();
+        let mut m = MaskingModel::new(1..BINS);
         let bands = m.bands();
         let mut p = vec![1e-9f32; BINS];
         p[40] = 1.0;

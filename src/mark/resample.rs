@@ -162,26 +162,41 @@ impl Resampler {
     /// buffered input, up to the output count the input length allows.
     fn produce(&mut self, out: &mut Vec<f32>) {
         let limit = self.output_len(self.total_in);
-        let end = self.base + self.buf.len() as i64;
-        loop {
-            if self.next_out >= limit {
-                break;
-            }
-            let pos = self.next_out * self.down;
-            let i0 = (pos / self.up) as i64;
-            let p = (pos % self.up) as usize;
+        if self.next_out >= limit {
+            return;
+        }
+        // Position of the next output, kept incrementally (no division per sample).
+        let pos = self.next_out * self.down;
+        let mut i0 = (pos / self.up) as i64;
+        let mut phase = (pos % self.up) as usize;
+        let (up, step_whole, step_frac) = (
+            self.up as usize,
+            (self.down / self.up) as i64,
+            (self.down % self.up) as usize,
+        );
+        let taps = self.taps;
+        let last_start = self.base + self.buf.len() as i64 - taps as i64;
+        let mut n = self.next_out;
+        out.reserve((limit - n) as usize);
+        while n < limit {
             let start = i0 - self.half + 1;
-            if start + self.taps as i64 > end {
+            if start > last_start {
                 break;
             }
             let s = (start - self.base) as usize;
-            let h = &self.bank[p * self.taps..(p + 1) * self.taps];
-            out.push(dot(&self.buf[s..s + self.taps], h));
-            self.next_out += 1;
+            let h = &self.bank[phase * taps..(phase + 1) * taps];
+            out.push(dot(&self.buf[s..s + taps], h));
+            n += 1;
+            i0 += step_whole;
+            phase += step_frac;
+            if phase >= up {
+                phase -= up;
+                i0 += 1;
+            }
         }
-        // Drop history no future output needs.
-        let pos = self.next_out * self.down;
-        let keep_from = (pos / self.up) as i64 - self.half + 1;
+        self.next_out = n;
+        // Drop history no future output needs (in large steps: it is a memmove).
+        let keep_from = i0 - self.half + 1;
         let drop = (keep_from - self.base).clamp(0, self.buf.len() as i64) as usize;
         if drop > 4096 || drop == self.buf.len() {
             self.buf.drain(..drop);

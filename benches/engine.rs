@@ -1,0 +1,90 @@
+//! Engine speed: embedding, clip verification and full-track verification,
+//! on real audio (44.1 kHz stereo), one thread. Run with `cargo bench --bench engine`.
+//!
+//! Figures exclude decoding and file writing (stated separately by the
+//! `pipeline` section, which includes them).
+
+use earmark::audio::{decode_file, Audio};
+use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const CHUNK_FRAMES: usize = 4096;
+const TRACK: &str = "test-audio/rock-openarena-oa02.ogg";
+
+fn median_time(runs: usize, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn looped(audio: &Audio, seconds: f64) -> Vec<f32> {
+    let ch = usize::from(audio.channels);
+    let want = (seconds * f64::from(audio.sample_rate)) as usize * ch;
+    audio.samples.iter().copied().cycle().take(want).collect()
+}
+
+fn embed_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize, out: &mut Vec<f32>) {
+    let mut e = Embedder::new(key, [1, 2, 3, 4, 5, 6, 7, 8], rate, ch, EmbedOptions::default());
+    out.clear();
+    for chunk in x.chunks(CHUNK_FRAMES * ch) {
+        e.process(chunk, out);
+        // A real writer would consume `out` here; keep the buffer bounded.
+        black_box(&out);
+        out.clear();
+    }
+    e.finish(out);
+}
+
+fn detect_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize) -> usize {
+    let mut d = Detector::new(key, rate, ch);
+    for chunk in x.chunks(CHUNK_FRAMES * ch) {
+        d.process(chunk);
+    }
+    d.finish().detections.len()
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let audio = decode_file(Path::new(TRACK)).expect("decode test track");
+    let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
+    let key = WatermarkKey::public();
+    println!("earmark engine benchmark — {TRACK} ({rate} Hz, {ch} ch), one thread");
+    println!("{:<34} {:>12} {:>16}", "case", "median", "speed");
+
+    let x = looped(&audio, 180.0);
+    let secs = 180.0;
+    if want("embed") {
+        let mut out = Vec::new();
+        let t = median_time(5, || embed_streaming(&key, &x, rate, ch, &mut out));
+        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "embed 3 min (streamed)", t.as_secs_f64() * 1e3, secs / t.as_secs_f64());
+    }
+    if want("verify") {
+        let (marked, _) = embed_buffer(&key, [1, 2, 3, 4, 5, 6, 7, 8], &x, rate, ch, EmbedOptions::default());
+        let clip = &marked[(37 * rate as usize) * ch..(47 * rate as usize) * ch];
+        let t = median_time(11, || {
+            black_box(detect_streaming(&key, clip, rate, ch));
+        });
+        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "verify 10 s clip", t.as_secs_f64() * 1e3, 10.0 / t.as_secs_f64());
+        let t = median_time(5, || {
+            black_box(detect_streaming(&key, &marked, rate, ch));
+        });
+        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "verify 3 min track", t.as_secs_f64() * 1e3, secs / t.as_secs_f64());
+    }
+    if want("decode") {
+        let t = median_time(3, || {
+            black_box(decode_file(Path::new(TRACK)).unwrap());
+        });
+        let s = audio.duration_secs();
+        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "decode (Vorbis, symphonia) 28 s", t.as_secs_f64() * 1e3, s / t.as_secs_f64());
+    }
+}
