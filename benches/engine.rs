@@ -33,7 +33,13 @@ fn looped(audio: &Audio, seconds: f64) -> Vec<f32> {
 }
 
 fn embed_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize, out: &mut Vec<f32>) {
-    let mut e = Embedder::new(key, [1, 2, 3, 4, 5, 6, 7, 8], rate, ch, EmbedOptions::default());
+    let mut e = Embedder::new(
+        key,
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        rate,
+        ch,
+        EmbedOptions::default(),
+    );
     out.clear();
     for chunk in x.chunks(CHUNK_FRAMES * ch) {
         e.process(chunk, out);
@@ -66,25 +72,52 @@ fn main() {
     if want("embed") {
         let mut out = Vec::new();
         let t = median_time(5, || embed_streaming(&key, &x, rate, ch, &mut out));
-        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "embed 3 min (streamed)", t.as_secs_f64() * 1e3, secs / t.as_secs_f64());
+        println!(
+            "{:<34} {:>10.1} ms {:>12.0}x rt",
+            "embed 3 min (streamed)",
+            t.as_secs_f64() * 1e3,
+            secs / t.as_secs_f64()
+        );
     }
     if want("verify") {
-        let (marked, _) = embed_buffer(&key, [1, 2, 3, 4, 5, 6, 7, 8], &x, rate, ch, EmbedOptions::default());
+        let (marked, _) = embed_buffer(
+            &key,
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            &x,
+            rate,
+            ch,
+            EmbedOptions::default(),
+        );
         let clip = &marked[(37 * rate as usize) * ch..(47 * rate as usize) * ch];
         let t = median_time(11, || {
             black_box(detect_streaming(&key, clip, rate, ch));
         });
-        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "verify 10 s clip", t.as_secs_f64() * 1e3, 10.0 / t.as_secs_f64());
+        println!(
+            "{:<34} {:>10.1} ms {:>12.0}x rt",
+            "verify 10 s clip",
+            t.as_secs_f64() * 1e3,
+            10.0 / t.as_secs_f64()
+        );
         let t = median_time(5, || {
             black_box(detect_streaming(&key, &marked, rate, ch));
         });
-        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "verify 3 min track", t.as_secs_f64() * 1e3, secs / t.as_secs_f64());
+        println!(
+            "{:<34} {:>10.1} ms {:>12.0}x rt",
+            "verify 3 min track",
+            t.as_secs_f64() * 1e3,
+            secs / t.as_secs_f64()
+        );
     }
     if want("decode") {
         let t = median_time(3, || {
             black_box(decode_file(Path::new(TRACK)).unwrap());
         });
         let s = audio.duration_secs();
-        println!("{:<34} {:>10.1} ms {:>12.0}x rt", "decode (Vorbis, symphonia) 28 s", t.as_secs_f64() * 1e3, s / t.as_secs_f64());
+        println!(
+            "{:<34} {:>10.1} ms {:>12.0}x rt",
+            "decode (Vorbis, symphonia) 28 s",
+            t.as_secs_f64() * 1e3,
+            s / t.as_secs_f64()
+        );
     }
 }

@@ -56,12 +56,11 @@ pub fn persist(temp: NamedTempFile, dest: &Path, force: bool) -> Result<()> {
     })
 }
 
-/// Writes `bytes` to `dest` atomically.
-pub fn write_atomic(dest: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    check_writable(dest, force)?;
+/// Writes `bytes` to a temporary file next to `dest`, ready for [`persist`].
+pub fn temp_with(dest: &Path, bytes: &[u8]) -> Result<NamedTempFile> {
     let mut temp = temp_for(dest)?;
     temp.write_all(bytes)
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::new(dest, e))?;
-    persist(temp, dest, force)
+    Ok(temp)
 }

@@ -53,6 +53,9 @@ use crate::audio::{self, Audio, AudioError, OutputFormat, PcmWriter, SampleForma
 use crate::mark::code::{encode, message_bits, CODED_BITS};
 use crate::mark::key::Pattern;
 use crate::mark::layout::Layout;
+/// Synchronisation candidates the detector decodes per analysis.
+const DECODES_PER_ANALYSIS: f64 = crate::mark::detect::CANDIDATES as f64;
+
 use crate::mark::{detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey};
 
 /// File extensions (lowercase) that [`find_tracks`] treats as audio when it
@@ -75,10 +78,6 @@ pub const REQUIRED_FP_WINDOWS: usize = 10_000;
 pub const FP_WINDOW_SECONDS: f64 = 5.0;
 /// Hop between unmarked windows in the false-positive measurement, seconds.
 pub const FP_HOP_SECONDS: f64 = 1.0;
-
-/// Synchronisation candidates the detector decodes per analysis (used only
-/// for the printed CRC bound; mirrors `mark::detect`).
-const DECODES_PER_ANALYSIS: f64 = 2.0;
 
 /// The attack whose output the clips are cut from.
 const CLIP_SOURCE: Attack = Attack::Mp3 { kbps: 128 };

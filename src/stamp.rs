@@ -207,21 +207,24 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
             ErrorKind::Other(format!("written file does not read back: {e}")),
         )
     })?;
-    output::write_atomic(
-        &sidecar,
-        format!("{}\n", signed.to_json_pretty()).as_bytes(),
-        opts.force,
-    )?;
+    // The sidecar is prepared first but renamed last, so a failure leaves
+    // neither file behind.
+    let json = format!("{}\n", signed.to_json_pretty());
+    let sidecar_temp = output::temp_with(&sidecar, json.as_bytes())?;
     output::persist(temp, &output, opts.force)?;
+    if let Err(e) = output::persist(sidecar_temp, &sidecar, opts.force) {
+        let _ = std::fs::remove_file(&output);
+        return Err(e);
+    }
 
     let seconds = frames as f64 / f64::from(spec.sample_rate);
     let mut warnings = Vec::new();
     if stats.active_frames == 0 {
         warnings.push("the track is silent: no marker could be embedded".to_string());
-    } else if stats.active_fraction() < 0.5 {
+    } else if stats.loud_fraction() < 0.5 {
         warnings.push(format!(
-            "only {:.0}% of the track is loud enough to carry the marker: it may be weak",
-            100.0 * stats.active_fraction()
+            "only {:.0}% of the track is loud enough for a robust marker: it may be weak",
+            100.0 * stats.loud_fraction()
         ));
     }
     let unit = Layout::V1.unit_seconds();

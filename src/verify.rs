@@ -99,9 +99,12 @@ pub struct VerifyOutcome {
     pub markers: Vec<FoundMarker>,
     /// Best synchronisation score seen, marker or not.
     pub best_sync_z: f32,
-    /// Too little of the audio is loud enough to carry a marker: "not found"
+    /// Most of the audio is too quiet to carry a robust marker: "not found"
     /// means "cannot tell" here.
     pub too_quiet: bool,
+    /// The audio is shorter than one marker unit (2.3 s): "not found" means
+    /// "cannot tell" here.
+    pub too_short: bool,
     /// The manifest, if the file or a sidecar has one.
     pub manifest: Option<ManifestReport>,
     /// Why a manifest that was present could not be read.
@@ -233,6 +236,7 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
         marked: !markers.is_empty(),
         best_sync_z: report.best.as_ref().map_or(0.0, |b| b.sync_z),
         too_quiet: report.too_quiet(),
+        too_short: report.too_short(),
         markers,
         manifest,
         manifest_error,

@@ -132,6 +132,40 @@ impl<W: Write + Seek> FlacWriter<W> {
         let mut config = flacenc::config::Encoder::default();
         config.block_size = BLOCK_SIZE;
         config.multithread = false;
+        if let Ok(v) = std::env::var("EXP_FLAC") {
+            for kv in v.split(',') {
+                let (k, val) = kv.split_once('=').unwrap();
+                let n: usize = val.parse().unwrap();
+                match k {
+                    "lpc" => {
+                        if n == 0 {
+                            config.subframe_coding.use_lpc = false
+                        } else {
+                            config.subframe_coding.qlpc.lpc_order = n
+                        }
+                    }
+                    "prec" => config.subframe_coding.qlpc.quant_precision = n,
+                    "fixed" => config.subframe_coding.fixed.max_order = n,
+                    "parts" => {
+                        config.subframe_coding.fixed.order_sel =
+                            flacenc::config::OrderSel::ApproxEnt { partitions: n }
+                    }
+                    "bitcount" => {
+                        config.subframe_coding.fixed.order_sel = flacenc::config::OrderSel::BitCount
+                    }
+                    "usefixed" => config.subframe_coding.use_fixed = n != 0,
+                    "rect" => {
+                        config.subframe_coding.qlpc.window = flacenc::config::Window::Rectangle
+                    }
+                    "ms" => {
+                        config.stereo_coding.use_midside = n != 0;
+                        config.stereo_coding.use_leftside = n != 0;
+                        config.stereo_coding.use_rightside = n != 0;
+                    }
+                    _ => panic!("{k}"),
+                }
+            }
+        }
         let mut verbatim = config.clone();
         verbatim.subframe_coding.use_fixed = false;
         verbatim.subframe_coding.use_lpc = false;

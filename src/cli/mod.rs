@@ -8,6 +8,15 @@
 //! invalid or contradicts it. `robustness` exits 0 when every requirement
 //! passes and 1 otherwise.
 
+/// `println!` that ignores a closed stdout (e.g. `earmark verify … | head -1`)
+/// instead of panicking; the exit code still reflects the results.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod args;
 mod print;
 
@@ -80,16 +89,16 @@ fn keygen(a: &args::KeygenArgs) -> i32 {
         return fail(e);
     }
     let pk = key.public_key();
-    println!(
+    out!(
         "private key  {} (keep it secret; mode 0600)",
         a.out.display()
     );
-    println!(
+    out!(
         "public key   {} (share it: verifiers pass it to --trust)",
         public_path.display()
     );
-    println!("fingerprint  {}", pk.short_fingerprint());
-    println!("marker id    {:08x}", pk.fingerprint32());
+    out!("fingerprint  {}", pk.short_fingerprint());
+    out!("marker id    {:08x}", pk.fingerprint32());
     0
 }
 
@@ -183,11 +192,11 @@ fn robustness(a: &args::RobustnessArgs) -> i32 {
         Ok(report) => {
             if a.json {
                 match serde_json::to_string_pretty(&report) {
-                    Ok(s) => println!("{s}"),
+                    Ok(s) => out!("{s}"),
                     Err(e) => return fail(e),
                 }
             } else {
-                print!("{report}");
+                out!("{report}");
             }
             if report.passed() {
                 0

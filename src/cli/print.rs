@@ -25,16 +25,17 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
             "payload": o.payload,
             "seconds": o.seconds,
             "marked_fraction": o.stats.active_fraction(),
+            "loud_fraction": o.stats.loud_fraction(),
             "warnings": o.warnings,
             "manifest": o.manifest,
         });
-        println!("{v}");
+        out!("{v}");
         return;
     }
     let m = &o.manifest.manifest;
-    println!("stamped   {} -> {}", o.input.display(), o.output.display());
-    println!("marker    {}", payload_line(&o.payload));
-    println!(
+    out!("stamped   {} -> {}", o.input.display(), o.output.display());
+    out!("marker    {}", payload_line(&o.payload));
+    out!(
         "audio     {:.1} s, {} Hz, {} ch, {}; marker in {:.0}% of frames",
         o.seconds,
         m.audio.sample_rate,
@@ -46,17 +47,17 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
         .signer_key()
         .map(|k| k.short_fingerprint())
         .unwrap_or_default();
-    println!(
+    out!(
         "manifest  signed by {signer}; also in {}",
         o.sidecar.display()
     );
-    println!("policy    {}", m.policy.notice);
+    out!("policy    {}", m.policy.notice);
 }
 
 /// Prints a verify result.
 pub fn verify(o: &VerifyOutcome, as_json: bool) {
     if as_json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         );
@@ -64,25 +65,29 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
     }
     let status = if o.marked {
         "MARKED"
+    } else if o.too_short {
+        "CANNOT TELL (shorter than one marker unit of 2.3 s)"
     } else if o.too_quiet {
         "CANNOT TELL (too quiet to hold a marker)"
     } else {
         "NO MARKER FOUND"
     };
-    println!("{}: {status}", o.path.display());
-    println!(
+    out!("{}: {status}", o.path.display());
+    out!(
         "  audio       {:.1} s, {} Hz, {} ch",
-        o.seconds, o.sample_rate, o.channels
+        o.seconds,
+        o.sample_rate,
+        o.channels
     );
     for f in &o.markers {
-        println!("  payload     {}", payload_line(&f.payload));
-        println!(
+        out!("  payload     {}", payload_line(&f.payload));
+        out!(
             "  confidence  sync z {:.1} (unmarked audio stays below 4), {:.0}% of coded bits agree",
             f.sync_z,
             100.0 * f.bit_agreement
         );
         if f.unit_starts.is_empty() {
-            println!("  found       by combining all units (none strong enough alone)");
+            out!("  found       by combining all units (none strong enough alone)");
         } else {
             let shown: Vec<String> = f
                 .unit_starts
@@ -91,7 +96,7 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
                 .map(|t| format!("{t:.2}"))
                 .collect();
             let more = f.unit_starts.len().saturating_sub(8);
-            println!(
+            out!(
                 "  units at    {} s{}",
                 shown.join(", "),
                 if more > 0 {
@@ -103,32 +108,32 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
         }
     }
     if !o.marked && !o.too_quiet {
-        println!(
+        out!(
             "  best sync   z {:.1} (a marker needs about 4 or more)",
             o.best_sync_z
         );
     }
     if let Some(e) = &o.manifest_error {
-        println!("  manifest    UNREADABLE: {e}");
+        out!("  manifest    UNREADABLE: {e}");
     }
     match &o.manifest {
         None if o.manifest_error.is_none() => {
-            println!("  manifest    none (no embedded manifest, no sidecar)")
+            out!("  manifest    none (no embedded manifest, no sidecar)")
         }
         None => {}
         Some(m) => {
             let doc = &m.document.manifest;
-            println!("  manifest    {} ({})", m.verdict, m.source);
-            println!("  signer      {}", m.signer);
+            out!("  manifest    {} ({})", m.verdict, m.source);
+            out!("  signer      {}", m.signer);
             match m.matches_marker {
-                Some(true) => println!("  matches     the marker payload"),
-                Some(false) => println!(
+                Some(true) => out!("  matches     the marker payload"),
+                Some(false) => out!(
                     "  matches     NO: manifest says {}, the audio carries another payload",
                     payload_line(&doc.payload)
                 ),
-                None => println!("  matches     (no marker to compare with)"),
+                None => out!("  matches     (no marker to compare with)"),
             }
-            println!(
+            out!(
                 "  audio       {}",
                 if m.audio_identical {
                     "bit-identical to what was stamped"
@@ -137,18 +142,18 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
                 }
             );
             if let Some(t) = &doc.title {
-                println!("  title       {t}");
+                out!("  title       {t}");
             }
             if let Some(a) = &doc.artist {
-                println!("  artist      {a}");
+                out!("  artist      {a}");
             }
-            println!("  stamped     {} by {}", doc.created, doc.tool);
-            println!("  policy      {}", doc.policy.notice);
+            out!("  stamped     {} by {}", doc.created, doc.tool);
+            out!("  policy      {}", doc.policy.notice);
         }
     }
 }
 
 /// Prints a JSON error record for a file (so `--json` output has one object per file).
 pub fn json_error(path: &Path, e: &earmark::Error) {
-    println!("{}", json!({ "path": path, "error": e.to_string() }));
+    out!("{}", json!({ "path": path, "error": e.to_string() }));
 }

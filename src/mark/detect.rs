@@ -16,7 +16,7 @@
 
 use super::code::{encode, payload_from_bits, Viterbi, CODED_BITS, MESSAGE_BITS};
 use super::key::{Pattern, WatermarkKey};
-use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME};
+use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME, QUIET_POWER, SILENCE_POWER};
 use super::masking::fast_ln;
 use super::resample::Resampler;
 use super::stft::FrameFft;
@@ -25,15 +25,15 @@ use super::stft::FrameFft;
 const Z_DECODE: f32 = 4.0;
 /// Sync score a single unit needs to be listed as "found here".
 const Z_UNIT: f32 = 3.5;
-/// Phases decoded per analysis (best first).
-const CANDIDATES: usize = 2;
+/// Synchronisation candidates decoded per analysis (best first). Each can
+/// pass the CRC-32 by chance with probability 2^-32, so this sets the
+/// false-payload bound per analysis.
+pub const CANDIDATES: usize = 2;
 /// Window length and hop, in units.
 const WINDOW_UNITS: usize = 4;
 const WINDOW_HOP_UNITS: usize = 2;
 /// Cells on each side averaged by the high-pass across time.
 const TIME_NEIGHBOURS: usize = 2;
-/// Rows whose marker-band power per bin is below this are silent.
-const SILENCE_POWER: f32 = 1e-8;
 
 /// A payload found in the signal.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +75,10 @@ pub struct DetectReport {
     pub detections: Vec<Detection>,
     /// Seconds of audio analysed.
     pub seconds: f64,
-    /// Fraction of the analysis rows loud enough to carry a marker.
+    /// Fraction of the analysis rows above silence.
     pub active_fraction: f64,
+    /// Fraction of the analysis rows loud enough for a marker to be robust.
+    pub loud_fraction: f64,
     /// Best synchronisation candidate of the whole-signal fold.
     pub best: Option<Candidate>,
     /// Number of analyses run (windows plus the whole-signal fold).
@@ -84,9 +86,16 @@ pub struct DetectReport {
 }
 
 impl DetectReport {
-    /// Whether too little of the signal is loud enough to hold a marker.
+    /// Whether most of the signal is too quiet to hold a robust marker, so
+    /// "not found" would be a guess.
     pub fn too_quiet(&self) -> bool {
-        self.active_fraction * self.seconds < 1.0
+        self.loud_fraction < 0.25
+    }
+
+    /// Whether the signal is shorter than one marker unit, so "not found"
+    /// would be a guess.
+    pub fn too_short(&self) -> bool {
+        self.seconds < Layout::V1.unit_seconds()
     }
 }
 
@@ -104,12 +113,19 @@ pub struct Detector {
     rows_start: u64,
     next_row: u64,
     active_rows: u64,
+    loud_rows: u64,
     fold_global: Vec<f32>,
     fold: Vec<f32>,
     cellsum: Vec<f32>,
     scratch: Vec<f32>,
     cell_row: Vec<f32>,
     scores: Vec<f32>,
+    /// Sync cells as (row offset within the unit, frequency cell, sign).
+    sync_cells: Vec<(usize, usize, f32)>,
+    columns: Vec<f32>,
+    squares: Vec<f32>,
+    acc: Vec<f32>,
+    energy: Vec<f32>,
     soft: Vec<f32>,
     viterbi: Viterbi,
     found: Vec<Detection>,
@@ -136,8 +152,23 @@ impl Detector {
         let layout = Layout::V1;
         let u = layout.unit_fine_frames();
         let j = layout.freq_cells;
+        let pattern = Pattern::new(key, layout);
+        let cell_step = layout.cell_frames * layout.sub;
+        let sync_cells = pattern
+            .sync
+            .iter()
+            .map(|c| {
+                let (ti, fi) = (c.index as usize / j, c.index as usize % j);
+                (ti * cell_step, fi, c.sign)
+            })
+            .collect();
         Detector {
-            pattern: Pattern::new(key, layout),
+            pattern,
+            sync_cells,
+            columns: vec![0.0; u * j],
+            squares: vec![0.0; u * j],
+            acc: vec![0.0; u],
+            energy: vec![0.0; u],
             layout,
             channels,
             down: Resampler::new(sample_rate, CANONICAL_RATE),
@@ -148,6 +179,7 @@ impl Detector {
             rows_start: 0,
             next_row: 0,
             active_rows: 0,
+            loud_rows: 0,
             fold_global: vec![0.0; u * j],
             fold: vec![0.0; u * j],
             cellsum: vec![0.0; u * j],
@@ -213,11 +245,8 @@ impl Detector {
         DetectReport {
             detections,
             seconds,
-            active_fraction: if self.next_row == 0 {
-                0.0
-            } else {
-                self.active_rows as f64 / self.next_row as f64
-            },
+            active_fraction: fraction(self.active_rows, self.next_row),
+            loud_fraction: fraction(self.loud_rows, self.next_row),
             best,
             analyses: self.analyses,
         }
@@ -248,6 +277,9 @@ impl Detector {
         let active = band_power / ((hi - lo) as f32) >= SILENCE_POWER;
         if active {
             self.active_rows += 1;
+            if band_power / ((hi - lo) as f32) >= QUIET_POWER {
+                self.loud_rows += 1;
+            }
             let floor = band_power / (hi - lo) as f32 * 1e-6;
             for (cell, v) in self.cell_row.iter_mut().enumerate() {
                 let b0 = lo + cell * l.cell_bins;
@@ -330,9 +362,7 @@ impl Detector {
                 self.cellsum[phase * j + f] -= s / (2 * TIME_NEIGHBOURS) as f32;
             }
         }
-        for phase in 0..u {
-            self.scores[phase] = sync_z(&self.pattern, &self.cellsum, phase, cell_step, u, j);
-        }
+        self.sync_scores();
         // Best phases (local maxima), strongest first.
         let mut order: Vec<usize> = (0..u).collect();
         order.sort_by(|&a, &b| self.scores[b].total_cmp(&self.scores[a]));
@@ -374,6 +404,49 @@ impl Detector {
             self.record(payload, z, agreement, starts);
         }
         best
+    }
+
+    /// Normalised correlation of the sync cells with a unit starting at each
+    /// phase (`scores[phase]`, a z-score). Works column by column so the
+    /// inner loops run over contiguous memory.
+    fn sync_scores(&mut self) {
+        let l = self.layout;
+        let (u, j) = (l.unit_fine_frames(), l.freq_cells);
+        // Transpose cellsum to one column per frequency cell, and its squares.
+        for (phase, row) in self.cellsum.chunks_exact(j).enumerate() {
+            for (f, &v) in row.iter().enumerate() {
+                self.columns[f * u + phase] = v;
+                self.squares[f * u + phase] = v * v;
+            }
+        }
+        let (acc, energy) = (&mut self.acc, &mut self.energy);
+        acc.fill(0.0);
+        energy.fill(0.0);
+        for &(off, f, sign) in &self.sync_cells {
+            let col = &self.columns[f * u..(f + 1) * u];
+            let sq = &self.squares[f * u..(f + 1) * u];
+            // phase + off wraps around the unit.
+            let split = u - off;
+            for ((a, e), (&v, &s)) in acc[..split]
+                .iter_mut()
+                .zip(&mut energy[..split])
+                .zip(col[off..].iter().zip(&sq[off..]))
+            {
+                *a += sign * v;
+                *e += s;
+            }
+            for ((a, e), (&v, &s)) in acc[split..]
+                .iter_mut()
+                .zip(&mut energy[split..])
+                .zip(col[..off].iter().zip(&sq[..off]))
+            {
+                *a += sign * v;
+                *e += s;
+            }
+        }
+        for ((z, &a), &e) in self.scores.iter_mut().zip(acc.iter()).zip(energy.iter()) {
+            *z = if e > 0.0 { a / e.sqrt() } else { 0.0 };
+        }
     }
 
     /// Soft value of each coded bit for a unit phase, from `cellsum`.
@@ -462,26 +535,11 @@ fn detrend_normalise(row: &mut [f32]) {
     }
 }
 
-/// Normalised correlation of the sync cells with a unit starting at `phase`.
-fn sync_z(
-    pattern: &Pattern,
-    cellsum: &[f32],
-    phase: usize,
-    cell_step: usize,
-    u: usize,
-    j: usize,
-) -> f32 {
-    let (mut acc, mut energy) = (0.0f32, 0.0f32);
-    for c in &pattern.sync {
-        let (ti, fi) = (c.index as usize / j, c.index as usize % j);
-        let v = cellsum[((phase + ti * cell_step) % u) * j + fi];
-        acc += c.sign * v;
-        energy += v * v;
-    }
-    if energy > 0.0 {
-        acc / energy.sqrt()
-    } else {
+fn fraction(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
         0.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 

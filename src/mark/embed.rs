@@ -22,7 +22,7 @@
 
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
-use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME, HOP};
+use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SILENCE_POWER};
 use super::masking::MaskingModel;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -32,9 +32,6 @@ use std::sync::Arc;
 const BETA_CAP: f32 = 0.3;
 /// Safety margin below the masking threshold at strength 1, in dB.
 const MARGIN_DB: f32 = 3.0;
-/// Per-bin power (canonical FFT units) below which a band is treated as
-/// silence and left untouched: about −85 dB relative to full-scale noise.
-const SILENCE_POWER: f32 = 1e-7;
 /// An onset louder than this ratio (in band energy) over the previous frame
 /// gets a proportionally weaker marker, to avoid pre-echo.
 const ONSET_RATIO: f32 = 8.0;
@@ -68,8 +65,11 @@ impl Default for EmbedOptions {
 pub struct EmbedStats {
     /// Canonical frames analysed.
     pub frames: u64,
-    /// Frames loud enough to carry the marker.
+    /// Frames with any band above silence (these carry the marker).
     pub active_frames: u64,
+    /// Frames loud enough for the marker to survive 16-bit export and codecs
+    /// (see [`super::layout::QUIET_POWER`]).
+    pub loud_frames: u64,
     /// Mean modulation depth over active frames' marker bins.
     pub mean_beta: f64,
     /// Audio length, in native frames (samples per channel).
@@ -86,6 +86,15 @@ impl EmbedStats {
             0.0
         } else {
             self.active_frames as f64 / self.frames as f64
+        }
+    }
+
+    /// Fraction of the track loud enough for the marker to be robust (0–1).
+    pub fn loud_fraction(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.loud_frames as f64 / self.frames as f64
         }
     }
 }
@@ -163,7 +172,10 @@ impl Embedder {
         channels: usize,
         options: EmbedOptions,
     ) -> Self {
-        assert!(channels > 0 && sample_rate > 0, "channels and rate must be positive");
+        assert!(
+            channels > 0 && sample_rate > 0,
+            "channels and rate must be positive"
+        );
         let layout = Layout::V1;
         let pattern = Pattern::new(key, layout);
         let coded = encode(&message_bits(payload, &pattern.mask));
@@ -192,8 +204,10 @@ impl Embedder {
                 .map(|i| (std::f64::consts::PI * (i as f64 + 0.5) / n as f64).sin() as f32)
                 .collect(),
             time: vec![0.0; n],
-            spectra: vec![vec![Complex32::default(); bins]; channels],
-            mix: vec![Complex32::default(); bins],
+            // At least BINS long (zero above Nyquist at low rates) so band
+            // arithmetic never runs off the end.
+            spectra: vec![vec![Complex32::default(); bins.max(BINS)]; channels],
+            mix: vec![Complex32::default(); bins.max(BINS)],
             out_spec: vec![Complex32::default(); bins],
             power: vec![0.0; BINS],
             power_scale,
@@ -238,7 +252,11 @@ impl Embedder {
     /// # Panics
     /// Panics if `input.len()` is not a multiple of the channel count.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
-        assert_eq!(input.len() % self.channels, 0, "input must hold whole frames");
+        assert_eq!(
+            input.len() % self.channels,
+            0,
+            "input must hold whole frames"
+        );
         let frames = (input.len() / self.channels) as u64;
         self.stats.input_frames += frames;
         self.total_in += frames;
@@ -270,7 +288,8 @@ impl Embedder {
 
     fn process_frame(&mut self) {
         let l = self.layout;
-        let (lo, hi) = (l.bin_lo, l.bin_hi());
+        // At rates below 2 x 4.4 kHz the top of the band does not exist.
+        let (lo, hi) = (l.bin_lo, l.bin_hi().min(self.out_spec.len() - 1));
         let ch = self.channels;
         let start = (self.frame_start(self.frame) - self.base) as usize;
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
@@ -281,10 +300,12 @@ impl Embedder {
                 *t = frame_in[i * ch + c] * win;
             }
             let spec = &mut self.spectra[c];
+            let bins = self.out_spec.len();
             self.fwd
-                .process_with_scratch(&mut self.time, spec, &mut self.scratch_fwd)
+                .process_with_scratch(&mut self.time, &mut spec[..bins], &mut self.scratch_fwd)
                 .expect("buffer sizes fixed at construction");
-            for (m, s) in self.mix.iter_mut().zip(spec.iter()) {
+            // Only the canonical bins are used.
+            for (m, s) in self.mix[..BINS].iter_mut().zip(&spec[..BINS]) {
                 *m += s * inv_ch;
             }
         }
@@ -336,6 +357,10 @@ impl Embedder {
         self.stats.frames += 1;
         if active {
             self.stats.active_frames += 1;
+        }
+        let band_bins = (hi - lo).max(1) as f32;
+        if energy / band_bins >= QUIET_POWER {
+            self.stats.loud_frames += 1;
         }
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let row = unit_frame / l.cell_frames * l.freq_cells;

@@ -22,6 +22,16 @@ pub const HOP: usize = FRAME / 2;
 /// Number of non-redundant real-FFT bins per frame.
 pub const BINS: usize = FRAME / 2 + 1;
 
+/// Mean power per marker bin (canonical FFT units, where full-scale white
+/// noise has about 43) below which audio counts as silence and is left
+/// untouched: about −106 dB relative to full-scale noise, under the noise
+/// floor of 16-bit audio.
+pub const SILENCE_POWER: f32 = 1e-9;
+/// Mean power per marker bin below which audio counts as *quiet*: about
+/// −66 dB relative to full-scale noise. The marker is still embedded there,
+/// but 16-bit quantisation and codecs may erase it.
+pub const QUIET_POWER: f32 = 1e-5;
+
 /// Geometry of the marker in the canonical domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,0 +1,343 @@
+//! Pipeline speed and memory: whole-file stamping and verification on real
+//! audio (44.1 kHz stereo, 16-bit), decoding and file writing included.
+//! Run with `cargo bench --bench pipeline`.
+//!
+//! Cases (pass a name to run only the cases containing it):
+//!
+//! * `writer`: the FLAC and WAV writers alone on 3 minutes of samples held in
+//!   memory (speed, and the FLAC size against the 16-bit PCM size).
+//! * `stamp`: `stamp_file` of a 3-minute WAV to WAV and to FLAC.
+//! * `verify`: `verify_file` of the stamped 3-minute FLAC (full track).
+//! * `memory` (opt-in, about 3 to 5 minutes): the release `earmark` binary
+//!   stamps a 1-hour WAV (635 MB) to FLAC in a child process; prints its
+//!   peak RSS (budget: 200 MB). Run with
+//!   `cargo bench --bench pipeline -- memory` or set `EARMARK_BENCH_MEMORY=1`.
+//!
+//! `cargo bench` builds the `earmark` binary with the bench profile (which
+//! inherits `release`) before running a benchmark, and passes its path in
+//! `CARGO_BIN_EXE_earmark`, so the memory case needs no separate build.
+//!
+//! Temporary files go to a folder under `target/` and are deleted at the end.
+
+use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
+use earmark::provenance::SigningKeyPair;
+use earmark::{stamp_file, verify_file, StampOptions, VerifyOptions};
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TRACK: &str = "test-audio/rock-openarena-oa02.ogg";
+const SHORT_SECS: f64 = 180.0;
+const LONG_SECS: f64 = 3600.0;
+const RSS_BUDGET_MB: f64 = 200.0;
+/// Samples handed to a writer per call, as the stamp pipeline does (4096 frames).
+const CHUNK_FRAMES: usize = 4096;
+
+fn median_time(runs: usize, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn row(case: &str, t: Duration, audio_secs: f64, extra: &str) {
+    println!(
+        "{:<36} {:>10.3} s {:>10.0}x rt  {}",
+        case,
+        t.as_secs_f64(),
+        audio_secs / t.as_secs_f64(),
+        extra
+    );
+}
+
+/// Writes `seconds` of `audio`, looped, as 16-bit WAV, one chunk at a time
+/// (memory does not grow with `seconds`).
+fn write_looped_wav(audio: &Audio, seconds: f64, path: &Path) {
+    let ch = usize::from(audio.channels);
+    let spec = WriterSpec {
+        sample_rate: audio.sample_rate,
+        channels: audio.channels,
+        sample_format: SampleFormat::I16,
+    };
+    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).expect("create wav");
+    let mut left = (seconds * f64::from(audio.sample_rate)) as usize * ch;
+    let mut src = audio.samples.iter().copied().cycle();
+    let mut chunk = Vec::with_capacity(CHUNK_FRAMES * 16 * ch);
+    while left > 0 {
+        chunk.clear();
+        let n = left.min(chunk.capacity());
+        chunk.extend(src.by_ref().take(n));
+        w.write_interleaved(&chunk).expect("write wav");
+        left -= n;
+    }
+    w.finish(&[]).expect("finish wav");
+}
+
+/// Encodes `samples` with a `PcmWriter` into memory; returns the byte count.
+fn write_in_memory(format: OutputFormat, spec: WriterSpec, samples: &[f32]) -> usize {
+    let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, spec).expect("writer");
+    for chunk in samples.chunks(CHUNK_FRAMES * usize::from(spec.channels)) {
+        w.write_interleaved(chunk).expect("write");
+    }
+    w.finish(&[]).expect("finish").into_inner().len()
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Deletes the folder when dropped (also on panic).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stamp_options(key: &SigningKeyPair, out: &Path) -> StampOptions {
+    let mut o = StampOptions::new(key.clone());
+    o.out = Some(out.to_path_buf());
+    o.track_id = Some(0x0bad_cafe);
+    o.force = true;
+    o
+}
+
+/// Peak RSS of a child process, in kB, and its wall time.
+struct ChildRun {
+    peak_kb: u64,
+    elapsed: Duration,
+    how: &'static str,
+}
+
+/// Runs `cmd` to completion and measures its peak RSS: with `/usr/bin/time -v`
+/// when available, otherwise by polling `VmHWM` in `/proc/PID/status`.
+fn run_measured(program: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
+    let gnu_time = Path::new("/usr/bin/time");
+    if gnu_time.exists() {
+        let t = Instant::now();
+        let out = Command::new(gnu_time)
+            .arg("-v")
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .expect("run /usr/bin/time");
+        let elapsed = t.elapsed();
+        let report = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{report}");
+        let peak_kb = report
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("no peak RSS in /usr/bin/time output");
+        return ChildRun {
+            peak_kb,
+            elapsed,
+            how: "/usr/bin/time -v",
+        };
+    }
+    let t = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn earmark");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        // VmHWM is the kernel's own high-water mark, so sampling misses nothing
+        // except the final instants before exit.
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "earmark stamp failed: {status}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ChildRun {
+        peak_kb,
+        elapsed: t.elapsed(),
+        how: "VmHWM polled every 50 ms",
+    }
+}
+
+fn memory_case(audio: &Audio) {
+    let dir = TempDir::new("pipeline-bench-memory");
+    let big = dir.0.join("BIG.wav");
+    let out = dir.0.join("BIG.earmark.flac");
+    let key_path = dir.0.join("bench-key.pem");
+    std::fs::write(&key_path, SigningKeyPair::generate().to_pem()).expect("write key");
+    let t = Instant::now();
+    write_looped_wav(audio, LONG_SECS, &big);
+    let wav_bytes = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{:<36} {:>10.3} s  ({:.0} MB, streamed)",
+        "write 1 h WAV input",
+        t.elapsed().as_secs_f64(),
+        mb(wav_bytes)
+    );
+    let exe = Path::new(env!("CARGO_BIN_EXE_earmark"));
+    let run = run_measured(
+        exe,
+        &[
+            "stamp".as_ref(),
+            big.as_os_str(),
+            "--key".as_ref(),
+            key_path.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--track-id".as_ref(),
+            "195939070".as_ref(),
+        ],
+    );
+    let flac_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    row(
+        "stamp 1 h WAV -> FLAC (binary)",
+        run.elapsed,
+        LONG_SECS,
+        &format!("{:.0} MB out", mb(flac_bytes)),
+    );
+    let peak = run.peak_kb as f64 / 1024.0;
+    println!(
+        "{:<36} {:>10.1} MB  (budget {RSS_BUDGET_MB:.0} MB: {}; {})",
+        "  peak RSS of the child",
+        peak,
+        if peak < RSS_BUDGET_MB { "ok" } else { "OVER" },
+        run.how
+    );
+    // `dir` is dropped here: the 635 MB input and the output are deleted.
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let filter = args.first().cloned();
+    let memory = filter.as_deref().is_some_and(|f| "memory".contains(f))
+        || std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v != "0");
+    let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+
+    let audio = decode_file(Path::new(TRACK)).expect("decode test track");
+    let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
+    println!(
+        "earmark pipeline benchmark — {TRACK} looped ({rate} Hz, {ch} ch, 16-bit), one thread"
+    );
+    println!("{:<36} {:>12} {:>12}", "case", "median", "speed");
+
+    if want("writer") {
+        let want_len = (SHORT_SECS * f64::from(rate)) as usize * ch;
+        let x: Vec<f32> = audio
+            .samples
+            .iter()
+            .copied()
+            .cycle()
+            .take(want_len)
+            .collect();
+        let spec = WriterSpec {
+            sample_rate: rate,
+            channels: audio.channels,
+            sample_format: SampleFormat::I16,
+        };
+        let pcm_bytes = x.len() * 2;
+        let mut size = 0;
+        let t = median_time(3, || {
+            size = black_box(write_in_memory(OutputFormat::Flac, spec, &x))
+        });
+        row(
+            "FLAC writer 3 min (in memory)",
+            t,
+            SHORT_SECS,
+            &format!(
+                "{:.2} MB = {:.1}% of PCM",
+                mb(size as u64),
+                100.0 * size as f64 / pcm_bytes as f64
+            ),
+        );
+        let t = median_time(3, || {
+            black_box(write_in_memory(OutputFormat::Wav, spec, &x));
+        });
+        row("WAV writer 3 min (in memory)", t, SHORT_SECS, "");
+    }
+
+    if want("stamp") || want("verify") {
+        let dir = TempDir::new("pipeline-bench");
+        let input = dir.0.join("input-3min.wav");
+        write_looped_wav(&audio, SHORT_SECS, &input);
+        let key = SigningKeyPair::generate();
+        let wav_out = dir.0.join("out.wav");
+        let flac_out = dir.0.join("out.earmark.flac");
+        if want("stamp") {
+            let t = median_time(3, || {
+                black_box(stamp_file(&input, &stamp_options(&key, &wav_out)).expect("stamp wav"));
+            });
+            row("stamp 3 min WAV -> WAV", t, SHORT_SECS, "");
+        }
+        let t = median_time(3, || {
+            black_box(stamp_file(&input, &stamp_options(&key, &flac_out)).expect("stamp flac"));
+        });
+        if want("stamp") {
+            let size = std::fs::metadata(&flac_out).map(|m| m.len()).unwrap_or(0);
+            row(
+                "stamp 3 min WAV -> FLAC",
+                t,
+                SHORT_SECS,
+                &format!("{:.2} MB out", mb(size)),
+            );
+        }
+        if want("verify") {
+            let mut marked = false;
+            let t = median_time(3, || {
+                let v = verify_file(&flac_out, &VerifyOptions::default()).expect("verify");
+                marked = v.marked;
+                black_box(v);
+            });
+            row(
+                "verify 3 min FLAC (decode incl.)",
+                t,
+                SHORT_SECS,
+                if marked {
+                    "marker found"
+                } else {
+                    "MARKER NOT FOUND"
+                },
+            );
+        }
+    }
+
+    if memory {
+        memory_case(&audio);
+    } else {
+        println!(
+            "(1-hour peak-RSS case skipped: run `cargo bench --bench pipeline -- memory` \
+             or set EARMARK_BENCH_MEMORY=1; takes a few minutes, needs ~1 GB of disk)"
+        );
+    }
+}
