@@ -8,10 +8,14 @@
 //!   memory (speed, and the FLAC size against the 16-bit PCM size).
 //! * `stamp`: `stamp_file` of a 3-minute WAV to WAV and to FLAC.
 //! * `verify`: `verify_file` of the stamped 3-minute FLAC (full track).
-//! * `memory` (opt-in, about 3 to 5 minutes): the release `earmark` binary
-//!   stamps a 1-hour WAV (635 MB) to FLAC in a child process; prints its
-//!   peak RSS (budget: 200 MB). Run with
-//!   `cargo bench --bench pipeline -- memory` or set `EARMARK_BENCH_MEMORY=1`.
+//! * `memory` (about a minute on 2 cores; writes 635 MB): the release
+//!   `earmark` binary stamps a 1-hour WAV to FLAC in a child process; prints
+//!   its peak RSS (budget: 200 MB). Only this case:
+//!   `cargo bench --bench pipeline -- memory`; everything but this case:
+//!   `EARMARK_BENCH_MEMORY=0 cargo bench --bench pipeline`.
+//!
+//! Decoding, embedding and hashing run on one thread; FLAC frames are encoded
+//! on rayon's pool (`RAYON_NUM_THREADS=1` for a one-thread figure).
 //!
 //! `cargo bench` builds the `earmark` binary with the bench profile (which
 //! inherits `release`) before running a benchmark, and passes its path in
@@ -128,7 +132,7 @@ struct ChildRun {
     how: &'static str,
 }
 
-/// Runs `cmd` to completion and measures its peak RSS: with `/usr/bin/time -v`
+/// Runs `program` to completion and measures its peak RSS: with `/usr/bin/time -v`
 /// when available, otherwise by polling `VmHWM` in `/proc/PID/status`.
 fn run_measured(program: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
     let gnu_time = Path::new("/usr/bin/time");
@@ -198,7 +202,7 @@ fn memory_case(audio: &Audio) {
     write_looped_wav(audio, LONG_SECS, &big);
     let wav_bytes = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
     println!(
-        "{:<36} {:>10.3} s  ({:.0} MB, streamed)",
+        "{:<36} {:>10.3} s  ({:.0} MiB, streamed)",
         "write 1 h WAV input",
         t.elapsed().as_secs_f64(),
         mb(wav_bytes)
@@ -222,11 +226,11 @@ fn memory_case(audio: &Audio) {
         "stamp 1 h WAV -> FLAC (binary)",
         run.elapsed,
         LONG_SECS,
-        &format!("{:.0} MB out", mb(flac_bytes)),
+        &format!("{:.0} MiB out", mb(flac_bytes)),
     );
     let peak = run.peak_kb as f64 / 1024.0;
     println!(
-        "{:<36} {:>10.1} MB  (budget {RSS_BUDGET_MB:.0} MB: {}; {})",
+        "{:<36} {:>10.1} MiB (budget {RSS_BUDGET_MB:.0} MiB: {}; {})",
         "  peak RSS of the child",
         peak,
         if peak < RSS_BUDGET_MB { "ok" } else { "OVER" },
@@ -241,14 +245,15 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let filter = args.first().cloned();
-    let memory = filter.as_deref().is_some_and(|f| "memory".contains(f))
-        || std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v != "0");
+    let memory_off = std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v == "0");
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
 
     let audio = decode_file(Path::new(TRACK)).expect("decode test track");
     let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
     println!(
-        "earmark pipeline benchmark — {TRACK} looped ({rate} Hz, {ch} ch, 16-bit), one thread"
+        "earmark pipeline benchmark — {TRACK} looped ({rate} Hz, {ch} ch, 16-bit); \
+         FLAC encoding on {} rayon thread(s)",
+        rayon::current_num_threads()
     );
     println!("{:<36} {:>12} {:>12}", "case", "median", "speed");
 
@@ -276,7 +281,7 @@ fn main() {
             t,
             SHORT_SECS,
             &format!(
-                "{:.2} MB = {:.1}% of PCM",
+                "{:.2} MiB = {:.1}% of PCM",
                 mb(size as u64),
                 100.0 * size as f64 / pcm_bytes as f64
             ),
@@ -309,7 +314,7 @@ fn main() {
                 "stamp 3 min WAV -> FLAC",
                 t,
                 SHORT_SECS,
-                &format!("{:.2} MB out", mb(size)),
+                &format!("{:.2} MiB out", mb(size)),
             );
         }
         if want("verify") {
@@ -332,12 +337,14 @@ fn main() {
         }
     }
 
-    if memory {
-        memory_case(&audio);
-    } else {
-        println!(
-            "(1-hour peak-RSS case skipped: run `cargo bench --bench pipeline -- memory` \
-             or set EARMARK_BENCH_MEMORY=1; takes a few minutes, needs ~1 GB of disk)"
-        );
+    if want("memory") {
+        if memory_off {
+            println!(
+                "(1-hour peak-RSS case skipped by EARMARK_BENCH_MEMORY=0; \
+                 run it alone with `cargo bench --bench pipeline -- memory`)"
+            );
+        } else {
+            memory_case(&audio);
+        }
     }
 }

@@ -118,6 +118,8 @@ pub struct Embedder {
     scratch_fwd: Vec<Complex32>,
     scratch_inv: Vec<Complex32>,
     window: Vec<f32>,
+    /// Per channel, the windowed frame (destroyed by the FFT).
+    times: Vec<Vec<f32>>,
     time: Vec<f32>,
     spectra: Vec<Vec<Complex32>>,
     mix: Vec<Complex32>,
@@ -203,6 +205,7 @@ impl Embedder {
             window: (0..n)
                 .map(|i| (std::f64::consts::PI * (i as f64 + 0.5) / n as f64).sin() as f32)
                 .collect(),
+            times: vec![vec![0.0; n]; channels],
             time: vec![0.0; n],
             // At least BINS long (zero above Nyquist at low rates) so band
             // arithmetic never runs off the end.
@@ -295,14 +298,41 @@ impl Embedder {
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
         self.mix.fill(Complex32::default());
         let inv_ch = 1.0 / ch as f32;
-        for c in 0..ch {
-            for (i, (t, &win)) in self.time.iter_mut().zip(&self.window).enumerate() {
-                *t = frame_in[i * ch + c] * win;
+        // De-interleave and window (mono and stereo get tight loops).
+        match self.times.as_mut_slice() {
+            [t] => {
+                for ((t, &x), &win) in t.iter_mut().zip(frame_in).zip(&self.window) {
+                    *t = x * win;
+                }
             }
+            [l, r] => {
+                for (((a, b), f), &win) in l
+                    .iter_mut()
+                    .zip(r.iter_mut())
+                    .zip(frame_in.chunks_exact(2))
+                    .zip(&self.window)
+                {
+                    *a = f[0] * win;
+                    *b = f[1] * win;
+                }
+            }
+            times => {
+                for (c, t) in times.iter_mut().enumerate() {
+                    for ((t, f), &win) in t
+                        .iter_mut()
+                        .zip(frame_in.chunks_exact(ch))
+                        .zip(&self.window)
+                    {
+                        *t = f[c] * win;
+                    }
+                }
+            }
+        }
+        for c in 0..ch {
             let spec = &mut self.spectra[c];
             let bins = self.out_spec.len();
             self.fwd
-                .process_with_scratch(&mut self.time, &mut spec[..bins], &mut self.scratch_fwd)
+                .process_with_scratch(&mut self.times[c], &mut spec[..bins], &mut self.scratch_fwd)
                 .expect("buffer sizes fixed at construction");
             // Only the canonical bins are used.
             for (m, s) in self.mix[..BINS].iter_mut().zip(&spec[..BINS]) {
@@ -395,14 +425,21 @@ impl Embedder {
         let ch = self.channels;
         let frames = (until - self.base) as usize;
         let mut clipped = 0u64;
-        let input = &self.input[..frames * ch];
-        out.extend(input.iter().enumerate().map(|(i, &x)| {
-            let y = x + self.w[i / ch];
-            let limit = x.abs().max(1.0);
-            let limited = y.clamp(-limit, limit);
-            clipped += u64::from(limited != y);
-            limited
-        }));
+        let start = out.len();
+        out.resize(start + frames * ch, 0.0);
+        for ((dst, src), &w) in out[start..]
+            .chunks_exact_mut(ch)
+            .zip(self.input[..frames * ch].chunks_exact(ch))
+            .zip(&self.w[..frames])
+        {
+            for (d, &x) in dst.iter_mut().zip(src) {
+                let y = x + w;
+                let limit = x.abs().max(1.0);
+                let limited = y.clamp(-limit, limit);
+                clipped += u64::from(limited != y);
+                *d = limited;
+            }
+        }
         self.stats.clipped += clipped;
         self.input.drain(..frames * ch);
         self.w.drain(..frames);
