@@ -202,9 +202,7 @@ impl Embedder {
             scratch_inv: inv.make_scratch_vec(),
             fwd,
             inv,
-            window: (0..n)
-                .map(|i| (std::f64::consts::PI * (i as f64 + 0.5) / n as f64).sin() as f32)
-                .collect(),
+            window: super::stft::sine_window(n),
             times: vec![vec![0.0; n]; channels],
             time: vec![0.0; n],
             // At least BINS long (zero above Nyquist at low rates) so band

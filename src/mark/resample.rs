@@ -132,11 +132,6 @@ impl Resampler {
         }
     }
 
-    /// Whether this resampler is the identity (same rates).
-    pub fn is_identity(&self) -> bool {
-        self.up == 1 && self.down == 1
-    }
-
     /// Output samples produced for `input_len` input samples in total.
     pub fn output_len(&self, input_len: u64) -> u64 {
         (input_len * self.up).div_ceil(self.down)
