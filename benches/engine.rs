@@ -71,7 +71,7 @@ fn main() {
     let secs = 180.0;
     if want("embed") {
         let mut out = Vec::new();
-        let t = median_time(5, || embed_streaming(&key, &x, rate, ch, &mut out));
+        let t = median_time(9, || embed_streaming(&key, &x, rate, ch, &mut out));
         println!(
             "{:<34} {:>10.1} ms {:>12.0}x rt",
             "embed 3 min (streamed)",

@@ -422,20 +422,37 @@ impl Embedder {
     fn emit(&mut self, until: u64, out: &mut Vec<f32>) {
         let ch = self.channels;
         let frames = (until - self.base) as usize;
-        let mut clipped = 0u64;
         let start = out.len();
-        out.resize(start + frames * ch, 0.0);
-        for ((dst, src), &w) in out[start..]
-            .chunks_exact_mut(ch)
-            .zip(self.input[..frames * ch].chunks_exact(ch))
-            .zip(&self.w[..frames])
-        {
-            for (d, &x) in dst.iter_mut().zip(src) {
-                let y = x + w;
+        let input = &self.input[..frames * ch];
+        out.extend_from_slice(input);
+        let marked = &mut out[start..];
+        match ch {
+            1 => {
+                for (y, &w) in marked.iter_mut().zip(&self.w[..frames]) {
+                    *y += w;
+                }
+            }
+            2 => {
+                for (y, &w) in marked.chunks_exact_mut(2).zip(&self.w[..frames]) {
+                    y[0] += w;
+                    y[1] += w;
+                }
+            }
+            _ => {
+                for (y, &w) in marked.chunks_exact_mut(ch).zip(&self.w[..frames]) {
+                    y.iter_mut().for_each(|v| *v += w);
+                }
+            }
+        }
+        // Rarely anything exceeds full scale; only then look closer.
+        let mut clipped = 0u64;
+        if marked.iter().filter(|y| y.abs() > 1.0).count() > 0 {
+            for (y, &x) in marked.iter_mut().zip(input) {
                 let limit = x.abs().max(1.0);
-                let limited = y.clamp(-limit, limit);
-                clipped += u64::from(limited != y);
-                *d = limited;
+                if y.abs() > limit {
+                    *y = y.clamp(-limit, limit);
+                    clipped += 1;
+                }
             }
         }
         self.stats.clipped += clipped;

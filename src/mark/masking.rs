@@ -46,7 +46,8 @@ pub struct MaskingModel {
     ln_power: Vec<f32>,
     /// Bands whose thresholds are computed (those overlapping the bins of interest).
     active: std::ops::Range<usize>,
-    /// Per active band, the maskers whose spread reaches it above −60 dB.
+    /// Per active band, the maskers whose spread reaches it above −40 dB
+    /// (weaker contributions change a threshold by well under 0.1 dB).
     maskers: Vec<std::ops::Range<usize>>,
     /// Bins whose log power is needed (tonality spans of active bands).
     ln_bins: std::ops::Range<usize>,
@@ -108,7 +109,7 @@ impl MaskingModel {
         };
         let maskers = (0..bands)
             .map(|e| {
-                let reaches = |m: &usize| spread[*m * bands + e] > 1e-6;
+                let reaches = |m: &usize| spread[*m * bands + e] > 1e-4;
                 let lo = (0..bands).find(reaches).unwrap_or(e);
                 let hi = (0..bands).rev().find(reaches).unwrap_or(e) + 1;
                 lo..hi
