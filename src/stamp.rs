@@ -238,8 +238,10 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     // when it is more than one sample in a thousand.
     if stats.clipped * 1000 > frames * u64::from(spec.channels) {
         warnings.push(format!(
-            "the marker pushed {} samples past full scale; they were limited to full scale",
-            stats.clipped
+            "the marker pushed {} samples ({:.2}%) of this loud master past full scale; \
+             they were limited to full scale",
+            stats.clipped,
+            100.0 * stats.clipped as f64 / (frames * u64::from(spec.channels)).max(1) as f64
         ));
     }
     if reader.skipped_packets() > 0 {

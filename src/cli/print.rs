@@ -82,7 +82,7 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
     for f in &o.markers {
         out!("  payload     {}", payload_line(&f.payload));
         out!(
-            "  confidence  sync z {:.1} (unmarked audio stays below 4), {:.0}% of coded bits agree",
+            "  confidence  sync z {:.1} (unmarked audio stays below about 5), {:.0}% of coded bits agree",
             f.sync_z,
             100.0 * f.bit_agreement
         );
