@@ -4,27 +4,12 @@
 //! Figures exclude decoding and file writing (stated separately by the
 //! `pipeline` section, which includes them).
 
+mod common;
+use common::{median_time, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio};
 use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-const CHUNK_FRAMES: usize = 4096;
-const TRACK: &str = "test-audio/rock-openarena-oa02.ogg";
-
-fn median_time(runs: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm-up
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
-}
 
 fn looped(audio: &Audio, seconds: f64) -> Vec<f32> {
     let ch = usize::from(audio.channels);

@@ -23,6 +23,8 @@
 //!
 //! Temporary files go to a folder under `target/` and are deleted at the end.
 
+mod common;
+use common::{median_time, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
 use earmark::provenance::SigningKeyPair;
 use earmark::{stamp_file, verify_file, StampOptions, VerifyOptions};
@@ -32,25 +34,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TRACK: &str = "test-audio/rock-openarena-oa02.ogg";
 const SHORT_SECS: f64 = 180.0;
 const LONG_SECS: f64 = 3600.0;
 const RSS_BUDGET_MB: f64 = 200.0;
-/// Samples handed to a writer per call, as the stamp pipeline does (4096 frames).
-const CHUNK_FRAMES: usize = 4096;
-
-fn median_time(runs: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm-up
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
-}
 
 fn row(case: &str, t: Duration, audio_secs: f64, extra: &str) {
     println!(
