@@ -87,7 +87,7 @@ fn keygen_writes_keys_and_refuses_to_overwrite() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains(s(&public)), "{}", run.stdout);
+    assert_contains(&run.stdout, s(&public));
 
     // A second keygen without --force is refused and changes nothing.
     let run = earmark(["keygen", "--out", s(&private)]);
@@ -201,7 +201,7 @@ fn stamp_and_verify_real_music() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains(s(&sidecar)), "{}", run.stdout);
+    assert_contains(&run.stdout, s(&sidecar));
     assert_no_temp_files(d);
 
     // Output: same length and layout as the input, and a 16-bit source stays s16.
@@ -286,11 +286,9 @@ fn stamp_and_verify_real_music() {
     );
     let run = earmark(["verify", s(&out), "--trust", s(&other_pub)]);
     run.expect_code(0);
-    assert!(
-        run.stdout
-            .contains("manifest    valid signature, signer not trusted (embedded)"),
-        "{}",
-        run.stdout
+    assert_contains(
+        &run.stdout,
+        "manifest    valid signature, signer not trusted (embedded)",
     );
     assert!(!run.stdout.contains("invalid"), "{}", run.stdout);
 
@@ -302,7 +300,7 @@ fn stamp_and_verify_real_music() {
     // The original, unstamped input has no marker and no manifest.
     let run = earmark(["verify", s(&song)]);
     run.expect_code(1);
-    assert!(run.stdout.contains("NO MARKER FOUND"), "{}", run.stdout);
+    assert_contains(&run.stdout, "NO MARKER FOUND");
     assert_eq!(sha256_file(&song), before);
 }
 
@@ -421,11 +419,7 @@ fn tampered_manifests_and_audio() {
     assert_eq!(v["manifest"]["audio_identical"], false);
     let run = earmark(["verify", s(&edited)]);
     run.expect_code(0);
-    assert!(
-        run.stdout.contains("differs from what was stamped"),
-        "{}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "differs from what was stamped");
     // Control: the same audio unchanged is reported as identical.
     let copy = d.join("copy.wav");
     write_wav16(&copy, &a_audio);
@@ -450,16 +444,8 @@ fn tampered_manifests_and_audio() {
     assert_eq!(v["manifest"]["verdict"], "invalid signature");
     let run = earmark(["verify", s(&copy)]);
     run.expect_code(3);
-    assert!(
-        run.stdout.contains("manifest    invalid signature"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("title       Title-AAAB"),
-        "{}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "manifest    invalid signature");
+    assert_contains(&run.stdout, "title       Title-AAAB");
 
     // The same edit inside the WAV's embedded `emrk` chunk (same length, so
     // the RIFF stays well-formed): invalid, exit 3.
@@ -523,11 +509,7 @@ fn tampered_manifests_and_audio() {
     fs::write(d.join("b-bare.earmark.json"), "{ not json").unwrap();
     let run = earmark(["verify", s(&b_bare)]);
     run.expect_code(3);
-    assert!(
-        run.stdout.contains("manifest    UNREADABLE"),
-        "{}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "manifest    UNREADABLE");
 }
 
 // ---------------------------------------------------------------------------
@@ -586,12 +568,10 @@ fn five_second_clips_after_mp3_are_found() {
         if i == 0 {
             let run = earmark(["verify", s(&path)]);
             run.expect_code(0);
-            assert!(run.stdout.contains("MARKED"), "{}", run.stdout);
-            assert!(
-                run.stdout
-                    .contains("manifest    none (no embedded manifest, no sidecar)"),
-                "{}",
-                run.stdout
+            assert_contains(&run.stdout, "MARKED");
+            assert_contains(
+                &run.stdout,
+                "manifest    none (no embedded manifest, no sidecar)",
             );
         }
     }
@@ -615,8 +595,8 @@ fn unmarked_audio_and_watermark_keys() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("best sync   z"), "{}", run.stdout);
-    assert!(run.stdout.contains("manifest    none"), "{}", run.stdout);
+    assert_contains(&run.stdout, "best sync   z");
+    assert_contains(&run.stdout, "manifest    none");
 
     let wm1 = d.join("wm1.key");
     let wm2 = d.join("wm2.key");
@@ -657,7 +637,7 @@ fn unmarked_audio_and_watermark_keys() {
     }
     let run = earmark(["verify", s(&stamped), "--wm-key", s(&wm2)]);
     run.expect_code(1);
-    assert!(run.stdout.contains("NO MARKER FOUND"), "{}", run.stdout);
+    assert_contains(&run.stdout, "NO MARKER FOUND");
 
     // A watermark key shorter than 16 bytes is an error.
     let short = d.join("short.key");
@@ -876,12 +856,7 @@ fn silence_warns_and_verify_cannot_tell() {
 
     let run = earmark(["verify", s(&out)]);
     run.expect_code(1);
-    assert!(
-        run.stdout
-            .contains("CANNOT TELL (too quiet to hold a marker)"),
-        "{}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "CANNOT TELL (too quiet to hold a marker)");
     assert!(!run.stdout.contains("NO MARKER FOUND"), "{}", run.stdout);
     let (_, v) = verify_json(&out, &[]);
     assert_eq!(v["too_quiet"], true);
@@ -908,7 +883,7 @@ fn silence_warns_and_verify_cannot_tell() {
     );
     let run = earmark(["verify", s(&d.join("quiet.earmark.flac"))]);
     run.expect_code(1);
-    assert!(run.stdout.contains("CANNOT TELL"), "{}", run.stdout);
+    assert_contains(&run.stdout, "CANNOT TELL");
 }
 
 // ---------------------------------------------------------------------------

@@ -277,3 +277,13 @@ pub fn running_as_root(scratch: &Path) -> bool {
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
+
+/// Asserts that `haystack` (a command's output) contains `needle`, showing
+/// the whole output when it does not.
+#[track_caller]
+pub fn assert_contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected {needle:?} in:\n{haystack}"
+    );
+}
