@@ -93,6 +93,21 @@ fn main() {
             secs / t.as_secs_f64()
         );
     }
+    if want("attacks") {
+        // The robustness report's cost per track: every standard attack once.
+        for attack in earmark::attacks::standard_suite() {
+            let t = median_time(1, || {
+                black_box(earmark::attacks::apply(&attack, &audio, 0).expect("attack"));
+            });
+            let s = audio.duration_secs();
+            println!(
+                "{:<34} {:>10.1} ms {:>12.0}x rt",
+                format!("attack {} 28 s", attack.name()),
+                t.as_secs_f64() * 1e3,
+                s / t.as_secs_f64()
+            );
+        }
+    }
     if want("decode") {
         let t = median_time(3, || {
             black_box(decode_file(Path::new(TRACK)).unwrap());

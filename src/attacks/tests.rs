@@ -640,27 +640,3 @@ fn outputs_stay_within_full_scale() {
         );
     }
 }
-
-/// Timing of the whole suite on 30 s of stereo; run with
-/// `cargo test --release -- --ignored --nocapture suite_timing`.
-#[test]
-#[ignore = "timing only; run in release"]
-fn suite_timing() {
-    let input = test_signal(30.0, 44100, 2, 15);
-    let total = std::time::Instant::now();
-    for attack in standard_suite() {
-        let t = std::time::Instant::now();
-        let out = apply(&attack, &input, 0).unwrap();
-        println!(
-            "{:>16}: {:>7.3} s  SNR {:>6.1} dB",
-            attack.name(),
-            t.elapsed().as_secs_f64(),
-            if out.audio.channels == 2 {
-                snr_db(&input.samples, &out.audio.samples)
-            } else {
-                f64::NAN
-            }
-        );
-    }
-    println!("total: {:.3} s", total.elapsed().as_secs_f64());
-}
