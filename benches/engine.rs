@@ -10,6 +10,17 @@ use earmark::audio::{decode_file, Audio};
 use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Duration;
+
+/// Prints one result line: case, median time and speed in x real time.
+fn row(case: &str, t: Duration, audio_secs: f64) {
+    println!(
+        "{:<34} {:>10.1} ms {:>12.0}x rt",
+        case,
+        t.as_secs_f64() * 1e3,
+        audio_secs / t.as_secs_f64()
+    );
+}
 
 fn looped(audio: &Audio, seconds: f64) -> Vec<f32> {
     let ch = usize::from(audio.channels);
@@ -57,12 +68,7 @@ fn main() {
     if want("embed") {
         let mut out = Vec::new();
         let t = median_time(9, || embed_streaming(&key, &x, rate, ch, &mut out));
-        println!(
-            "{:<34} {:>10.1} ms {:>12.0}x rt",
-            "embed 3 min (streamed)",
-            t.as_secs_f64() * 1e3,
-            secs / t.as_secs_f64()
-        );
+        row("embed 3 min (streamed)", t, secs);
     }
     if want("verify") {
         let (marked, _) = embed_buffer(
@@ -77,21 +83,11 @@ fn main() {
         let t = median_time(11, || {
             black_box(detect_streaming(&key, clip, rate, ch));
         });
-        println!(
-            "{:<34} {:>10.1} ms {:>12.0}x rt",
-            "verify 10 s clip",
-            t.as_secs_f64() * 1e3,
-            10.0 / t.as_secs_f64()
-        );
+        row("verify 10 s clip", t, 10.0);
         let t = median_time(5, || {
             black_box(detect_streaming(&key, &marked, rate, ch));
         });
-        println!(
-            "{:<34} {:>10.1} ms {:>12.0}x rt",
-            "verify 3 min track",
-            t.as_secs_f64() * 1e3,
-            secs / t.as_secs_f64()
-        );
+        row("verify 3 min track", t, secs);
     }
     if want("attacks") {
         // The robustness report's cost per track: every standard attack once.
@@ -100,12 +96,7 @@ fn main() {
                 black_box(earmark::attacks::apply(&attack, &audio, 0).expect("attack"));
             });
             let s = audio.duration_secs();
-            println!(
-                "{:<34} {:>10.1} ms {:>12.0}x rt",
-                format!("attack {} 28 s", attack.name()),
-                t.as_secs_f64() * 1e3,
-                s / t.as_secs_f64()
-            );
+            row(&format!("attack {} 28 s", attack.name()), t, s);
         }
     }
     if want("decode") {
@@ -113,11 +104,6 @@ fn main() {
             black_box(decode_file(Path::new(TRACK)).unwrap());
         });
         let s = audio.duration_secs();
-        println!(
-            "{:<34} {:>10.1} ms {:>12.0}x rt",
-            "decode (Vorbis, symphonia) 28 s",
-            t.as_secs_f64() * 1e3,
-            s / t.as_secs_f64()
-        );
+        row("decode (Vorbis, symphonia) 28 s", t, s);
     }
 }

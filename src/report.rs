@@ -53,10 +53,10 @@ use crate::audio::{self, Audio, AudioError, OutputFormat, PcmWriter, SampleForma
 use crate::mark::code::{encode, message_bits, CODED_BITS};
 use crate::mark::key::Pattern;
 use crate::mark::layout::Layout;
+use crate::mark::{detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey};
+
 /// Synchronisation candidates the detector decodes per analysis.
 const DECODES_PER_ANALYSIS: f64 = crate::mark::detect::CANDIDATES as f64;
-
-use crate::mark::{detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey};
 
 /// File extensions (lowercase) that [`find_tracks`] treats as audio when it
 /// scans a folder.

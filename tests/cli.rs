@@ -149,12 +149,9 @@ fn keys_interoperate_with_openssl() {
     assert_eq!(v["manifest"]["verdict"], "valid signature, trusted signer");
     let human = earmark(["verify", s(&out), "--trust", s(&k_pub)]);
     human.expect_code(0);
-    assert!(
-        human
-            .stdout
-            .contains("manifest    valid signature, trusted signer (embedded)"),
-        "{}",
-        human.stdout
+    assert_contains(
+        &human.stdout,
+        "manifest    valid signature, trusted signer (embedded)",
     );
 }
 
