@@ -24,7 +24,7 @@
 //! Temporary files go to a folder under `target/` and are deleted at the end.
 
 mod common;
-use common::{median_time, CHUNK_FRAMES, TRACK};
+use common::{time_runs, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
 use earmark::provenance::SigningKeyPair;
 use earmark::{stamp_file, verify_file, StampOptions, VerifyOptions};
@@ -259,9 +259,10 @@ fn main() {
         };
         let pcm_bytes = x.len() * 2;
         let mut size = 0;
-        let t = median_time(3, || {
+        let t = time_runs(3, || {
             size = black_box(write_in_memory(OutputFormat::Flac, spec, &x))
-        });
+        })
+        .median;
         row(
             "FLAC writer 3 min (in memory)",
             t,
@@ -272,9 +273,10 @@ fn main() {
                 100.0 * size as f64 / pcm_bytes as f64
             ),
         );
-        let t = median_time(3, || {
+        let t = time_runs(3, || {
             black_box(write_in_memory(OutputFormat::Wav, spec, &x));
-        });
+        })
+        .median;
         row("WAV writer 3 min (in memory)", t, SHORT_SECS, "");
     }
 
@@ -286,14 +288,16 @@ fn main() {
         let wav_out = dir.0.join("out.wav");
         let flac_out = dir.0.join("out.earmark.flac");
         if want("stamp") {
-            let t = median_time(3, || {
+            let t = time_runs(3, || {
                 black_box(stamp_file(&input, &stamp_options(&key, &wav_out)).expect("stamp wav"));
-            });
+            })
+            .median;
             row("stamp 3 min WAV -> WAV", t, SHORT_SECS, "");
         }
-        let t = median_time(3, || {
+        let t = time_runs(3, || {
             black_box(stamp_file(&input, &stamp_options(&key, &flac_out)).expect("stamp flac"));
-        });
+        })
+        .median;
         if want("stamp") {
             let size = std::fs::metadata(&flac_out).map(|m| m.len()).unwrap_or(0);
             row(
@@ -305,11 +309,12 @@ fn main() {
         }
         if want("verify") {
             let mut marked = false;
-            let t = median_time(3, || {
+            let t = time_runs(3, || {
                 let v = verify_file(&flac_out, &VerifyOptions::default()).expect("verify");
                 marked = v.marked;
                 black_box(v);
-            });
+            })
+            .median;
             row(
                 "verify 3 min FLAC (decode incl.)",
                 t,

@@ -20,18 +20,18 @@
 //! energy in each band, so a sound panned hard to one side does not hide a
 //! marker that the silent side would reveal.
 
+use super::band_fft::BandFft;
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SILENCE_POWER};
 use super::masking::MaskingModel;
 use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use std::sync::Arc;
 
 /// Largest modulation depth β at strength 1 (≈ +2.3 / −3.1 dB).
 const BETA_CAP: f32 = 0.3;
-/// Safety margin below the masking threshold at strength 1, in dB.
-const MARGIN_DB: f32 = 3.0;
+/// Safety margin below the masking threshold at strength 1: 3 dB, as a
+/// power factor 10^(−3/10).
+const MARGIN: f32 = 0.501_187_2;
 /// An onset louder than this ratio (in band energy) over the previous frame
 /// gets a proportionally weaker marker, to avoid pre-echo.
 const ONSET_RATIO: f32 = 8.0;
@@ -113,14 +113,13 @@ pub struct Embedder {
     strength: f32,
     /// Native frame length and number of bins.
     n: usize,
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
-    scratch_fwd: Vec<Complex32>,
-    scratch_inv: Vec<Complex32>,
+    fft: BandFft,
     window: Vec<f32>,
-    /// Per channel, the windowed frame (destroyed by the FFT).
-    times: Vec<Vec<f32>>,
-    time: Vec<f32>,
+    /// Per channel, the windowed frame packed as `x[2m] + i·x[2m+1]`
+    /// (destroyed by the FFT).
+    times: Vec<Vec<Complex32>>,
+    /// The synthesised watermark frame, packed the same way.
+    time: Vec<Complex32>,
     spectra: Vec<Vec<Complex32>>,
     mix: Vec<Complex32>,
     out_spec: Vec<Complex32>,
@@ -185,9 +184,6 @@ impl Embedder {
         let masking = MaskingModel::new(layout.bin_lo..layout.bin_hi());
         let bands = masking.bands();
         let n = native_frame_len(sample_rate);
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(n);
-        let inv = planner.plan_fft_inverse(n);
         let bins = n / 2 + 1;
         // Power in canonical units: a native frame is n/FRAME times longer.
         let power_scale = (FRAME as f32 / n as f32).powi(2);
@@ -198,13 +194,10 @@ impl Embedder {
             signs,
             strength: options.strength.max(0.0),
             n,
-            scratch_fwd: fwd.make_scratch_vec(),
-            scratch_inv: inv.make_scratch_vec(),
-            fwd,
-            inv,
+            fft: BandFft::new(n),
             window: super::stft::sine_window(n),
-            times: vec![vec![0.0; n]; channels],
-            time: vec![0.0; n],
+            times: vec![vec![Complex32::default(); n / 2]; channels],
+            time: vec![Complex32::default(); n / 2],
             // At least BINS long (zero above Nyquist at low rates) so band
             // arithmetic never runs off the end.
             spectra: vec![vec![Complex32::default(); bins.max(BINS)]; channels],
@@ -296,44 +289,48 @@ impl Embedder {
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
         self.mix.fill(Complex32::default());
         let inv_ch = 1.0 / ch as f32;
-        // De-interleave and window (mono and stereo get tight loops).
+        // De-interleave, window and pack sample pairs (mono and stereo get
+        // tight loops).
+        let win = &self.window;
         match self.times.as_mut_slice() {
             [t] => {
-                for ((t, &x), &win) in t.iter_mut().zip(frame_in).zip(&self.window) {
-                    *t = x * win;
+                for ((t, x), w) in t
+                    .iter_mut()
+                    .zip(frame_in.chunks_exact(2))
+                    .zip(win.chunks_exact(2))
+                {
+                    *t = Complex32::new(x[0] * w[0], x[1] * w[1]);
                 }
             }
             [l, r] => {
-                for (((a, b), f), &win) in l
+                for (((a, b), x), w) in l
                     .iter_mut()
                     .zip(r.iter_mut())
-                    .zip(frame_in.chunks_exact(2))
-                    .zip(&self.window)
+                    .zip(frame_in.chunks_exact(4))
+                    .zip(win.chunks_exact(2))
                 {
-                    *a = f[0] * win;
-                    *b = f[1] * win;
+                    *a = Complex32::new(x[0] * w[0], x[2] * w[1]);
+                    *b = Complex32::new(x[1] * w[0], x[3] * w[1]);
                 }
             }
             times => {
                 for (c, t) in times.iter_mut().enumerate() {
-                    for ((t, f), &win) in t
+                    for ((t, x), w) in t
                         .iter_mut()
-                        .zip(frame_in.chunks_exact(ch))
-                        .zip(&self.window)
+                        .zip(frame_in.chunks_exact(2 * ch))
+                        .zip(win.chunks_exact(2))
                     {
-                        *t = f[c] * win;
+                        *t = Complex32::new(x[c] * w[0], x[ch + c] * w[1]);
                     }
                 }
             }
         }
+        // Only the canonical bins are used (fewer exist below 8.8 kHz).
+        let used = BINS.min(self.out_spec.len());
         for c in 0..ch {
-            let spec = &mut self.spectra[c];
-            let bins = self.out_spec.len();
-            self.fwd
-                .process_with_scratch(&mut self.times[c], &mut spec[..bins], &mut self.scratch_fwd)
-                .expect("buffer sizes fixed at construction");
-            // Only the canonical bins are used.
-            for (m, s) in self.mix[..BINS].iter_mut().zip(&spec[..BINS]) {
+            let spec = &mut self.spectra[c][..used];
+            self.fft.forward(&mut self.times[c], spec);
+            for (m, s) in self.mix[..used].iter_mut().zip(spec.iter()) {
                 *m += s * inv_ch;
             }
         }
@@ -359,7 +356,7 @@ impl Embedder {
             };
         }
         // Modulation depth per masking band.
-        let margin = 10f32.powf(-MARGIN_DB / 10.0);
+        let margin = MARGIN;
         let mut energy = 0.0f32;
         let mut active = false;
         self.beta.fill(0.0);
@@ -393,25 +390,32 @@ impl Embedder {
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let row = unit_frame / l.cell_frames * l.freq_cells;
         self.out_spec.fill(Complex32::default());
-        for k in lo..hi {
-            let beta = self.beta[k] * onset_scale;
-            if beta > 0.0 {
-                self.beta_sum += f64::from(beta);
-                self.beta_count += 1;
-            }
-            let sign = self.signs[row + (k - lo) / l.cell_bins];
-            self.out_spec[k] = self.mix[k] * (sign * beta);
-        }
-        self.inv
-            .process_with_scratch(&mut self.out_spec, &mut self.time, &mut self.scratch_inv)
-            .expect("buffer sizes fixed at construction");
-        let scale = 1.0 / self.n as f32;
-        for ((w, &t), &win) in self.w[start..start + self.n]
-            .iter_mut()
-            .zip(&self.time)
-            .zip(&self.window)
+        let signs = &self.signs[row..row + l.freq_cells];
+        for (((out, mix), beta), &sign) in self.out_spec[lo..hi]
+            .chunks_mut(l.cell_bins)
+            .zip(self.mix[lo..hi].chunks(l.cell_bins))
+            .zip(self.beta[lo..hi].chunks(l.cell_bins))
+            .zip(signs)
         {
-            *w += t * win * scale;
+            for ((o, &m), &b) in out.iter_mut().zip(mix).zip(beta) {
+                let beta = b * onset_scale;
+                if beta > 0.0 {
+                    self.beta_sum += f64::from(beta);
+                    self.beta_count += 1;
+                }
+                *o = m * (sign * beta);
+            }
+        }
+        self.fft
+            .inverse_band(&self.out_spec, lo..hi, &mut self.time);
+        let scale = 1.0 / self.n as f32;
+        for ((w, t), win) in self.w[start..start + self.n]
+            .chunks_exact_mut(2)
+            .zip(&self.time)
+            .zip(self.window.chunks_exact(2))
+        {
+            w[0] += t.re * win[0] * scale;
+            w[1] += t.im * win[1] * scale;
         }
         self.frame += 1;
     }
@@ -444,15 +448,24 @@ impl Embedder {
                 }
             }
         }
-        // Rarely anything exceeds full scale; only then look closer.
+        // Rarely anything exceeds full scale; only then look closer. (The
+        // scan takes the largest magnitude as integer bits, which vectorises
+        // where a float maximum would not; NaN counts as over.)
         let mut clipped = 0u64;
-        if marked.iter().filter(|y| y.abs() > 1.0).count() > 0 {
-            for (y, &x) in marked.iter_mut().zip(input) {
-                let limit = x.abs().max(1.0);
-                if y.abs() > limit {
-                    *y = y.clamp(-limit, limit);
-                    clipped += 1;
+        let peak_bits = marked
+            .iter()
+            .fold(0u32, |m, y| m.max(y.to_bits() & 0x7fff_ffff));
+        if peak_bits > 1f32.to_bits() {
+            // Branch-free so it vectorises: loud masters take this path often.
+            for (ys, xs) in marked.chunks_mut(1 << 16).zip(input.chunks(1 << 16)) {
+                let mut count = 0u32;
+                for (y, &x) in ys.iter_mut().zip(xs) {
+                    let limit = x.abs().max(1.0);
+                    let limited = y.max(-limit).min(limit);
+                    count += u32::from(limited != *y);
+                    *y = limited;
                 }
+                clipped += u64::from(count);
             }
         }
         self.stats.clipped += clipped;

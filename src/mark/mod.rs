@@ -3,6 +3,7 @@
 //! See [`layout`] for where the marker lives, [`embed`] for how it is added
 //! and [`detect`] for how it is found again.
 
+pub mod band_fft;
 pub mod code;
 pub mod detect;
 pub mod embed;
