@@ -80,6 +80,12 @@ pub struct AudioReader {
     pending: Vec<f32>,
     has_pending: bool,
     frames_decoded: u64,
+    /// Frames handed out by `read_chunk` so far.
+    frames_out: u64,
+    /// The true length of an AIFF stream (from `COMM`): symphonia 0.5 reads
+    /// 8 bytes past the end of `SSND`, which turns the start of a following
+    /// chunk (an `ID3 ` tag, say) into a loud click. Output stops here.
+    frame_limit: Option<u64>,
     skipped: u64,
     last_skip: Option<String>,
     /// The feature, if the most recent skip was an "unsupported" decode error.
@@ -183,6 +189,11 @@ impl AudioReader {
         if is_mp4(head) {
             mp4_tables_fit(&mut source)?;
         }
+        let aiff_frames = if is_aiff(head) {
+            aiff_sample_frames(&mut source)?
+        } else {
+            None
+        };
         let mut hint = Hint::new();
         if let Some(ext) = ext {
             hint.with_extension(ext);
@@ -218,6 +229,8 @@ impl AudioReader {
             pending: Vec::new(),
             has_pending: false,
             frames_decoded: 0,
+            frames_out: 0,
+            frame_limit: None,
             skipped: 0,
             last_skip: None,
             last_skip_unsupported: None,
@@ -234,6 +247,10 @@ impl AudioReader {
         }
         reader.spec.sample_format =
             pick_sample_format(&params, decoded_format.unwrap_or(DecodedKind::Float));
+        if let Some(frames) = aiff_frames {
+            reader.frame_limit = Some(frames);
+            reader.spec.frames = Some(frames);
+        }
         reader.pending = first;
         reader.has_pending = true;
         Ok(reader)
@@ -272,6 +289,19 @@ impl AudioReader {
     /// largest packet, no further allocation happens here (symphonia's
     /// demuxers still allocate each packet's compressed bytes).
     pub fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        let mut n = self.read_chunk_raw(out)?;
+        if let Some(limit) = self.frame_limit {
+            let left = limit.saturating_sub(self.frames_out) as usize;
+            if n > left {
+                n = left;
+                out.truncate(n * usize::from(self.spec.channels));
+            }
+        }
+        self.frames_out += n as u64;
+        Ok(n)
+    }
+
+    fn read_chunk_raw(&mut self, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         match &self.state {
             State::Poisoned(msg) => return Err(AudioError::Corrupt(msg.clone())),
@@ -504,7 +534,7 @@ fn alac_bit_depth(params: &codecs::CodecParameters) -> Option<u32> {
 }
 
 /// The first track with a non-null codec.
-fn first_track(tracks: &[Track]) -> Option<&Track> {
+pub(super) fn first_track(tracks: &[Track]) -> Option<&Track> {
     tracks
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
@@ -530,7 +560,7 @@ fn make_decoder(track: &Track) -> Result<Box<dyn Decoder>> {
 }
 
 /// Maps a probe failure; `head` is the first bytes of the input.
-fn probe_error(e: SymError, head: &[u8]) -> AudioError {
+pub(super) fn probe_error(e: SymError, head: &[u8]) -> AudioError {
     match e {
         SymError::Unsupported(msg) if msg.contains("no suitable format reader") => {
             AudioError::NotAudio
@@ -560,7 +590,7 @@ fn probe_error(e: SymError, head: &[u8]) -> AudioError {
 }
 
 /// Maps a fatal symphonia error during demuxing or decoding.
-fn stream_error(e: SymError, codec: &str) -> AudioError {
+pub(super) fn stream_error(e: SymError, codec: &str) -> AudioError {
     match e {
         SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             AudioError::Corrupt("unexpected end of stream".into())
@@ -608,7 +638,35 @@ fn flac_declares_no_frames(head: &[u8]) -> bool {
 }
 
 /// True if `head` looks like an ISO-BMFF (MP4/M4A/MOV) file.
-fn is_mp4(head: &[u8]) -> bool {
+pub(super) fn is_aiff(head: &[u8]) -> bool {
+    head.len() >= 12 && &head[0..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC")
+}
+
+/// `numSampleFrames` from an AIFF file's `COMM` chunk (then rewinds).
+fn aiff_sample_frames<R: std::io::Read + std::io::Seek + ?Sized>(r: &mut R) -> Result<Option<u64>> {
+    use std::io::SeekFrom;
+    let len = r.seek(SeekFrom::End(0)).map_err(AudioError::Read)?;
+    let mut at = 12u64;
+    let mut found = None;
+    while at + 8 <= len {
+        r.seek(SeekFrom::Start(at)).map_err(AudioError::Read)?;
+        let mut h = [0u8; 14];
+        let n = r.read(&mut h).map_err(AudioError::Read)?;
+        if n < 8 {
+            break;
+        }
+        let size = u64::from(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+        if &h[0..4] == b"COMM" && n >= 14 {
+            found = Some(u64::from(u32::from_be_bytes([h[10], h[11], h[12], h[13]])));
+            break;
+        }
+        at += 8 + size + (size & 1);
+    }
+    r.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
+    Ok(found)
+}
+
+pub(super) fn is_mp4(head: &[u8]) -> bool {
     matches!(
         head.get(4..8),
         Some(b"ftyp" | b"moov" | b"mdat" | b"free" | b"skip" | b"wide")
@@ -619,7 +677,7 @@ fn is_mp4(head: &[u8]) -> bool {
 /// `stco`, `co64`) fits inside its box, so a corrupted entry count cannot
 /// make symphonia attempt a giant allocation (which aborts). Rewinds the
 /// source afterwards.
-fn mp4_tables_fit<R: std::io::Read + std::io::Seek + ?Sized>(r: &mut R) -> Result<()> {
+pub(super) fn mp4_tables_fit<R: std::io::Read + std::io::Seek + ?Sized>(r: &mut R) -> Result<()> {
     use std::io::SeekFrom;
     let len = r.seek(SeekFrom::End(0)).map_err(AudioError::Read)?;
     let result = mp4_walk(r, 0, len, 0);
@@ -721,7 +779,7 @@ fn is_lossless(codec: CodecType) -> bool {
 
 /// Short codec name: the registry's, or a fixed name for known codecs that
 /// have no decoder here.
-fn codec_name(codec: CodecType) -> String {
+pub(super) fn codec_name(codec: CodecType) -> String {
     use symphonia::core::codecs::*;
     if let Some(d) = symphonia::default::get_codecs().get_codec(codec) {
         return d.short_name.to_string();
@@ -758,7 +816,7 @@ fn codec_name(codec: CodecType) -> String {
 }
 
 /// Text of a caught panic, for [`AudioError::Corrupt`].
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let detail = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

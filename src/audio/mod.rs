@@ -21,6 +21,7 @@
 pub mod decode;
 pub mod flac;
 pub mod pcm;
+pub mod stream;
 pub mod wav;
 
 use std::fs::File;
@@ -30,6 +31,7 @@ use std::path::Path;
 pub use decode::{decode_bytes, decode_file, AudioReader};
 pub use flac::FlacWriter;
 pub use pcm::{quantize, PcmHasher};
+pub use stream::{stream_digest, StreamDigest};
 pub use wav::WavWriter;
 
 /// Sample formats the writers can produce.
