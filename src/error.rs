@@ -10,6 +10,9 @@ pub enum ErrorKind {
     /// The audio could not be decoded or written.
     #[error("{0}")]
     Audio(#[from] crate::audio::AudioError),
+    /// Tags or metadata chunks could not be read or written.
+    #[error("{0}")]
+    Metadata(#[from] crate::metadata::MetadataError),
     /// A key file could not be read or written.
     #[error("{0}")]
     Key(String),

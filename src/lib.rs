@@ -5,11 +5,14 @@
 pub mod attacks;
 pub mod audio;
 pub mod error;
+pub mod inspect;
 pub mod mark;
+pub mod metadata;
 pub mod output;
 pub mod provenance;
 pub mod report;
 pub mod stamp;
+pub mod tag;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

@@ -7,12 +7,13 @@
 use crate::audio::{AudioReader, OutputFormat, PcmHasher, PcmWriter, SampleFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mark::{layout::Layout, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
+use crate::metadata::{self, current_year, CarriedTags, Declaration};
 use crate::output;
 use crate::provenance::{AudioDigest, Manifest, Payload, Policy, SignedManifest, SigningKeyPair};
 use std::path::{Path, PathBuf};
 
-/// Tag (FLAC Vorbis comment / WAV chunk entry) that holds the signed manifest.
-pub const MANIFEST_TAG: &str = "EARMARK_MANIFEST";
+/// Tag (FLAC Vorbis comment / ID3 `TXXX` description) that holds the signed manifest.
+pub const MANIFEST_TAG: &str = crate::metadata::MANIFEST_KEY;
 
 /// What to stamp with.
 #[derive(Debug, Clone)]
@@ -32,8 +33,12 @@ pub struct StampOptions {
     pub track_id: Option<u32>,
     /// Marker strength (see [`EmbedOptions::strength`]). Default: 1.0.
     pub strength: f32,
-    /// The AI-training policy declared in the manifest. Default: no AI training.
+    /// The AI-training policy declared in the manifest and in every metadata
+    /// carrier of the output. Default: no AI training.
     pub policy: Policy,
+    /// Copyright owner for the declaration's copyright line. Default: the
+    /// artist (option, else the input's artist tag); none if neither is known.
+    pub owner: Option<String>,
     /// Replace an existing output file. Default: false.
     pub force: bool,
 }
@@ -50,6 +55,7 @@ impl StampOptions {
             track_id: None,
             strength: 1.0,
             policy: Policy::default(),
+            owner: None,
             force: false,
         }
     }
@@ -189,17 +195,40 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
         spec.channels,
         sample_format_name(wspec.sample_format),
     );
+    // Tags of the input (title, artist, album, artwork, ISRC) carry over.
+    let carried = CarriedTags::read(input);
+    let title = opts
+        .title
+        .clone()
+        .or_else(|| carried.as_ref().and_then(CarriedTags::title));
+    let artist = opts
+        .artist
+        .clone()
+        .or_else(|| carried.as_ref().and_then(CarriedTags::artist));
     let mut manifest = Manifest::new(payload, digest, opts.policy.clone());
-    manifest.title = opts.title.clone();
-    manifest.artist = opts.artist.clone();
+    manifest.title = title;
+    manifest.artist = artist.clone();
     let signed = manifest.sign(&opts.signing_key);
-    let tags = vec![(MANIFEST_TAG.to_string(), signed.to_json_compact())];
-    let buf = writer.finish(&tags).map_err(|e| Error::new(&output, e))?;
+    let buf = writer.finish(&[]).map_err(|e| Error::new(&output, e))?;
     let file = buf
         .into_inner()
         .map_err(|e| Error::new(&output, e.into_error()))?;
     file.sync_all().map_err(|e| Error::new(&output, e))?;
     drop(file);
+    // The declaration in every carrier of the output, with the manifest.
+    let owner = opts.owner.clone().or(artist);
+    let decl = Declaration::new(opts.policy.clone(), owner.as_deref(), current_year());
+    let json = signed.to_json_compact();
+    let tag_warnings =
+        metadata::write_declaration(temp.path(), &decl, Some(&json), carried.as_ref())
+            .map_err(|e| Error::new(&output, e))?;
+    let back = metadata::read_metadata(temp.path()).map_err(|e| Error::new(&output, e))?;
+    if !back.manifests.contains(&json) {
+        return Err(Error::new(
+            &output,
+            ErrorKind::Other("the written file does not read back with its manifest".into()),
+        ));
+    }
     // Check that the output reads back before it takes the final name.
     AudioReader::open(temp.path()).map_err(|e| {
         Error::new(
@@ -218,7 +247,7 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     }
 
     let seconds = frames as f64 / f64::from(spec.sample_rate);
-    let mut warnings = Vec::new();
+    let mut warnings = tag_warnings;
     if stats.active_frames == 0 {
         warnings.push("the track is silent: no marker could be embedded".to_string());
     } else if stats.loud_fraction() < 0.5 {
@@ -262,7 +291,8 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     })
 }
 
-fn random_track_id() -> u32 {
+/// A random 32-bit track id (used when none is given).
+pub fn random_track_id() -> u32 {
     use rand_core::RngCore;
     rand_core::OsRng.next_u32()
 }

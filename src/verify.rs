@@ -1,11 +1,11 @@
 //! Verifying one file: find the marker, read the manifest (embedded or
 //! sidecar), check its signature, and compare it with the marker and the audio.
 
-use crate::audio::{read_tags, AudioReader, PcmHasher, SampleFormat, WriterSpec};
+use crate::audio::{stream_digest, AudioReader, PcmHasher, SampleFormat, WriterSpec};
 use crate::error::{Error, Result};
 use crate::mark::{Detector, WatermarkKey};
-use crate::provenance::{Payload, PublicKey, SignedManifest, Verdict};
-use crate::stamp::{sidecar_path, MANIFEST_TAG};
+use crate::provenance::{HashBasis, Payload, PublicKey, SignedManifest, Verdict};
+use crate::stamp::sidecar_path;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -138,13 +138,11 @@ fn parse_format(name: &str) -> Option<SampleFormat> {
     }
 }
 
-/// Finds the manifest: embedded tag first, then the sidecar.
-fn find_manifest(path: &Path) -> (Option<(String, SignedManifest)>, Option<String>) {
-    let embedded = read_tags(path).ok().and_then(|tags| {
-        tags.into_iter()
-            .find(|(k, _)| k == MANIFEST_TAG)
-            .map(|(_, v)| v)
-    });
+/// Finds the manifest: in the file's own metadata first, then the sidecar.
+pub(crate) fn find_manifest(path: &Path) -> (Option<(String, SignedManifest)>, Option<String>) {
+    let embedded = crate::metadata::read_metadata(path)
+        .ok()
+        .and_then(|m| m.manifests.into_iter().next());
     let (source, text) = match embedded {
         Some(text) => ("embedded".to_string(), text),
         None => {
@@ -158,6 +156,54 @@ fn find_manifest(path: &Path) -> (Option<(String, SignedManifest)>, Option<Strin
     match SignedManifest::parse(&text) {
         Ok(m) => (Some((source, m)), None),
         Err(e) => (None, Some(format!("{source} manifest: {e}"))),
+    }
+}
+
+/// Checks a manifest against the trust list, the markers found and the audio.
+/// `pcm` is the decoded audio's hash and shape, when it was decoded; a
+/// manifest over the encoded packets ([`HashBasis::Encoded`]) is checked
+/// against the file's packets instead.
+pub(crate) fn check_manifest(
+    path: &Path,
+    source: String,
+    m: SignedManifest,
+    trusted: &[PublicKey],
+    markers: &[FoundMarker],
+    pcm: Option<(&str, u64, u32, u16)>,
+) -> ManifestReport {
+    let check = m.check(trusted);
+    let verdict = check.verdict();
+    let a = &m.manifest.audio;
+    let audio_identical = match a.basis {
+        HashBasis::Encoded => stream_digest(path).is_ok_and(|d| {
+            m.manifest
+                .matches_audio_sha256(&crate::provenance::hex::encode(&d.sha256))
+                && d.frames == a.frames
+        }),
+        HashBasis::Pcm => pcm.is_some_and(|(sha, frames, rate, channels)| {
+            m.manifest.matches_audio_sha256(sha)
+                && a.frames == frames
+                && a.sample_rate == rate
+                && a.channels == channels
+        }),
+    };
+    ManifestReport {
+        source,
+        verdict: verdict.to_string(),
+        signature_valid: check.signature_valid,
+        trusted: check.trusted,
+        signer: check
+            .signer
+            .map(|k| k.short_fingerprint())
+            .unwrap_or_default(),
+        matches_marker: (!markers.is_empty()).then(|| {
+            markers
+                .iter()
+                .any(|f| m.manifest.matches_payload(&f.payload))
+        }),
+        audio_identical,
+        document: m,
+        verdict_kind: Some(verdict),
     }
 }
 
@@ -202,31 +248,14 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
         })
         .collect();
     let manifest = manifest.map(|(source, m)| {
-        let check = m.check(&opts.trusted);
-        let verdict = check.verdict();
-        let a = &m.manifest.audio;
-        let audio_identical = m.manifest.matches_audio_sha256(&audio_sha256)
-            && a.frames == frames
-            && a.sample_rate == spec.sample_rate
-            && a.channels == spec.channels;
-        ManifestReport {
+        check_manifest(
+            path,
             source,
-            verdict: verdict.to_string(),
-            signature_valid: check.signature_valid,
-            trusted: check.trusted,
-            signer: check
-                .signer
-                .map(|k| k.short_fingerprint())
-                .unwrap_or_default(),
-            matches_marker: (!markers.is_empty()).then(|| {
-                markers
-                    .iter()
-                    .any(|f| m.manifest.matches_payload(&f.payload))
-            }),
-            audio_identical,
-            document: m,
-            verdict_kind: Some(verdict),
-        }
+            m,
+            &opts.trusted,
+            &markers,
+            Some((&audio_sha256, frames, spec.sample_rate, spec.channels)),
+        )
     });
     Ok(VerifyOutcome {
         path: path.to_path_buf(),

@@ -26,6 +26,12 @@ pub enum Command {
     Stamp(StampArgs),
     /// Look for the marker and check the manifest of one or more files.
     Verify(VerifyArgs),
+    /// Write the no-AI declaration and a signed manifest into files' metadata
+    /// without re-encoding the audio (MP3, FLAC, Ogg Vorbis/Opus, M4A, WAV, AIFF).
+    Tag(TagArgs),
+    /// Show everything earmark can read about a file: the declaration in each
+    /// metadata carrier, the manifest and its checks, and any marker.
+    Inspect(InspectArgs),
     /// Stamp real tracks, attack them (MP3, Vorbis, resampling, noise, ...),
     /// and report how often the marker survives; also counts false positives.
     Robustness(RobustnessArgs),
@@ -64,9 +70,8 @@ pub struct StampArgs {
     /// less transparent), 0.5 is 6 dB weaker.
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
-    /// What the declaration allows.
-    #[arg(long, default_value = "no-ai-training", value_parser = parse_policy)]
-    pub policy: PolicyKind,
+    #[command(flatten)]
+    pub declare: DeclareArgs,
     /// Private watermark key file (any file of at least 16 random bytes)
     /// [default: the built-in public key, so anyone can verify].
     #[arg(long)]
@@ -88,6 +93,69 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub trust: Vec<PathBuf>,
     /// Private watermark key the files were stamped with [default: the built-in public key].
+    #[arg(long)]
+    pub wm_key: Option<PathBuf>,
+    /// One JSON object per file on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The declaration options shared by `stamp` and `tag`.
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    /// What the declaration says: no-ai-training (all AI/ML training prohibited),
+    /// no-genai-training, no-data-mining, search-only, or allow.
+    #[arg(long, default_value = "no-ai-training", value_parser = parse_policy)]
+    pub policy: PolicyKind,
+    /// Copyright owner, written as "YEAR OWNER. All rights reserved."
+    /// [default: the artist, if known].
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// URL of your full terms (TDMRep policy, ID3 WCOP, XMP web statement).
+    #[arg(long)]
+    pub terms_url: Option<String>,
+    /// Human-readable notice [default: generated from the policy].
+    #[arg(long)]
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Files to tag.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Your Ed25519 private key (signs the manifest).
+    #[arg(long, short)]
+    pub key: PathBuf,
+    /// Output file (one input) or existing folder (several inputs)
+    /// [default: NAME.earmark.EXT next to each input].
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Title recorded in the manifest [default: the file's title tag].
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Artist recorded in the manifest [default: the file's artist tag].
+    #[arg(long)]
+    pub artist: Option<String>,
+    #[command(flatten)]
+    pub declare: DeclareArgs,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// One JSON object per file on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Files to inspect.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Public keys you trust (PEM).
+    #[arg(long)]
+    pub trust: Vec<PathBuf>,
+    /// Private watermark key [default: the built-in public key].
     #[arg(long)]
     pub wm_key: Option<PathBuf>,
     /// One JSON object per file on stdout.

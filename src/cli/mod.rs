@@ -43,6 +43,8 @@ pub fn run() -> i32 {
         Command::Keygen(a) => keygen(&a),
         Command::Stamp(a) => stamp(&a),
         Command::Verify(a) => verify(&a),
+        Command::Tag(a) => tag(&a),
+        Command::Inspect(a) => inspect(&a),
         Command::Robustness(a) => robustness(&a),
     }
 }
@@ -121,7 +123,8 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.artist = a.artist.clone();
     opts.track_id = a.track_id;
     opts.strength = a.strength;
-    opts.policy = Policy::from_kind(a.policy);
+    opts.policy = policy(&a.declare);
+    opts.owner = a.declare.owner.clone();
     opts.force = a.force;
     match earmark::stamp_file(&a.input, &opts) {
         Ok(outcome) => {
@@ -130,6 +133,91 @@ fn stamp(a: &args::StampArgs) -> i32 {
         }
         Err(e) => fail(e),
     }
+}
+
+/// The policy the declaration options describe.
+fn policy(d: &args::DeclareArgs) -> Policy {
+    let mut p = Policy::from_kind(d.policy);
+    if let Some(url) = &d.terms_url {
+        p.terms_url = Some(url.clone());
+    }
+    if let Some(n) = &d.notice {
+        p.notice = n.clone();
+    }
+    p
+}
+
+fn tag(a: &args::TagArgs) -> i32 {
+    let key = match provenance::read_signing_key(&a.key) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let out_dir = a.out.as_ref().filter(|o| a.files.len() > 1 || o.is_dir());
+    if let Some(dir) = out_dir {
+        if !dir.is_dir() {
+            return fail(format!(
+                "{}: with several inputs --out must be an existing folder",
+                dir.display()
+            ));
+        }
+    }
+    let mut code = 0;
+    for input in &a.files {
+        let mut opts = earmark::tag::TagOptions::new(key.clone());
+        opts.policy = policy(&a.declare);
+        opts.owner = a.declare.owner.clone();
+        opts.title = a.title.clone();
+        opts.artist = a.artist.clone();
+        opts.force = a.force;
+        opts.out = match out_dir {
+            Some(dir) => {
+                let name = earmark::tag::default_tag_output(input);
+                name.file_name().map(|n| dir.join(n))
+            }
+            None => a.out.clone(),
+        };
+        match earmark::tag::tag_file(input, &opts) {
+            Ok(o) => print::tag(&o, a.json),
+            Err(e) => {
+                if a.json {
+                    print::json_error(input, &e);
+                }
+                code = fail(e);
+            }
+        }
+    }
+    code
+}
+
+fn inspect(a: &args::InspectArgs) -> i32 {
+    let mut opts = earmark::VerifyOptions::default();
+    match wm_key(a.wm_key.as_deref()) {
+        Ok(k) => opts.wm_key = k,
+        Err(e) => return fail(e),
+    }
+    for t in &a.trust {
+        match provenance::read_public_key(t) {
+            Ok(k) => opts.trusted.push(k),
+            Err(e) => return fail(e),
+        }
+    }
+    let mut code = 0;
+    for path in &a.files {
+        let c = match earmark::inspect::inspect_file(path, &opts) {
+            Ok(o) => {
+                print::inspect(&o, a.json);
+                o.exit_code()
+            }
+            Err(e) => {
+                if a.json {
+                    print::json_error(path, &e);
+                }
+                fail(e)
+            }
+        };
+        code = worst(code, c);
+    }
+    code
 }
 
 fn verify(a: &args::VerifyArgs) -> i32 {

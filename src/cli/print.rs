@@ -1,6 +1,10 @@
 //! Human and JSON output of command results.
 
+use earmark::inspect::InspectOutcome;
+use earmark::metadata::Carrier;
 use earmark::provenance::Payload;
+use earmark::tag::TagOutcome;
+use earmark::verify::ManifestReport;
 use earmark::{StampOutcome, VerifyOutcome};
 use serde_json::json;
 use std::path::Path;
@@ -113,11 +117,16 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
             o.best_sync_z
         );
     }
-    if let Some(e) = &o.manifest_error {
+    manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());
+}
+
+/// The manifest part of `verify` and `inspect` output.
+fn manifest_lines(manifest: Option<&ManifestReport>, manifest_error: Option<&str>) {
+    if let Some(e) = manifest_error {
         out!("  manifest    UNREADABLE: {e}");
     }
-    match &o.manifest {
-        None if o.manifest_error.is_none() => {
+    match manifest {
+        None if manifest_error.is_none() => {
             out!("  manifest    none (no embedded manifest, no sidecar)")
         }
         None => {}
@@ -133,12 +142,17 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
                 ),
                 None => out!("  matches     (no marker to compare with)"),
             }
+            let tagged = doc.audio.basis == earmark::provenance::HashBasis::Encoded;
             out!(
                 "  audio       {}",
-                if m.audio_identical {
-                    "bit-identical to what was stamped"
-                } else {
-                    "differs from what was stamped (re-encoded, edited or another file)"
+                match (m.audio_identical, tagged) {
+                    (true, false) => "bit-identical to what was stamped",
+                    (true, true) => "the encoded audio is byte-identical to what was signed",
+                    (false, false) => {
+                        "differs from what was stamped (re-encoded, edited or another file)"
+                    }
+                    (false, true) =>
+                        "differs from what was signed (re-encoded, edited or another file)",
                 }
             );
             if let Some(t) = &doc.title {
@@ -147,7 +161,7 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
             if let Some(a) = &doc.artist {
                 out!("  artist      {a}");
             }
-            out!("  stamped     {} by {}", doc.created, doc.tool);
+            out!("  signed      {} by {}", doc.created, doc.tool);
             out!("  policy      {}", doc.policy.notice);
         }
     }
@@ -156,4 +170,128 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
 /// Prints a JSON error record for a file (so `--json` output has one object per file).
 pub fn json_error(path: &Path, e: &earmark::Error) {
     out!("{}", json!({ "path": path, "error": e.to_string() }));
+}
+
+/// Prints a tag result.
+pub fn tag(o: &TagOutcome, as_json: bool) {
+    for w in &o.warnings {
+        eprintln!("earmark: warning: {}: {w}", o.input.display());
+    }
+    if as_json {
+        let v = json!({
+            "input": o.input,
+            "output": o.output,
+            "container": o.container,
+            "carriers": o.metadata.carriers,
+            "warnings": o.warnings,
+            "manifest": o.manifest,
+        });
+        out!("{v}");
+        return;
+    }
+    let m = &o.manifest.manifest;
+    out!(
+        "tagged    {} -> {} ({}, audio bytes unchanged)",
+        o.input.display(),
+        o.output.display(),
+        o.container
+    );
+    let names: Vec<&str> = o
+        .metadata
+        .carriers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    out!("carriers  {}", names.join(", "));
+    let signer = m
+        .signer_key()
+        .map(|k| k.short_fingerprint())
+        .unwrap_or_default();
+    out!("manifest  signed by {signer}, {}", payload_line(&m.payload));
+    out!("policy    {}", m.policy.notice);
+}
+
+fn carrier_line(c: &Carrier) {
+    out!("    {}", c.name);
+    let field = |label: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            out!("      {label:<15} {v}");
+        }
+    };
+    field("data mining", &c.data_mining);
+    field("TDM reservation", &c.tdm_reservation);
+    field("TDM policy", &c.tdm_policy);
+    field("copyright", &c.copyright);
+    field("notice", &c.notice);
+}
+
+/// Prints an inspect result.
+pub fn inspect(o: &InspectOutcome, as_json: bool) {
+    if as_json {
+        out!(
+            "{}",
+            serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        );
+        return;
+    }
+    out!("{}:", o.path.display());
+    match (&o.metadata, &o.metadata_error) {
+        (Some(m), _) => {
+            out!("  container   {}", m.container);
+            for (label, v) in [
+                ("title", &m.title),
+                ("artist", &m.artist),
+                ("album", &m.album),
+                ("ISRC", &m.isrc),
+            ] {
+                if let Some(v) = v {
+                    out!("  {label:<11} {v}");
+                }
+            }
+            if m.pictures > 0 {
+                out!("  artwork     {} picture(s)", m.pictures);
+            }
+            if m.carriers.is_empty() {
+                out!("  declaration none found in any carrier");
+            } else {
+                out!(
+                    "  declaration {} carrier(s), {}",
+                    m.carriers.len(),
+                    if m.carriers_agree() {
+                        "all agree"
+                    } else {
+                        "THEY DISAGREE"
+                    }
+                );
+                for c in &m.carriers {
+                    carrier_line(c);
+                }
+            }
+            for w in &m.warnings {
+                out!("  warning     {w}");
+            }
+        }
+        (None, Some(e)) => out!("  metadata    unreadable: {e}"),
+        (None, None) => {}
+    }
+    match o.declaration_matches_manifest {
+        Some(true) => out!("  signed      the carriers state the manifest's signed policy"),
+        Some(false) => {
+            out!("  signed      NO: the carriers do not state the manifest's signed policy")
+        }
+        None => {}
+    }
+    manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());
+    if let Some(e) = &o.audio_error {
+        out!("  marker      not searched: {e}");
+    } else if o.markers.is_empty() {
+        out!("  marker      none found");
+    }
+    for f in &o.markers {
+        out!(
+            "  marker      {} (sync z {:.1})",
+            payload_line(&f.payload),
+            f.sync_z
+        );
+    }
 }

@@ -162,8 +162,31 @@ pub struct AudioDigest {
     pub sample_rate: u32,
     /// Number of channels.
     pub channels: u16,
-    /// Sample format name, e.g. `"s16"`, `"s24"`, `"f32"`.
+    /// Sample format name, e.g. `"s16"`, `"s24"`, `"f32"`; for
+    /// [`HashBasis::Encoded`] the codec name, e.g. `"mp3"`.
     pub sample_format: String,
+    /// What `sha256` covers; omitted from JSON for the default, [`HashBasis::Pcm`].
+    #[serde(default, skip_serializing_if = "HashBasis::is_pcm")]
+    pub basis: HashBasis,
+}
+
+/// What an [`AudioDigest`]'s SHA-256 is computed over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashBasis {
+    /// The decoded samples, quantised to `sample_format` as written (`stamp`).
+    #[default]
+    Pcm,
+    /// The encoded audio packets exactly as the container stores them
+    /// (`tag`, which never re-encodes): independent of any decoder.
+    Encoded,
+}
+
+impl HashBasis {
+    /// Whether this is [`HashBasis::Pcm`].
+    pub fn is_pcm(&self) -> bool {
+        *self == HashBasis::Pcm
+    }
 }
 
 impl AudioDigest {
@@ -181,7 +204,14 @@ impl AudioDigest {
             sample_rate,
             channels,
             sample_format: sample_format.into(),
+            basis: HashBasis::Pcm,
         }
+    }
+
+    /// The same digest, computed over `basis` instead.
+    pub fn with_basis(mut self, basis: HashBasis) -> AudioDigest {
+        self.basis = basis;
+        self
     }
 }
 

@@ -32,9 +32,9 @@ pub use keys::{
     write_public_key_pem, KeyError, KeyErrorKind, PublicKey, SigningKeyPair,
 };
 pub use manifest::{
-    utc_timestamp, AudioDigest, Manifest, ManifestCheck, ManifestError, ParsePolicyError, Payload,
-    Policy, PolicyKind, SignedManifest, TrainingMining, TrainingMiningEntries, TrainingMiningEntry,
-    Usage, Verdict, FORMAT, SIGNING_DOMAIN,
+    utc_timestamp, AudioDigest, HashBasis, Manifest, ManifestCheck, ManifestError,
+    ParsePolicyError, Payload, Policy, PolicyKind, SignedManifest, TrainingMining,
+    TrainingMiningEntries, TrainingMiningEntry, Usage, Verdict, FORMAT, SIGNING_DOMAIN,
 };
 
 /// Lowercase hexadecimal, written by hand (no dependency).

@@ -1,0 +1,204 @@
+//! Tagging one file: the no-AI declaration and a signed manifest written
+//! into the file's own metadata, without touching the audio.
+//!
+//! The input is copied to a temporary file next to the output, every carrier
+//! is written there (see [`crate::metadata`]), and the result is checked
+//! before it takes its final name: its tags must read back with the new
+//! declaration and manifest, and its encoded audio packets must hash to
+//! exactly what the input's do. The manifest signs that packet hash
+//! ([`HashBasis::Encoded`]), so it does not depend on any decoder.
+
+use crate::audio::stream_digest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::metadata::{self, Container, Declaration, FileMetadata};
+use crate::output;
+use crate::provenance::{
+    hex, AudioDigest, HashBasis, Manifest, Payload, Policy, SignedManifest, SigningKeyPair,
+};
+use std::path::{Path, PathBuf};
+
+/// What to tag with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TagOptions {
+    /// The artist's Ed25519 key: signs the manifest.
+    pub signing_key: SigningKeyPair,
+    /// The declared policy (notice and terms URL included). Default: no AI training.
+    pub policy: Policy,
+    /// Copyright owner; default: the artist (option, else the file's artist tag).
+    pub owner: Option<String>,
+    /// Title for the manifest; default: the file's title tag.
+    pub title: Option<String>,
+    /// Artist for the manifest; default: the file's artist tag.
+    pub artist: Option<String>,
+    /// Track id recorded in the manifest's payload. Default: random.
+    pub track_id: Option<u32>,
+    /// Output path. Default: `NAME.earmark.EXT` next to the input.
+    pub out: Option<PathBuf>,
+    /// Replace an existing output. Default: false.
+    pub force: bool,
+}
+
+impl TagOptions {
+    /// Defaults for everything but the signing key.
+    pub fn new(signing_key: SigningKeyPair) -> Self {
+        TagOptions {
+            signing_key,
+            policy: Policy::default(),
+            owner: None,
+            title: None,
+            artist: None,
+            track_id: None,
+            out: None,
+            force: false,
+        }
+    }
+}
+
+/// The result of tagging one file.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TagOutcome {
+    /// The input file (unchanged).
+    pub input: PathBuf,
+    /// The tagged copy.
+    pub output: PathBuf,
+    /// Its container.
+    pub container: Container,
+    /// The signed manifest written into it.
+    pub manifest: SignedManifest,
+    /// The carriers as read back from the output.
+    pub metadata: FileMetadata,
+    /// Things the user should know (existing tags that could not be kept).
+    pub warnings: Vec<String>,
+}
+
+/// The default output for `tag`: `NAME.earmark.EXT` next to the input.
+pub fn default_tag_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "audio".into());
+    let ext = input
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if ext.is_empty() {
+        input.with_file_name(format!("{stem}.earmark"))
+    } else {
+        input.with_file_name(format!("{stem}.earmark.{ext}"))
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Tags `input` and writes the result atomically.
+pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
+    let container = Container::of_file(input)
+        .map_err(|e| Error::new(input, e))?
+        .ok_or_else(|| Error::new(input, metadata::MetadataError::Unsupported))?;
+    let output = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_tag_output(input));
+    if output == input || same_file(input, &output) {
+        return Err(Error::new(&output, ErrorKind::OutputIsInput));
+    }
+    if let Some(ext) = output.extension().and_then(|e| e.to_str()) {
+        let ext = ext.to_ascii_lowercase();
+        let fits = match container {
+            Container::Wav => matches!(ext.as_str(), "wav" | "wave"),
+            Container::Aiff => matches!(ext.as_str(), "aif" | "aiff" | "aifc"),
+            Container::Mp3 => ext == "mp3",
+            Container::Flac => ext == "flac",
+            Container::OggVorbis | Container::Opus => {
+                matches!(ext.as_str(), "ogg" | "oga" | "opus")
+            }
+            Container::Mp4 => matches!(ext.as_str(), "m4a" | "mp4" | "m4b" | "aac"),
+        };
+        if !fits {
+            return Err(Error::new(
+                &output,
+                ErrorKind::Other(format!(
+                    "tag keeps the audio as it is, so the output must stay {} (.{}), not .{ext}",
+                    container,
+                    container.extension()
+                )),
+            ));
+        }
+    }
+    output::check_writable(&output, opts.force)?;
+
+    let digest = stream_digest(input).map_err(|e| Error::new(input, e))?;
+    let existing = metadata::read_metadata(input).map_err(|e| Error::new(input, e))?;
+    let title = opts.title.clone().or(existing.title.clone());
+    let artist = opts.artist.clone().or(existing.artist.clone());
+    let payload = Payload::new(
+        opts.signing_key.public_key().fingerprint32(),
+        opts.track_id.unwrap_or_else(crate::stamp::random_track_id),
+    );
+    let audio = AudioDigest::new(
+        hex::encode(&digest.sha256),
+        digest.frames,
+        digest.sample_rate,
+        digest.channels,
+        digest.codec.clone(),
+    )
+    .with_basis(HashBasis::Encoded);
+    let mut manifest = Manifest::new(payload, audio, opts.policy.clone());
+    manifest.title = title;
+    manifest.artist = artist.clone();
+    let signed = manifest.sign(&opts.signing_key);
+    let owner = opts.owner.clone().or(artist);
+    let decl = Declaration::new(
+        opts.policy.clone(),
+        owner.as_deref(),
+        metadata::current_year(),
+    );
+
+    let temp = output::temp_for(&output)?;
+    {
+        let mut src = std::fs::File::open(input).map_err(|e| Error::new(input, e))?;
+        let mut dst = temp.reopen().map_err(|e| Error::new(&output, e))?;
+        std::io::copy(&mut src, &mut dst).map_err(|e| Error::new(&output, e))?;
+    }
+    let json = signed.to_json_compact();
+    let warnings = metadata::write_declaration(temp.path(), &decl, Some(&json), None)
+        .map_err(|e| Error::new(&output, e))?;
+    let written = check_written(temp.path(), &json, &decl, &digest.sha256)
+        .map_err(|why| Error::new(&output, ErrorKind::Other(why)))?;
+    output::persist(temp, &output, opts.force)?;
+    Ok(TagOutcome {
+        input: input.to_path_buf(),
+        output,
+        container,
+        manifest: signed,
+        metadata: written,
+        warnings,
+    })
+}
+
+/// Reads a freshly written file back: the declaration and manifest must be
+/// there and the encoded audio must be unchanged.
+fn check_written(
+    path: &Path,
+    manifest: &str,
+    decl: &Declaration,
+    sha256: &[u8; 32],
+) -> std::result::Result<FileMetadata, String> {
+    let meta = metadata::read_metadata(path)
+        .map_err(|e| format!("the tagged file does not read back: {e}"))?;
+    if !meta.manifests.iter().any(|m| m == manifest) {
+        return Err("the tagged file does not read back with its manifest".into());
+    }
+    if meta.data_mining() != Some(decl.policy.plus_data_mining.as_str()) {
+        return Err("the tagged file's carriers do not all read back the declaration".into());
+    }
+    let after = stream_digest(path).map_err(|e| format!("the tagged file's audio: {e}"))?;
+    if &after.sha256 != sha256 {
+        return Err("tagging changed the encoded audio; nothing was written".into());
+    }
+    Ok(meta)
+}
