@@ -132,7 +132,9 @@ fn tag_into(dir: &Path, input: &Path, key: &Path, extra: &[&str]) -> PathBuf {
     let out = dir.join(earmark::tag::default_tag_output(input).file_name().unwrap());
     args.push(s(&out));
     args.extend_from_slice(extra);
-    earmark(&args).expect_code(0);
+    let run = earmark(&args);
+    run.expect_code(0);
+    assert!(run.stderr.is_empty(), "unexpected warning: {}", run.stderr);
     out
 }
 

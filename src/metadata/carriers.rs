@@ -69,6 +69,8 @@ impl CarriedTags {
     pub fn read(path: &Path) -> Option<CarriedTags> {
         let tagged = lofty::probe::Probe::open(path)
             .ok()?
+            .guess_file_type()
+            .ok()?
             .options(parse_options())
             .read()
             .ok()?;
@@ -205,6 +207,14 @@ fn declare_ilst(ilst: &mut Ilst, d: &Declaration, manifest: Option<&str>) {
     }
 }
 
+/// Saves `file`'s tags into `empty` (a minimal file of the same kind, in
+/// memory) and returns the result.
+fn write_into_donor<A: AudioFile>(file: &A, empty: Vec<u8>) -> Result<Vec<u8>, MetadataError> {
+    let mut donor = std::io::Cursor::new(empty);
+    file.save_to(&mut donor, write_options())?;
+    Ok(donor.into_inner())
+}
+
 fn open_rw(path: &Path) -> Result<File, MetadataError> {
     Ok(OpenOptions::new().read(true).write(true).open(path)?)
 }
@@ -259,8 +269,10 @@ pub fn write_declaration(
                 .unwrap_or_default();
             declare_riff_info(&mut info, decl);
             wav.set_riff_info(info);
-            file.seek(SeekFrom::Start(0))?;
-            wav.save_to(&mut file, write_options())?;
+            // lofty rewrites a WAV whole and in memory; write the tags into a
+            // tiny WAV instead and move its chunks over, so memory stays flat.
+            let donor = write_into_donor(&wav, chunks::empty_wav())?;
+            chunks::wav_transplant_tags(&mut file, &donor)?;
             chunks::wav_set_xmp(&mut file, packet.as_bytes())?;
         }
         Container::Aiff => {
@@ -286,8 +298,8 @@ pub fn write_declaration(
                 .unwrap_or_default();
             declare_aiff_text(&mut text, decl);
             aiff.set_text_chunks(text);
-            file.seek(SeekFrom::Start(0))?;
-            aiff.save_to(&mut file, write_options())?;
+            let donor = write_into_donor(&aiff, chunks::empty_aiff())?;
+            chunks::aiff_transplant_tags(&mut file, &donor)?;
             chunks::aiff_set_xmp(&mut file, packet.as_bytes())?;
         }
         Container::Mp3 => {
@@ -353,7 +365,12 @@ fn strict_read_problem(path: &Path) -> Option<String> {
     let strict = ParseOptions::new()
         .read_properties(false)
         .parsing_mode(ParsingMode::Strict);
-    match lofty::probe::Probe::open(path).ok()?.options(strict).read() {
+    // Content decides the type: the temporary copy's name ends in `.tmp`.
+    let probe = lofty::probe::Probe::open(path)
+        .ok()?
+        .guess_file_type()
+        .ok()?;
+    match probe.options(strict).read() {
         Ok(_) => None,
         Err(e) => Some(e.to_string()),
     }

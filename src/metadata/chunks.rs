@@ -130,31 +130,28 @@ fn iff_read_xmp<F: Read + Seek>(f: &mut F, order: Order) -> io::Result<Vec<Vec<u
     Ok(out)
 }
 
-/// Replaces every XMP chunk with `JUNK` of the same size and appends one new
-/// XMP chunk holding `packet`; fixes the container size.
-fn iff_set_xmp<F: Read + Write + Seek>(f: &mut F, order: Order, packet: &[u8]) -> io::Result<()> {
+/// Retypes every top-level chunk for which `retire(id, first 4 data bytes)`
+/// holds to `JUNK` (same size, so nothing moves), appends `new` chunks at the
+/// end and fixes the container size. The position is left at the new end.
+fn iff_replace<F: Read + Write + Seek>(
+    f: &mut F,
+    order: Order,
+    retire: impl Fn(&[u8; 4], &[u8]) -> bool,
+    new: &[([u8; 4], Vec<u8>)],
+) -> io::Result<()> {
     let (chunks, file_len) = list_chunks(f, order)?;
     let mut end = 12u64;
     for c in &chunks {
-        let head_len = c.len.min(4) as usize;
+        let head_len = c.len.min(4).min(file_len.saturating_sub(c.at + 8)) as usize;
         f.seek(SeekFrom::Start(c.at + 8))?;
         let mut head = vec![0u8; head_len];
         f.read_exact(&mut head)?;
-        if is_xmp_chunk(order, &c.id, &head) {
+        if retire(&c.id, &head) {
             f.seek(SeekFrom::Start(c.at))?;
             f.write_all(b"JUNK")?;
         }
         end = end.max((c.at + 8 + c.len + (c.len & 1)).min(file_len));
     }
-    let mut data = Vec::with_capacity(packet.len() + 4);
-    if order == Order::Big {
-        data.extend_from_slice(b"XMP ");
-    }
-    data.extend_from_slice(packet);
-    let id: &[u8; 4] = match order {
-        Order::Little => b"_PMX",
-        Order::Big => b"APPL",
-    };
     // Anything after the last whole chunk (a truncated tail) is overwritten.
     let mut at = end;
     if at % 2 == 1 {
@@ -162,22 +159,120 @@ fn iff_set_xmp<F: Read + Write + Seek>(f: &mut F, order: Order, packet: &[u8]) -
         f.write_all(&[0])?;
         at += 1;
     }
-    let len = u32::try_from(data.len()).map_err(|_| invalid("XMP packet too large"))?;
     f.seek(SeekFrom::Start(at))?;
-    f.write_all(id)?;
-    f.write_all(&order.write(len))?;
-    f.write_all(&data)?;
-    if data.len() % 2 == 1 {
-        f.write_all(&[0])?;
+    for (id, data) in new {
+        let len = u32::try_from(data.len()).map_err(|_| invalid("metadata chunk too large"))?;
+        f.write_all(id)?;
+        f.write_all(&order.write(len))?;
+        f.write_all(data)?;
+        if data.len() % 2 == 1 {
+            f.write_all(&[0])?;
+        }
     }
     let new_len = f.stream_position()?;
     let form = u32::try_from(new_len - 8)
         .map_err(|_| invalid("file too large for a 32-bit RIFF/FORM size"))?;
     f.seek(SeekFrom::Start(4))?;
     f.write_all(&order.write(form))?;
-    // Leave the position at the new end so callers can truncate there.
     f.seek(SeekFrom::Start(new_len))?;
     Ok(())
+}
+
+/// Replaces every XMP chunk with `JUNK` of the same size and appends one new
+/// XMP chunk holding `packet`; fixes the container size.
+fn iff_set_xmp<F: Read + Write + Seek>(f: &mut F, order: Order, packet: &[u8]) -> io::Result<()> {
+    let chunk = match order {
+        Order::Little => (*b"_PMX", packet.to_vec()),
+        Order::Big => {
+            let mut data = b"XMP ".to_vec();
+            data.extend_from_slice(packet);
+            (*b"APPL", data)
+        }
+    };
+    iff_replace(f, order, |id, head| is_xmp_chunk(order, id, head), &[chunk])
+}
+
+/// The top-level chunks of an in-memory RIFF/WAVE or FORM/AIFF file.
+fn chunks_in(bytes: &[u8], order: Order) -> io::Result<Vec<([u8; 4], Vec<u8>)>> {
+    let mut cursor = io::Cursor::new(bytes);
+    let (chunks, len) = list_chunks(&mut cursor, order)?;
+    Ok(chunks
+        .iter()
+        .map(|c| {
+            let start = (c.at + 8) as usize;
+            let end = ((c.at + 8 + c.len).min(len)) as usize;
+            (c.id, bytes[start..end].to_vec())
+        })
+        .collect())
+}
+
+fn is_wav_tag_chunk(id: &[u8; 4], head: &[u8]) -> bool {
+    (id == b"LIST" && head == b"INFO") || id == b"ID3 " || id == b"id3 "
+}
+
+fn is_aiff_tag_chunk(id: &[u8; 4], _head: &[u8]) -> bool {
+    matches!(
+        id,
+        b"NAME" | b"AUTH" | b"(c) " | b"ANNO" | b"COMT" | b"ID3 " | b"id3 "
+    )
+}
+
+/// Moves the tag chunks (`LIST`/`INFO`, `ID3 `) of `donor`, a small WAV file
+/// in memory, into the WAV file `f`: its own tag chunks become `JUNK` and the
+/// donor's are appended. Nothing is read into memory but chunk headers, so
+/// this works on files of any length (lofty rewrites a WAV whole, in memory).
+pub fn wav_transplant_tags(f: &mut std::fs::File, donor: &[u8]) -> io::Result<()> {
+    let new: Vec<_> = chunks_in(donor, Order::Little)?
+        .into_iter()
+        .filter(|(id, data)| is_wav_tag_chunk(id, &data[..data.len().min(4)]))
+        .collect();
+    iff_replace(f, Order::Little, is_wav_tag_chunk, &new)?;
+    let len = f.stream_position()?;
+    f.set_len(len)
+}
+
+/// As [`wav_transplant_tags`], for AIFF text chunks (`NAME`, `AUTH`, `(c) `,
+/// `ANNO`, `COMT`) and the `ID3 ` chunk.
+pub fn aiff_transplant_tags(f: &mut std::fs::File, donor: &[u8]) -> io::Result<()> {
+    let new: Vec<_> = chunks_in(donor, Order::Big)?
+        .into_iter()
+        .filter(|(id, data)| is_aiff_tag_chunk(id, &data[..data.len().min(4)]))
+        .collect();
+    iff_replace(f, Order::Big, is_aiff_tag_chunk, &new)?;
+    let len = f.stream_position()?;
+    f.set_len(len)
+}
+
+/// A minimal valid WAV (16-bit stereo PCM, no samples) to write tags into.
+pub fn empty_wav() -> Vec<u8> {
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&36u32.to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&[1, 0, 2, 0]);
+    v.extend_from_slice(&44_100u32.to_le_bytes());
+    v.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
+    v.extend_from_slice(&[4, 0, 16, 0]);
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v
+}
+
+/// A minimal valid AIFF (16-bit stereo, no samples) to write tags into.
+pub fn empty_aiff() -> Vec<u8> {
+    let mut v = b"FORM".to_vec();
+    v.extend_from_slice(&46u32.to_be_bytes());
+    v.extend_from_slice(b"AIFFCOMM");
+    v.extend_from_slice(&18u32.to_be_bytes());
+    v.extend_from_slice(&2u16.to_be_bytes());
+    v.extend_from_slice(&0u32.to_be_bytes());
+    v.extend_from_slice(&16u16.to_be_bytes());
+    // 44100 as an 80-bit IEEE extended float.
+    v.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]);
+    v.extend_from_slice(b"SSND");
+    v.extend_from_slice(&8u32.to_be_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v
 }
 
 /// XMP packets in a WAV file's `_PMX` chunks.
