@@ -4,6 +4,8 @@
 
 pub mod attacks;
 pub mod audio;
+pub mod batch;
+pub mod catalogue;
 pub mod error;
 pub mod inspect;
 pub mod mark;

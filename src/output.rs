@@ -12,12 +12,22 @@ pub const TEMP_PREFIX: &str = ".earmark-";
 
 /// Creates a temporary file next to `dest`.
 pub fn temp_for(dest: &Path) -> Result<NamedTempFile> {
+    temp_tagged(dest, None)
+}
+
+/// Creates a temporary file next to `dest` whose name carries `tag`
+/// (`.earmark-TAG-XXXXXX.tmp`), so a batch can find its own leftovers.
+pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<NamedTempFile> {
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let prefix = match tag {
+        Some(t) => format!("{TEMP_PREFIX}{t}-"),
+        None => TEMP_PREFIX.to_string(),
+    };
     tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
+        .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| Error::new(dest, e))
@@ -58,7 +68,12 @@ pub fn persist(temp: NamedTempFile, dest: &Path, force: bool) -> Result<()> {
 
 /// Writes `bytes` to a temporary file next to `dest`, ready for [`persist`].
 pub fn temp_with(dest: &Path, bytes: &[u8]) -> Result<NamedTempFile> {
-    let mut temp = temp_for(dest)?;
+    temp_with_tagged(dest, bytes, None)
+}
+
+/// As [`temp_with`], with a tag in the temporary name (see [`temp_tagged`]).
+pub fn temp_with_tagged(dest: &Path, bytes: &[u8], tag: Option<&str>) -> Result<NamedTempFile> {
+    let mut temp = temp_tagged(dest, tag)?;
     temp.write_all(bytes)
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::new(dest, e))?;

@@ -41,6 +41,9 @@ pub struct StampOptions {
     pub owner: Option<String>,
     /// Replace an existing output file. Default: false.
     pub force: bool,
+    /// Extra tag in temporary file names (a batch uses its shard, so a re-run
+    /// removes only its own leftovers). Default: none.
+    pub temp_tag: Option<String>,
 }
 
 impl StampOptions {
@@ -57,6 +60,7 @@ impl StampOptions {
             policy: Policy::default(),
             owner: None,
             force: false,
+            temp_tag: None,
         }
     }
 }
@@ -161,7 +165,7 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
         channels,
         EmbedOptions::with_strength(opts.strength),
     );
-    let temp = output::temp_for(&output)?;
+    let temp = output::temp_tagged(&output, opts.temp_tag.as_deref())?;
     let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
     let mut writer = PcmWriter::new(std::io::BufWriter::new(file), format, wspec)
         .map_err(|e| Error::new(&output, e))?;
@@ -239,7 +243,8 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     // The sidecar is prepared first but renamed last, so a failure leaves
     // neither file behind.
     let json = format!("{}\n", signed.to_json_pretty());
-    let sidecar_temp = output::temp_with(&sidecar, json.as_bytes())?;
+    let sidecar_temp =
+        output::temp_with_tagged(&sidecar, json.as_bytes(), opts.temp_tag.as_deref())?;
     output::persist(temp, &output, opts.force)?;
     if let Err(e) = output::persist(sidecar_temp, &sidecar, opts.force) {
         let _ = std::fs::remove_file(&output);

@@ -32,6 +32,9 @@ pub enum Command {
     /// Show everything earmark can read about a file: the declaration in each
     /// metadata carrier, the manifest and its checks, and any marker.
     Inspect(InspectArgs),
+    /// List, show, export or merge stamp catalogues.
+    #[command(subcommand)]
+    Catalogue(CatalogueCommand),
     /// Stamp real tracks, attack them (MP3, Vorbis, resampling, noise, ...),
     /// and report how often the marker survives; also counts false positives.
     Robustness(RobustnessArgs),
@@ -49,8 +52,10 @@ pub struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct StampArgs {
-    /// Audio file to stamp (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF).
-    pub input: PathBuf,
+    /// Audio file to stamp (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF);
+    /// with --out-dir, any number of files and folders (searched recursively).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
     /// Your Ed25519 private key (from `earmark keygen` or `openssl genpkey -algorithm ed25519`).
     #[arg(long, short)]
     pub key: PathBuf,
@@ -76,19 +81,60 @@ pub struct StampArgs {
     /// [default: the built-in public key, so anyone can verify].
     #[arg(long)]
     pub wm_key: Option<PathBuf>,
-    /// Replace existing output files.
+    /// Replace existing output files (batch: re-stamp files the catalogue has).
     #[arg(long)]
     pub force: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// Options of batch runs (`stamp --out-dir`, `verify` on folders).
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Stamp a whole catalogue: mirror the inputs' folders under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// SQLite catalogue of stamps [default: OUT_DIR/earmark-catalogue.db].
+    #[arg(long, value_name = "PATH")]
+    pub catalogue: Option<PathBuf>,
+    /// Write one JSON record per input to this file (JSON Lines).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub report: Option<PathBuf>,
+    /// Files processed at once [default: one per CPU].
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// Only this share of the files: I/N (0-based), by a stable hash of each
+    /// file's relative path, for array jobs on a cluster.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output format of batch stamps: flac or wav.
+    #[arg(long, default_value = "flac")]
+    pub format: String,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Files to check.
+    /// Files or folders to check (folders are searched recursively, in parallel).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Name the track a decoded payload points to from this catalogue.
+    #[arg(long, value_name = "PATH")]
+    pub catalogue: Option<PathBuf>,
+    /// Write one JSON record per file to this file (JSON Lines).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub report: Option<PathBuf>,
+    /// Files checked at once [default: one per CPU].
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Public keys you trust (PEM); signatures by other keys are reported as untrusted.
     #[arg(long)]
     pub trust: Vec<PathBuf>,
@@ -196,4 +242,41 @@ pub struct RobustnessArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogueCommand {
+    /// One line per stamped file.
+    List {
+        /// The catalogue.
+        catalogue: PathBuf,
+    },
+    /// Everything recorded for one payload (KEY:TRACK, as verify prints them,
+    /// e.g. 1a2b3c4d:42) or one output file.
+    Show {
+        /// The catalogue.
+        catalogue: PathBuf,
+        /// KEY:TRACK or an output path.
+        what: String,
+    },
+    /// Every row as CSV or JSON Lines, to stdout or --out.
+    Export {
+        /// The catalogue.
+        catalogue: PathBuf,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output file [default: stdout].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Merge shard catalogues into one; refuses a track id given to two tracks.
+    Merge {
+        /// Catalogues to merge.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The merged catalogue (created if missing).
+        #[arg(long)]
+        into: PathBuf,
+    },
 }

@@ -19,6 +19,7 @@ macro_rules! out {
 
 mod args;
 mod print;
+mod progress;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -45,6 +46,7 @@ pub fn run() -> i32 {
         Command::Verify(a) => verify(&a),
         Command::Tag(a) => tag(&a),
         Command::Inspect(a) => inspect(&a),
+        Command::Catalogue(c) => catalogue(c),
         Command::Robustness(a) => robustness(&a),
     }
 }
@@ -118,6 +120,17 @@ fn stamp(a: &args::StampArgs) -> i32 {
     }
     let mut opts = earmark::StampOptions::new(key);
     opts.wm_key = wm;
+    if a.batch.out_dir.is_none() {
+        if a.inputs.len() > 1 {
+            return fail("several inputs: give --out-dir DIR for the stamped copies");
+        }
+        if a.inputs[0].is_dir() {
+            return fail(format!(
+                "{}: is a directory; to stamp every audio file in it, give --out-dir DIR",
+                a.inputs[0].display()
+            ));
+        }
+    }
     opts.out = a.out.clone();
     opts.title = a.title.clone();
     opts.artist = a.artist.clone();
@@ -126,7 +139,28 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
     opts.force = a.force;
-    match earmark::stamp_file(&a.input, &opts) {
+    if let Some(dir) = &a.batch.out_dir {
+        if a.batch.format != "flac" && a.batch.format != "wav" {
+            return fail(format!(
+                "--format must be flac or wav, got {:?}",
+                a.batch.format
+            ));
+        }
+        let mut b = earmark::batch::BatchOptions::new(opts, dir.clone());
+        b.policy_name = a.declare.policy.name().to_string();
+        b.catalogue = a.batch.catalogue.clone();
+        b.jobs = a.batch.jobs;
+        b.force = a.force;
+        b.extension = a.batch.format.clone();
+        if let Some(s) = &a.batch.shard {
+            match earmark::batch::discover::Shard::parse(s) {
+                Ok(s) => b.shard = s,
+                Err(e) => return fail(e),
+            }
+        }
+        return stamp_batch(&a.inputs, &b, a);
+    }
+    match earmark::stamp_file(&a.inputs[0], &opts) {
         Ok(outcome) => {
             print::stamp(&outcome, a.json);
             0
@@ -232,24 +266,227 @@ fn verify(a: &args::VerifyArgs) -> i32 {
             Err(e) => return fail(e),
         }
     }
+    let catalogue = match &a.catalogue {
+        Some(p) => match earmark::catalogue::Catalogue::open_read_only(p) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(format!("{}: {e}", p.display())),
+        },
+        None => None,
+    };
+    let bar = progress::Bar::new(a.quiet || a.files.len() == 1);
+    let items = match earmark::batch::verify_batch(&a.files, &opts, a.jobs, &bar) {
+        Ok(items) => items,
+        Err(e) => return fail(e),
+    };
+    bar.finish();
     let mut code = 0;
-    for path in &a.files {
-        let c = match earmark::verify_file(path, &opts) {
-            Ok(outcome) => {
-                print::verify(&outcome, a.json);
-                outcome.exit_code()
-            }
-            Err(e) => {
-                if a.json {
-                    print::json_error(path, &e);
+    let mut report = Vec::new();
+    let (mut marked, mut consistent, mut unmarked, mut errors) = (0, 0, 0, 0);
+    for item in &items {
+        let c = match item {
+            earmark::batch::VerifyItem::Done(outcome) => {
+                let entries = print::catalogue_entries(outcome, catalogue.as_ref());
+                print::verify(outcome, a.json, &entries);
+                report.push(print::verify_json(outcome, &entries));
+                let c = outcome.exit_code();
+                match c {
+                    0 => {
+                        marked += 1;
+                        consistent += 1;
+                    }
+                    1 => unmarked += 1,
+                    _ => marked += 1,
                 }
+                c
+            }
+            earmark::batch::VerifyItem::Failed(path, e) => {
+                if a.json {
+                    print::json_error(path, e);
+                }
+                report.push(serde_json::json!({ "path": path, "error": e.to_string() }));
+                errors += 1;
                 fail(e)
             }
         };
         // Errors outrank everything; then invalid manifests; then "no marker".
         code = worst(code, c);
     }
+    if items.len() > 1 && !a.json {
+        eprintln!(
+            "earmark: {} files: {marked} marked ({consistent} consistent), {unmarked} not marked, {errors} errors",
+            items.len()
+        );
+    }
+    if let Some(path) = &a.report {
+        if let Err(e) = write_jsonl(path, &report) {
+            return fail(e);
+        }
+    }
     code
+}
+
+/// Writes JSON Lines atomically (temporary file, then rename).
+fn write_jsonl(path: &Path, records: &[serde_json::Value]) -> Result<(), String> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    let temp = earmark::output::temp_with(path, text.as_bytes()).map_err(|e| e.to_string())?;
+    earmark::output::persist(temp, path, true).map_err(|e| e.to_string())
+}
+
+fn stamp_batch(
+    inputs: &[std::path::PathBuf],
+    b: &earmark::batch::BatchOptions,
+    a: &args::StampArgs,
+) -> i32 {
+    let bar = progress::Bar::new(a.batch.quiet || a.json);
+    let summary = match earmark::batch::stamp_batch(inputs, b, &bar) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    bar.finish();
+    print::batch_summary(&summary, a.json);
+    if let Some(path) = &a.batch.report {
+        let records: Vec<serde_json::Value> = summary
+            .records
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect();
+        if let Err(e) = write_jsonl(path, &records) {
+            return fail(e);
+        }
+    }
+    if summary.count(earmark::batch::Status::Failed) > 0 {
+        EXIT_ERROR
+    } else {
+        0
+    }
+}
+
+fn catalogue(c: args::CatalogueCommand) -> i32 {
+    use earmark::catalogue::Catalogue;
+    use std::io::Write as _;
+    let open = |p: &Path| Catalogue::open_read_only(p).map_err(|e| format!("{}: {e}", p.display()));
+    match c {
+        args::CatalogueCommand::List { catalogue } => {
+            match open(&catalogue).and_then(|c| c.entries().map_err(|e| e.to_string())) {
+                Ok(entries) => {
+                    for e in &entries {
+                        out!(
+                            "{}:{:<10} {}  {}{}",
+                            e.key_fingerprint,
+                            e.track_id,
+                            e.output_path,
+                            e.title.as_deref().unwrap_or("(no title)"),
+                            e.artist
+                                .as_deref()
+                                .map(|a| format!(" - {a}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    eprintln!("earmark: {} stamped file(s)", entries.len());
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        args::CatalogueCommand::Show { catalogue, what } => {
+            let cat = match open(&catalogue) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let found = match what.split_once(':') {
+                Some((k, t))
+                    if k.len() == 8
+                        && u32::from_str_radix(k, 16).is_ok()
+                        && t.parse::<u32>().is_ok() =>
+                {
+                    cat.lookup(
+                        u32::from_str_radix(k, 16).unwrap_or(0),
+                        t.parse().unwrap_or(0),
+                    )
+                    .map_err(|e| e.to_string())
+                }
+                _ => cat
+                    .entries()
+                    .map(|es| {
+                        es.into_iter()
+                            .find(|e| e.output_path == what || e.source_path == what)
+                    })
+                    .map_err(|e| e.to_string()),
+            };
+            match found {
+                Ok(Some(e)) => {
+                    out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+                    0
+                }
+                Ok(None) => fail(format!("{}: no entry for {what:?}", catalogue.display())),
+                Err(e) => fail(e),
+            }
+        }
+        args::CatalogueCommand::Export {
+            catalogue,
+            format,
+            out,
+        } => {
+            let entries =
+                match open(&catalogue).and_then(|c| c.entries().map_err(|e| e.to_string())) {
+                    Ok(e) => e,
+                    Err(e) => return fail(e),
+                };
+            let mut buf = Vec::new();
+            let result = match format.as_str() {
+                "csv" => earmark::catalogue::write_csv(&entries, &mut buf),
+                "jsonl" => entries.iter().try_for_each(|e| {
+                    writeln!(buf, "{}", serde_json::to_string(e).unwrap_or_default())
+                }),
+                other => return fail(format!("--format must be csv or jsonl, got {other:?}")),
+            };
+            if let Err(e) = result {
+                return fail(e);
+            }
+            match out {
+                Some(path) => {
+                    let written = earmark::output::temp_with(&path, &buf)
+                        .and_then(|t| earmark::output::persist(t, &path, true));
+                    match written {
+                        Ok(()) => 0,
+                        Err(e) => fail(e),
+                    }
+                }
+                None => {
+                    let _ = std::io::stdout().write_all(&buf);
+                    0
+                }
+            }
+        }
+        args::CatalogueCommand::Merge { inputs, into } => {
+            let mut target = match Catalogue::open(&into) {
+                Ok(c) => c,
+                Err(e) => return fail(format!("{}: {e}", into.display())),
+            };
+            let mut total = 0;
+            for p in &inputs {
+                let src = match open(p) {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                };
+                match target.merge_from(&src) {
+                    Ok(n) => total += n,
+                    Err(e) => return fail(format!("{}: {e}", p.display())),
+                }
+            }
+            out!(
+                "merged {} catalogue(s) into {}: {total} row(s) added, {} in total",
+                inputs.len(),
+                into.display(),
+                target.len().unwrap_or(0)
+            );
+            0
+        }
+    }
 }
 
 fn worst(a: i32, b: i32) -> i32 {

@@ -1,8 +1,11 @@
 //! Human and JSON output of command results.
 
+use earmark::batch::{BatchSummary, Status};
+use earmark::catalogue::{Catalogue, Entry};
 use earmark::inspect::InspectOutcome;
 use earmark::metadata::Carrier;
 use earmark::provenance::Payload;
+use earmark::provenance::SignedManifest;
 use earmark::tag::TagOutcome;
 use earmark::verify::ManifestReport;
 use earmark::{StampOutcome, VerifyOutcome};
@@ -58,13 +61,34 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
     out!("policy    {}", m.policy.notice);
 }
 
+/// The catalogue entries the markers found in `o` point to.
+pub fn catalogue_entries(o: &VerifyOutcome, catalogue: Option<&Catalogue>) -> Vec<Entry> {
+    let Some(cat) = catalogue else {
+        return Vec::new();
+    };
+    o.markers
+        .iter()
+        .filter_map(|m| {
+            cat.lookup(m.payload.key_fingerprint, m.payload.track_id)
+                .ok()
+                .flatten()
+        })
+        .collect()
+}
+
+/// A verify result as one JSON object (with the catalogue entries, if any).
+pub fn verify_json(o: &VerifyOutcome, entries: &[Entry]) -> serde_json::Value {
+    let mut v = serde_json::to_value(o).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    if !entries.is_empty() {
+        v["catalogue"] = serde_json::to_value(entries).unwrap_or_default();
+    }
+    v
+}
+
 /// Prints a verify result.
-pub fn verify(o: &VerifyOutcome, as_json: bool) {
+pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry]) {
     if as_json {
-        out!(
-            "{}",
-            serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-        );
+        out!("{}", verify_json(o, entries));
         return;
     }
     let status = if o.marked {
@@ -118,6 +142,24 @@ pub fn verify(o: &VerifyOutcome, as_json: bool) {
         );
     }
     manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());
+    for e in entries {
+        out!(
+            "  catalogue   {}{} (stamped {} from {} as {})",
+            e.title.as_deref().unwrap_or("(no title)"),
+            e.artist
+                .as_deref()
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default(),
+            e.stamped_at,
+            e.source_path,
+            e.output_path
+        );
+        let check = SignedManifest::parse(&e.manifest).map(|m| m.check(&[]).verdict().to_string());
+        out!(
+            "  catalogued  manifest: {}",
+            check.unwrap_or_else(|err| format!("unreadable ({err})"))
+        );
+    }
 }
 
 /// The manifest part of `verify` and `inspect` output.
@@ -293,5 +335,69 @@ pub fn inspect(o: &InspectOutcome, as_json: bool) {
             payload_line(&f.payload),
             f.sync_z
         );
+    }
+}
+
+/// Prints the end-of-batch summary (JSON: one object with the counts).
+pub fn batch_summary(s: &BatchSummary, as_json: bool) {
+    let (stamped, skipped, failed) = (
+        s.count(Status::Stamped),
+        s.count(Status::Skipped),
+        s.count(Status::Failed),
+    );
+    let audio = s.audio_seconds();
+    if as_json {
+        let v = json!({
+            "stamped": stamped,
+            "skipped": skipped,
+            "failed": failed,
+            "audio_seconds": audio,
+            "elapsed": s.elapsed,
+            "catalogue": s.catalogue,
+        });
+        out!("{v}");
+        return;
+    }
+    out!(
+        "stamped {stamped}, skipped {skipped} (already stamped), failed {failed} in {:.1} s: \
+         {:.1} min of audio, {:.0}x real time",
+        s.elapsed,
+        audio / 60.0,
+        audio / s.elapsed.max(1e-3)
+    );
+    for r in s.records.iter().filter(|r| r.status == Status::Failed) {
+        out!(
+            "  FAILED  {}",
+            r.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    for r in s.records.iter().filter(|r| !r.warnings.is_empty()) {
+        for w in &r.warnings {
+            out!("  warning {}: {w}", r.input.display());
+        }
+    }
+    let mut done: Vec<_> = s
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Stamped)
+        .collect();
+    if done.len() > 1 {
+        done.sort_by(|a, b| b.elapsed.total_cmp(&a.elapsed));
+        let slow: Vec<String> = done
+            .iter()
+            .take(3)
+            .map(|r| format!("{} ({:.1} s)", r.input.display(), r.elapsed))
+            .collect();
+        out!("  slowest {}", slow.join(", "));
+        done.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        let long: Vec<String> = done
+            .iter()
+            .take(3)
+            .map(|r| format!("{} ({:.0} s of audio)", r.input.display(), r.seconds))
+            .collect();
+        out!("  longest {}", long.join(", "));
+    }
+    if let Some(c) = &s.catalogue {
+        out!("  catalogue {}", c.display());
     }
 }

@@ -1,0 +1,472 @@
+//! The batch runner: stamp or verify whole folder trees in parallel, with a
+//! catalogue, a per-file report and a progress callback, losing nothing when
+//! a file is bad or the run is killed.
+//!
+//! * [`discover`]: which files, where their outputs go, sharding.
+//! * [`stamp_batch`]: files in parallel on a rayon pool of `jobs` threads
+//!   (inner parallel work such as FLAC encoding shares that pool). A file
+//!   already in the catalogue with the same source hash, key and policy is
+//!   skipped; every other output is (re)written atomically, then recorded.
+//! * [`verify_batch`]: `verify_file` on every file in parallel, results in
+//!   input order.
+//!
+//! The library reports progress through [`Progress`]; drawing a bar is the
+//! CLI's business.
+
+pub mod discover;
+
+use crate::catalogue::{Catalogue, Entry};
+use crate::error::{Error, ErrorKind, Result};
+use crate::provenance::{hex, Payload};
+use crate::stamp::{stamp_file, StampOptions};
+use crate::verify::{verify_file, VerifyOptions, VerifyOutcome};
+use discover::{discover, plan, Found, Job, Shard};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Receives progress while a batch runs (called from worker threads).
+pub trait Progress: Sync {
+    /// The batch has `files` files totalling `bytes` bytes.
+    fn start(&self, files: usize, bytes: u64);
+    /// One file finished (whatever its status); it had `bytes` bytes and
+    /// `audio_seconds` of audio (0 when unknown).
+    fn file_done(&self, path: &Path, bytes: u64, audio_seconds: f64);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: usize, _: u64) {}
+    fn file_done(&self, _: &Path, _: u64, _: f64) {}
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Stamped now.
+    Stamped,
+    /// Already stamped with this key and policy (catalogue and output agree).
+    Skipped,
+    /// Could not be stamped; see the error.
+    Failed,
+}
+
+/// One line of the batch report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// The input file.
+    pub input: PathBuf,
+    /// What happened.
+    pub status: Status,
+    /// The stamped file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<PathBuf>,
+    /// The marker payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+    /// SHA-256 of the input file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+    /// SHA-256 of the output file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_sha256: Option<String>,
+    /// Audio length, seconds.
+    pub seconds: f64,
+    /// Wall time spent on this file, seconds.
+    pub elapsed: f64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Warnings from stamping.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Record {
+    fn failed(input: &Path, error: String) -> Record {
+        Record {
+            input: input.to_path_buf(),
+            status: Status::Failed,
+            output: None,
+            payload: None,
+            source_sha256: None,
+            output_sha256: None,
+            seconds: 0.0,
+            elapsed: 0.0,
+            error: Some(error),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Options of a batch stamp.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchOptions {
+    /// Per-file options (key, watermark key, strength, policy, owner). Their
+    /// `out`, `track_id` and `force` are set per file.
+    pub stamp: StampOptions,
+    /// Policy name recorded in the catalogue (part of "already stamped").
+    pub policy_name: String,
+    /// Output folder; the input tree is mirrored under it.
+    pub out_dir: PathBuf,
+    /// Catalogue file. Default: `out_dir/earmark-catalogue.db`.
+    pub catalogue: Option<PathBuf>,
+    /// Worker threads (0: one per CPU).
+    pub jobs: usize,
+    /// Re-stamp files the catalogue already has.
+    pub force: bool,
+    /// This run's share of the files.
+    pub shard: Shard,
+    /// Output format extension: `flac` or `wav`.
+    pub extension: String,
+}
+
+impl BatchOptions {
+    /// Defaults around the per-file options and the output folder.
+    pub fn new(stamp: StampOptions, out_dir: PathBuf) -> BatchOptions {
+        BatchOptions {
+            stamp,
+            policy_name: "no-ai-training".into(),
+            out_dir,
+            catalogue: None,
+            jobs: 0,
+            force: false,
+            shard: Shard::ALL,
+            extension: "flac".into(),
+        }
+    }
+}
+
+/// The result of a batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// One record per input, in discovery order.
+    pub records: Vec<Record>,
+    /// Wall time of the whole batch, seconds.
+    pub elapsed: f64,
+    /// The catalogue used.
+    pub catalogue: Option<PathBuf>,
+}
+
+impl BatchSummary {
+    /// Number of records with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.records.iter().filter(|r| r.status == status).count()
+    }
+
+    /// Seconds of audio processed (stamped now).
+    pub fn audio_seconds(&self) -> f64 {
+        self.records
+            .iter()
+            .filter(|r| r.status == Status::Stamped)
+            .fold(0.0, |sum, r| sum + r.seconds)
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(&h.finalize()))
+}
+
+fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| {
+            Error::new(
+                "",
+                ErrorKind::Other(format!("cannot start worker threads: {e}")),
+            )
+        })
+}
+
+/// Removes this shard's leftover temporary files (from a killed run) under
+/// `dir`. Other shards' files are never touched.
+fn remove_stale_temps(dir: &Path, tag: &str) {
+    let prefix = format!("{}{tag}-", crate::output::TEMP_PREFIX);
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        let name = e.file_name().to_string_lossy();
+        if e.file_type().is_file() && name.starts_with(&prefix) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Refuses an output folder inside an input folder (its outputs would be
+/// inputs of the next run) and an output folder that is an input file.
+fn check_out_dir(paths: &[PathBuf], out_dir: &Path) -> Result<()> {
+    let out = out_dir
+        .canonicalize()
+        .unwrap_or_else(|_| std::path::absolute(out_dir).unwrap_or(out_dir.to_path_buf()));
+    for p in paths {
+        let Ok(input) = p.canonicalize() else {
+            continue;
+        };
+        if input.is_dir() && out.starts_with(&input) {
+            return Err(Error::new(
+                out_dir,
+                ErrorKind::Other(format!(
+                    "the output folder is inside the input folder {}; choose one outside it",
+                    p.display()
+                )),
+            ));
+        }
+        if input == out {
+            return Err(Error::new(out_dir, ErrorKind::OutputIsInput));
+        }
+    }
+    Ok(())
+}
+
+/// Stamps every audio file under `paths` into `opts.out_dir`.
+///
+/// Fails as a whole only when the output folder or catalogue cannot be used;
+/// a bad input file becomes a `Failed` record and the others go on.
+pub fn stamp_batch(
+    paths: &[PathBuf],
+    opts: &BatchOptions,
+    progress: &dyn Progress,
+) -> Result<BatchSummary> {
+    let started = Instant::now();
+    check_out_dir(paths, &opts.out_dir)?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::new(&opts.out_dir, e))?;
+    let cat_path = opts
+        .catalogue
+        .clone()
+        .unwrap_or_else(|| opts.out_dir.join(crate::catalogue::DEFAULT_NAME));
+    let catalogue = Catalogue::open(&cat_path)
+        .map_err(|e| Error::new(&cat_path, ErrorKind::Other(e.to_string())))?;
+    let tag = format!("s{}of{}", opts.shard.index, opts.shard.count);
+    remove_stale_temps(&opts.out_dir, &tag);
+
+    let (found, walk_errors) = discover(paths, std::slice::from_ref(&opts.out_dir));
+    let (jobs, clashes) = plan(found, &opts.out_dir, opts.shard, &opts.extension);
+    let total_bytes = jobs.iter().map(|j| j.input.bytes).sum();
+    progress.start(jobs.len(), total_bytes);
+
+    let key_fp = format!(
+        "{:08x}",
+        opts.stamp.signing_key.public_key().fingerprint32()
+    );
+    let shared = Mutex::new((catalogue, HashMap::<String, u32>::new()));
+    let run_one = |job: &Job| -> Record {
+        let t0 = Instant::now();
+        let mut rec = stamp_one(job, opts, &key_fp, &tag, &shared);
+        rec.elapsed = t0.elapsed().as_secs_f64();
+        progress.file_done(&job.input.path, job.input.bytes, rec.seconds);
+        rec
+    };
+    let workers = pool(opts.jobs)?;
+    let mut records: Vec<Record> = workers.install(|| {
+        use rayon::prelude::*;
+        jobs.par_iter().map(run_one).collect()
+    });
+    for (path, why) in walk_errors.into_iter().chain(clashes) {
+        records.push(Record::failed(&path, format!("{}: {why}", path.display())));
+    }
+    Ok(BatchSummary {
+        records,
+        elapsed: started.elapsed().as_secs_f64(),
+        catalogue: Some(cat_path),
+    })
+}
+
+type Shared = Mutex<(Catalogue, HashMap<String, u32>)>;
+
+fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &Shared) -> Record {
+    let input = &job.input.path;
+    let source_sha256 = match sha256_file(input) {
+        Ok(h) => h,
+        Err(e) => return Record::failed(input, format!("{}: {e}", input.display())),
+    };
+    let output_str = job.output.to_string_lossy().into_owned();
+    // Skip what is already done; otherwise take the next track id.
+    let track_id = {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let (catalogue, reserved) = &mut *guard;
+        if !opts.force {
+            match catalogue.find_done(&source_sha256, key_fp, &opts.policy_name, &output_str) {
+                Ok(Some(e)) => {
+                    return Record {
+                        input: input.clone(),
+                        status: Status::Skipped,
+                        output: Some(job.output.clone()),
+                        payload: Some(Payload::new(
+                            u32::from_str_radix(&e.key_fingerprint, 16).unwrap_or(0),
+                            e.track_id,
+                        )),
+                        source_sha256: Some(source_sha256),
+                        output_sha256: Some(e.output_sha256),
+                        seconds: 0.0,
+                        elapsed: 0.0,
+                        error: None,
+                        warnings: Vec::new(),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => return Record::failed(input, format!("catalogue: {e}")),
+            }
+        }
+        let floor = reserved.get(key_fp).copied().unwrap_or(0);
+        match catalogue.next_track_id(key_fp, opts.shard.index, opts.shard.count, floor) {
+            Ok(id) => {
+                reserved.insert(key_fp.to_string(), id);
+                id
+            }
+            Err(e) => return Record::failed(input, format!("catalogue: {e}")),
+        }
+    };
+    if let Some(parent) = job.output.parent() {
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            return Record::failed(input, format!("{}: {e}", parent.display()));
+        }
+    }
+    let mut so = opts.stamp.clone();
+    so.out = Some(job.output.clone());
+    so.track_id = Some(track_id);
+    // An output without a catalogue row is left over from an interrupted
+    // run (or a --force re-stamp): it is replaced.
+    so.force = true;
+    so.temp_tag = Some(tag.to_string());
+    let outcome = match stamp_file(input, &so) {
+        Ok(o) => o,
+        Err(e) => return Record::failed(input, e.to_string()),
+    };
+    let output_sha256 = match sha256_file(&outcome.output) {
+        Ok(h) => h,
+        Err(e) => return Record::failed(input, format!("{}: {e}", outcome.output.display())),
+    };
+    let m = &outcome.manifest.manifest;
+    let entry = Entry {
+        key_fingerprint: key_fp.to_string(),
+        track_id,
+        source_path: input.to_string_lossy().into_owned(),
+        source_sha256: source_sha256.clone(),
+        output_path: output_str,
+        output_sha256: output_sha256.clone(),
+        title: m.title.clone(),
+        artist: m.artist.clone(),
+        policy: opts.policy_name.clone(),
+        manifest: outcome.manifest.to_json_compact(),
+        stamped_at: m.created.clone(),
+    };
+    {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = guard.0.record(&entry) {
+            return Record::failed(input, format!("catalogue: {e}"));
+        }
+    }
+    Record {
+        input: input.clone(),
+        status: Status::Stamped,
+        output: Some(outcome.output),
+        payload: Some(outcome.payload),
+        source_sha256: Some(source_sha256),
+        output_sha256: Some(output_sha256),
+        seconds: outcome.seconds,
+        elapsed: 0.0,
+        error: None,
+        warnings: outcome.warnings,
+    }
+}
+
+/// The result of verifying one file in a batch.
+#[derive(Debug)]
+pub enum VerifyItem {
+    /// Verified (marked or not).
+    Done(Box<VerifyOutcome>),
+    /// Could not be read.
+    Failed(PathBuf, Error),
+}
+
+/// Verifies every audio file under `paths` (folders recursively, earmark's
+/// outputs included) on `jobs` threads; results come back in input order.
+pub fn verify_batch(
+    paths: &[PathBuf],
+    opts: &VerifyOptions,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<VerifyItem>> {
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let (f, errors) = discover_all(p);
+            if f.is_empty() && errors.is_empty() {
+                failures.push((p.clone(), "is a directory with no audio files in it".into()));
+            }
+            found.extend(f);
+            failures.extend(errors);
+        } else {
+            found.push(Found {
+                path: p.clone(),
+                rel: p.clone(),
+                bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
+            });
+        }
+    }
+    progress.start(found.len(), found.iter().map(|f| f.bytes).sum());
+    let workers = pool(jobs)?;
+    let mut items: Vec<VerifyItem> = workers.install(|| {
+        use rayon::prelude::*;
+        found
+            .par_iter()
+            .map(|f| {
+                let item = match verify_file(&f.path, opts) {
+                    Ok(o) => VerifyItem::Done(Box::new(o)),
+                    Err(e) => VerifyItem::Failed(f.path.clone(), e),
+                };
+                let secs = match &item {
+                    VerifyItem::Done(o) => o.seconds,
+                    VerifyItem::Failed(..) => 0.0,
+                };
+                progress.file_done(&f.path, f.bytes, secs);
+                item
+            })
+            .collect()
+    });
+    for (p, why) in failures {
+        items.push(VerifyItem::Failed(
+            p.clone(),
+            Error::new(&p, ErrorKind::Other(why)),
+        ));
+    }
+    Ok(items)
+}
+
+/// Every audio file under a folder, earmark outputs included (for verify).
+fn discover_all(dir: &Path) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+    let (mut found, errors) = discover(&[dir.to_path_buf()], &[]);
+    // discover() leaves out earmark's outputs; verify wants them too.
+    for e in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy();
+        if e.file_type().is_file()
+            && name.contains(".earmark.")
+            && !name.ends_with(".json")
+            && !name.starts_with(crate::catalogue::DEFAULT_NAME)
+        {
+            found.push(Found {
+                path: e.path().to_path_buf(),
+                rel: e.path().to_path_buf(),
+                bytes: e.metadata().map_or(0, |m| m.len()),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    (found, errors)
+}
