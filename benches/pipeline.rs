@@ -24,14 +24,13 @@
 //! Temporary files go to a folder under `target/` and are deleted at the end.
 
 mod common;
-use common::{time_runs, CHUNK_FRAMES, TRACK};
+use common::{mb, run_measured, time_runs, write_looped_wav, TempDir, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
 use earmark::provenance::SigningKeyPair;
 use earmark::{stamp_file, verify_file, StampOptions, VerifyOptions};
 use std::hint::black_box;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SHORT_SECS: f64 = 180.0;
@@ -48,29 +47,6 @@ fn row(case: &str, t: Duration, audio_secs: f64, extra: &str) {
     );
 }
 
-/// Writes `seconds` of `audio`, looped, as 16-bit WAV, one chunk at a time
-/// (memory does not grow with `seconds`).
-fn write_looped_wav(audio: &Audio, seconds: f64, path: &Path) {
-    let ch = usize::from(audio.channels);
-    let spec = WriterSpec {
-        sample_rate: audio.sample_rate,
-        channels: audio.channels,
-        sample_format: SampleFormat::I16,
-    };
-    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).expect("create wav");
-    let mut left = (seconds * f64::from(audio.sample_rate)) as usize * ch;
-    let mut src = audio.samples.iter().copied().cycle();
-    let mut chunk = Vec::with_capacity(CHUNK_FRAMES * 16 * ch);
-    while left > 0 {
-        chunk.clear();
-        let n = left.min(chunk.capacity());
-        chunk.extend(src.by_ref().take(n));
-        w.write_interleaved(&chunk).expect("write wav");
-        left -= n;
-    }
-    w.finish(&[]).expect("finish wav");
-}
-
 /// Encodes `samples` with a `PcmWriter` into memory; returns the byte count.
 fn write_in_memory(format: OutputFormat, spec: WriterSpec, samples: &[f32]) -> usize {
     let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, spec).expect("writer");
@@ -80,102 +56,12 @@ fn write_in_memory(format: OutputFormat, spec: WriterSpec, samples: &[f32]) -> u
     w.finish(&[]).expect("finish").into_inner().len()
 }
 
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Deletes the folder when dropped (also on panic).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join(format!("{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn stamp_options(key: &SigningKeyPair, out: &Path) -> StampOptions {
     let mut o = StampOptions::new(key.clone());
     o.out = Some(out.to_path_buf());
     o.track_id = Some(0x0bad_cafe);
     o.force = true;
     o
-}
-
-/// Peak RSS of a child process, in kB, and its wall time.
-struct ChildRun {
-    peak_kb: u64,
-    elapsed: Duration,
-    how: &'static str,
-}
-
-/// Runs `program` to completion and measures its peak RSS: with `/usr/bin/time -v`
-/// when available, otherwise by polling `VmHWM` in `/proc/PID/status`.
-fn run_measured(program: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
-    let gnu_time = Path::new("/usr/bin/time");
-    if gnu_time.exists() {
-        let t = Instant::now();
-        let out = Command::new(gnu_time)
-            .arg("-v")
-            .arg(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .output()
-            .expect("run /usr/bin/time");
-        let elapsed = t.elapsed();
-        let report = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{report}");
-        let peak_kb = report
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("no peak RSS in /usr/bin/time output");
-        return ChildRun {
-            peak_kb,
-            elapsed,
-            how: "/usr/bin/time -v",
-        };
-    }
-    let t = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn earmark");
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    loop {
-        // VmHWM is the kernel's own high-water mark, so sampling misses nothing
-        // except the final instants before exit.
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kb = peak_kb.max(kb);
-            }
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "earmark stamp failed: {status}");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ChildRun {
-        peak_kb,
-        elapsed: t.elapsed(),
-        how: "VmHWM polled every 50 ms",
-    }
 }
 
 fn memory_case(audio: &Audio) {
