@@ -22,7 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Create an Ed25519 signing key (PKCS#8 PEM) and its public key.
     Keygen(KeygenArgs),
-    /// Embed the marker and a signed manifest into a track (writes FLAC or WAV).
+    /// Embed the marker, a signed manifest and the no-AI declaration into a
+    /// track (writes FLAC or WAV); with --out-dir, into a whole catalogue.
     Stamp(StampArgs),
     /// Look for the marker and check the manifest of one or more files.
     Verify(VerifyArgs),
@@ -104,7 +105,7 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE.jsonl")]
     pub report: Option<PathBuf>,
     /// Files processed at once [default: one per CPU].
-    #[arg(long, short = 'j', default_value_t = 0)]
+    #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
     /// Only this share of the files: I/N (0-based), by a stable hash of each
     /// file's relative path, for array jobs on a cluster.
@@ -130,7 +131,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE.jsonl")]
     pub report: Option<PathBuf>,
     /// Files checked at once [default: one per CPU].
-    #[arg(long, short = 'j', default_value_t = 0)]
+    #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
     /// No progress bar.
     #[arg(long, short)]
@@ -237,7 +238,7 @@ pub struct RobustnessArgs {
     #[arg(long)]
     pub stamped_dir: Option<PathBuf>,
     /// Worker threads [default: one per CPU].
-    #[arg(long, short = 'j', default_value_t = 0)]
+    #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
     /// Print the report as JSON.
     #[arg(long)]

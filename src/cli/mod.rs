@@ -140,6 +140,9 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.owner = a.declare.owner.clone();
     opts.force = a.force;
     if let Some(dir) = &a.batch.out_dir {
+        if a.track_id.is_some() || a.out.is_some() {
+            return fail("--track-id and --out name one file; with --out-dir the catalogue allocates track ids and names the outputs");
+        }
         if a.batch.format != "flac" && a.batch.format != "wav" {
             return fail(format!(
                 "--format must be flac or wav, got {:?}",
