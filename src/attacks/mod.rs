@@ -1,11 +1,14 @@
 //! Signal-processing attacks for robustness testing: lossy codecs, resampling, gain, noise,
-//! filtering, downmixing and clipping (cutting an excerpt).
+//! filtering, downmixing, clipping (cutting an excerpt) and time-scale changes (speed, tempo,
+//! pitch).
 //!
 //! Every attack is deterministic: the random ones (noise, clip offset) take an explicit
 //! `seed` and draw from [`rand_chacha::ChaCha8Rng`]. Every attack except [`Attack::Clip`]
+//! and the time-scale attacks [`Attack::Speed`], [`Attack::Tempo`] and [`Attack::Pitch`]
 //! returns audio that is **time-aligned with its input and exactly as long** (in frames),
 //! so a detector can compare positions directly; codec and resampler delays are measured
-//! and removed (see the variant docs). Every output is hard-limited to [-1, 1], as an
+//! and removed (see the variant docs). The time-scale attacks change the time axis itself
+//! (see [`time_scale_suite`]). Every output is hard-limited to [-1, 1], as an
 //! export to integer PCM would be. Outputs are ordinary [`Audio`], so attacks chain:
 //! `apply(&Attack::Clip { .. }, &apply(&Attack::Mp3 { .. }, &a, s)?.audio, s)`.
 //!
@@ -22,6 +25,7 @@
 
 mod codec;
 mod dsp;
+mod stretch;
 #[cfg(test)]
 mod tests;
 
@@ -109,12 +113,52 @@ pub enum Attack {
         /// Excerpt length in seconds.
         seconds: f32,
     },
+    /// Change the playback speed like `sox speed`: tempo and pitch change together. The
+    /// input is resampled as if played `factor` times faster (output frame `m` is the input
+    /// at `m * factor`, so every frequency is multiplied by `factor`), at the same sample
+    /// rate, with the synchronous FFT resampler of [`Attack::Resample`]; when speeding up,
+    /// input content above `rate / (2 * factor)` is filtered out (it would land above the
+    /// Nyquist frequency). The ratio is realised as a fraction with terms up to 4096, the
+    /// simplest within 1e-5 of it if there is one (exact for factors like 0.95 or 1.05;
+    /// relative error below 1.3e-4 for any).
+    ///
+    /// The output has `len / factor` frames (rounded up) and is **not time-aligned** with
+    /// the input: both start together (the resampler delay is removed), then output frame
+    /// `m` is input frame `m * factor`. `factor` must be in 0.5..=2; 1 returns the input.
+    Speed {
+        /// Speed ratio: above 1 is faster (shorter and higher).
+        factor: f32,
+    },
+    /// Change the tempo and keep the pitch, by WSOLA (waveform-similarity overlap-add):
+    /// 40 ms Hann-windowed segments of the input, each moved up to ±10 ms from its nominal
+    /// position to continue the previous one in phase (best normalised cross-correlation on
+    /// the mono mix), overlap-added at 50 %. The same segment positions are used for every
+    /// channel, so channels stay coherent.
+    ///
+    /// The output has `len / factor` frames (rounded) and is **not time-aligned** with the
+    /// input: output frame `m` comes from near input frame `m * factor` (within about
+    /// 10 ms plus a window's drift). `factor` must be in 0.5..=2; 1 returns the input.
+    Tempo {
+        /// Tempo ratio: above 1 is faster (shorter), e.g. 1.05 is 5 % faster.
+        factor: f32,
+    },
+    /// Shift the pitch and keep the tempo: stretch by `r = 2^(semitones / 12)` as
+    /// [`Attack::Tempo`] does, then resample by `r` as [`Attack::Speed`] does, so every
+    /// frequency is multiplied by `r`.
+    ///
+    /// The output is exactly as long as the input and follows it on average, but is **not
+    /// time-aligned** with it: each 40 ms segment may be displaced by up to about 10 ms.
+    /// `semitones` must be in -12..=12; 0 returns the input.
+    Pitch {
+        /// Pitch shift in semitones: positive is higher.
+        semitones: f32,
+    },
 }
 
 impl Attack {
     /// Short label for tables and file names, e.g. `mp3-128`, `vorbis-q-0.2`,
     /// `resample-48000`, `gain-10db`, `gain+6db-clip`, `noise-20db`, `lowpass-5k`, `mono`,
-    /// `clip-5s`.
+    /// `clip-5s`, `speed-x1.05`, `tempo-x0.95`, `pitch+1st`, `pitch-1st`.
     pub fn name(&self) -> String {
         match self {
             Attack::Mp3 { kbps } => format!("mp3-{kbps}"),
@@ -126,6 +170,10 @@ impl Attack {
             Attack::LowPass { hz } => format!("lowpass-{}k", hz / 1000.0),
             Attack::ToMono => "mono".to_string(),
             Attack::Clip { seconds } => format!("clip-{seconds}s"),
+            Attack::Speed { factor } => format!("speed-x{factor}"),
+            Attack::Tempo { factor } => format!("tempo-x{factor}"),
+            Attack::Pitch { semitones } if *semitones > 0.0 => format!("pitch+{semitones}st"),
+            Attack::Pitch { semitones } => format!("pitch{semitones}st"),
         }
     }
 }
@@ -141,7 +189,9 @@ pub struct Attacked {
     /// The attacked audio.
     pub audio: Audio,
     /// For [`Attack::Clip`], the input frame where the excerpt starts; 0 for every other
-    /// attack (their output is aligned with the input).
+    /// attack (their output is aligned with the input, except for the time-scale attacks
+    /// [`Attack::Speed`], [`Attack::Tempo`] and [`Attack::Pitch`], whose output starts where
+    /// the input starts but is not aligned with it after that).
     pub offset_frames: u64,
 }
 
@@ -221,6 +271,23 @@ pub fn standard_suite() -> Vec<Attack> {
         Attack::Noise { snr_db: 20.0 },
         Attack::LowPass { hz: 5000.0 },
         Attack::ToMono,
+    ]
+}
+
+/// The time-scale suite, in report order: speed 0.95 and 1.05 (tempo and pitch together,
+/// ±5 %), tempo 0.95 and 1.05 (pitch kept), and pitch -1 and +1 semitone (tempo kept).
+///
+/// Kept apart from [`standard_suite`] because these outputs are **not time-aligned** with
+/// their input (speed and tempo also change the length), so a detector has to search for
+/// the watermark's timing and scale instead of comparing positions directly.
+pub fn time_scale_suite() -> Vec<Attack> {
+    vec![
+        Attack::Speed { factor: 0.95 },
+        Attack::Speed { factor: 1.05 },
+        Attack::Tempo { factor: 0.95 },
+        Attack::Tempo { factor: 1.05 },
+        Attack::Pitch { semitones: -1.0 },
+        Attack::Pitch { semitones: 1.0 },
     ]
 }
 
@@ -324,6 +391,31 @@ pub fn apply(attack: &Attack, audio: &Audio, seed: u64) -> Result<Attacked, Atta
                 audio.samples[offset * ch..(offset + len) * ch].to_vec(),
                 channels,
             )
+        }
+        Attack::Speed { factor } => {
+            if !(0.5..=2.0).contains(&factor) {
+                return Err(invalid("speed factor must be between 0.5 and 2"));
+            }
+            let factor = f64::from(factor);
+            let planar = dsp::deinterleave(&audio.samples, ch);
+            let out = stretch::speed(&planar, factor, stretch::speed_len(frames, factor))?;
+            (dsp::interleave(&out), channels)
+        }
+        Attack::Tempo { factor } => {
+            if !(0.5..=2.0).contains(&factor) {
+                return Err(invalid("tempo factor must be between 0.5 and 2"));
+            }
+            let planar = dsp::deinterleave(&audio.samples, ch);
+            let out = stretch::wsola(&planar, rate, f64::from(factor));
+            (dsp::interleave(&out), channels)
+        }
+        Attack::Pitch { semitones } => {
+            if !(-12.0..=12.0).contains(&semitones) {
+                return Err(invalid("pitch shift must be between -12 and 12 semitones"));
+            }
+            let planar = dsp::deinterleave(&audio.samples, ch);
+            let out = stretch::pitch(&planar, rate, f64::from(semitones))?;
+            (dsp::interleave(&out), channels)
         }
     };
     let samples = samples.into_iter().map(|s| s.clamp(-1.0, 1.0)).collect();

@@ -1,4 +1,5 @@
-//! Tests for the attacks. Signals are generated from fixed seeds; no files are read.
+//! Tests for the attacks. Most signals are generated from fixed seeds; the time-scale tests
+//! also read excerpts of the real tracks in `test-audio/`.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -638,5 +639,515 @@ fn outputs_stay_within_full_scale() {
             out.samples.iter().all(|s| (-1.0..=1.0).contains(s)),
             "{attack}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Time-scale attacks: speed, tempo, pitch.
+
+const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-audio");
+
+/// `seconds` of a real test track (from `test-audio/`), starting 4 s in.
+fn track_excerpt(name: &str, seconds: f64) -> Audio {
+    let a = crate::audio::decode_file(&std::path::Path::new(TEST_AUDIO).join(name))
+        .expect("test track decodes");
+    let ch = usize::from(a.channels);
+    let start = 4 * a.sample_rate as usize;
+    let len = (seconds * f64::from(a.sample_rate)) as usize;
+    assert!(frames(&a) >= start + len, "{name} is too short");
+    audio(
+        a.samples[start * ch..(start + len) * ch].to_vec(),
+        a.sample_rate,
+        a.channels,
+    )
+}
+
+/// Frequency of the strongest peak in the spectrum of the middle 2^15 samples of `x` (Hann
+/// window), refined by a parabola through the log magnitudes of the peak bin and its two
+/// neighbours (accurate to a small fraction of a bin, 1.35 Hz at 44.1 kHz).
+fn dominant_hz(x: &[f32], rate: u32) -> f64 {
+    let n = 1 << 15;
+    assert!(x.len() >= n, "{} samples are too few", x.len());
+    let start = (x.len() - n) / 2;
+    let fft = realfft::RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let mut buf: Vec<f64> = x[start..start + n]
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let w = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
+            f64::from(v) * w
+        })
+        .collect();
+    let mut spec = fft.make_output_vec();
+    fft.process(&mut buf, &mut spec).unwrap();
+    let mag: Vec<f64> = spec.iter().map(|c| c.norm().max(1e-300).ln()).collect();
+    let k = (1..mag.len() - 1)
+        .max_by(|&a, &b| mag[a].total_cmp(&mag[b]))
+        .unwrap();
+    let (a, b, c) = (mag[k - 1], mag[k], mag[k + 1]);
+    let shift = 0.5 * (a - c) / (a - 2.0 * b + c);
+    (k as f64 + shift) * f64::from(rate) / n as f64
+}
+
+/// Lowest and highest level, in dB relative to the RMS of `reference_rms`, of 10 ms blocks
+/// of `x`, ignoring the first and last 50 ms.
+fn block_levels_db(x: &[f32], rate: u32, reference_rms: f64) -> (f64, f64) {
+    let block = rate as usize / 100;
+    let skip = rate as usize / 20;
+    x[skip..x.len() - skip]
+        .chunks_exact(block)
+        .map(|b| 20.0 * (rms(b) / reference_rms).log10())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), db| {
+            (lo.min(db), hi.max(db))
+        })
+}
+
+/// Check `out` is `expected_hz` (±0.5 %) with a steady level (every 10 ms block within
+/// ±0.5 dB of the input tone's), and return its dominant frequency.
+fn assert_steady_tone(label: &str, out: &[f32], rate: u32, expected_hz: f64, amp: f32) {
+    let hz = dominant_hz(out, rate);
+    let (lo, hi) = block_levels_db(out, rate, f64::from(amp) / 2f64.sqrt());
+    println!("{label}: {hz:.2} Hz (expected {expected_hz:.2}), blocks {lo:+.3}..{hi:+.3} dB");
+    assert!(
+        (hz / expected_hz - 1.0).abs() < 0.005,
+        "{label}: dominant frequency {hz:.2} Hz, expected {expected_hz:.2} Hz"
+    );
+    assert!(
+        lo > -0.5 && hi < 0.5,
+        "{label}: level varies {lo:.2}..{hi:.2} dB"
+    );
+}
+
+#[test]
+fn speed_scales_frequency_and_length() {
+    for rate in [44100u32, 48000] {
+        let input = audio(sine(1000.0, 0.5, 3.0, rate), rate, 1);
+        let n = frames(&input) as f64;
+        for factor in [1.05f32, 0.95, 1.1, 0.9] {
+            let out = apply(&Attack::Speed { factor }, &input, 0).unwrap();
+            assert_eq!(out.offset_frames, 0);
+            assert_eq!(out.audio.sample_rate, rate);
+            assert_eq!(out.audio.channels, 1);
+            let len = frames(&out.audio) as f64;
+            let want = n / f64::from(factor);
+            assert!(
+                (len / want - 1.0).abs() < 0.005,
+                "speed {factor} @ {rate}: {len} frames, expected {want:.0}"
+            );
+            assert_steady_tone(
+                &format!("speed {factor} @ {rate}"),
+                &out.audio.samples,
+                rate,
+                1000.0 * f64::from(factor),
+                0.5,
+            );
+        }
+    }
+}
+
+#[test]
+fn tempo_keeps_frequency_and_scales_length() {
+    // 1000 Hz fits a whole number of periods into the 20 ms hops (so segments join in phase
+    // even at their nominal positions); 443.7 Hz does not, so only the similarity search
+    // can keep its level steady.
+    for (rate, hz) in [(44100u32, 1000.0f32), (48000, 1000.0), (44100, 443.7)] {
+        let input = audio(sine(hz, 0.5, 3.0, rate), rate, 1);
+        let n = frames(&input) as f64;
+        for factor in [1.05f32, 0.95, 1.1, 0.9] {
+            let out = apply(&Attack::Tempo { factor }, &input, 0).unwrap();
+            assert_eq!(out.offset_frames, 0);
+            assert_eq!(out.audio.channels, 1);
+            let len = frames(&out.audio) as f64;
+            let want = n / f64::from(factor);
+            assert!(
+                (len / want - 1.0).abs() < 0.01,
+                "tempo {factor} @ {rate}: {len} frames, expected {want:.0}"
+            );
+            // A steady level means every segment was joined in phase: a wrong similarity
+            // search leaves dips where segments cancel.
+            assert_steady_tone(
+                &format!("tempo {factor} @ {rate}, {hz} Hz"),
+                &out.audio.samples,
+                rate,
+                f64::from(hz),
+                0.5,
+            );
+        }
+    }
+}
+
+#[test]
+fn pitch_shifts_frequency_and_keeps_length() {
+    let rate = 44100;
+    let input = audio(sine(1000.0, 0.5, 3.0, rate), rate, 1);
+    for semitones in [1.0f32, -1.0, 12.0, -12.0, 0.5] {
+        let out = apply(&Attack::Pitch { semitones }, &input, 0).unwrap();
+        assert_eq!(out.offset_frames, 0);
+        let n = frames(&input) as f64;
+        let len = frames(&out.audio) as f64;
+        assert!(
+            (len / n - 1.0).abs() < 0.01,
+            "pitch {semitones}: {len} frames, expected {n}"
+        );
+        assert_steady_tone(
+            &format!("pitch {semitones}"),
+            &out.audio.samples,
+            rate,
+            1000.0 * 2f64.powf(f64::from(semitones) / 12.0),
+            0.5,
+        );
+    }
+}
+
+#[test]
+fn time_scale_attacks_keep_identical_channels_identical() {
+    // A real track's mono mix, copied to both channels.
+    let track = track_excerpt("rock-openarena-oa02.ogg", 4.0);
+    let mono = dsp::to_mono(&track.samples, usize::from(track.channels));
+    let stereo = audio(
+        mono.iter().flat_map(|&s| [s, s]).collect(),
+        track.sample_rate,
+        2,
+    );
+    for attack in time_scale_suite() {
+        let out = apply(&attack, &stereo, 0).unwrap().audio;
+        assert_eq!(out.channels, 2);
+        assert!(channel(&out, 0) == channel(&out, 1), "{attack}");
+        // Same input, same output.
+        assert!(apply(&attack, &stereo, 1).unwrap().audio.samples == out.samples);
+    }
+}
+
+/// Position in `x` near `center` where `seg` (centred there) matches best, searching
+/// `-max_lag..=max_lag`: the lag and the normalised correlation there.
+fn match_segment(x: &[f32], seg: &[f32], center: usize, max_lag: usize) -> (isize, f64) {
+    let start = center - seg.len() / 2;
+    let s_norm = seg
+        .iter()
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let mut best = (0isize, f64::MIN);
+    for lag in -(max_lag as isize)..=max_lag as isize {
+        let s = (start as isize + lag) as usize;
+        let Some(t) = x.get(s..s + seg.len()) else {
+            continue;
+        };
+        let (mut dot, mut t_norm) = (0.0f64, 0.0f64);
+        for (&a, &b) in seg.iter().zip(t) {
+            dot += f64::from(a) * f64::from(b);
+            t_norm += f64::from(b) * f64::from(b);
+        }
+        let c = dot / (s_norm * t_norm.sqrt()).max(1e-30);
+        if c > best.1 {
+            best = (lag, c);
+        }
+    }
+    best
+}
+
+#[test]
+fn tempo_on_real_audio_follows_the_input_with_the_same_offsets_on_both_channels() {
+    let input = track_excerpt("rock-openarena-oa02.ogg", 8.0);
+    assert_eq!(input.channels, 2);
+    let rate = input.sample_rate as usize;
+    let (in_l, in_r) = (channel(&input, 0), channel(&input, 1));
+    for factor in [1.05f32, 0.95] {
+        let out = apply(&Attack::Tempo { factor }, &input, 0).unwrap().audio;
+        let (out_l, out_r) = (channel(&out, 0), channel(&out, 1));
+        // Output frame t comes from near input frame t * factor: within the ±10 ms search
+        // plus the drift inside a 40 ms segment (±20 ms * |1 - factor|).
+        let max_lag = rate / 100 + rate / 50 / 10 + 16;
+        // Matched: both channels found with correlation > 0.9. Where the output is one
+        // input segment (or a coherent join of two), the correlation is near 1 and both
+        // channels must sit at the same lag (±2 for the crossfade's blur); elsewhere two
+        // segments are crossfaded and the channels' best lags may differ more.
+        let (mut checked, mut matched, mut copied) = (0, 0, 0);
+        for t in (rate / 2..frames(&out) - rate / 2).step_by(rate / 4) {
+            let nominal = (t as f64 * f64::from(factor)).round() as usize;
+            let (lag_l, corr_l) = match_segment(&in_l, &out_l[t - 256..t + 256], nominal, max_lag);
+            let (lag_r, corr_r) = match_segment(&in_r, &out_r[t - 256..t + 256], nominal, max_lag);
+            println!(
+                "tempo {factor} @ {t}: L lag {lag_l} ({corr_l:.3}), R lag {lag_r} ({corr_r:.3})"
+            );
+            checked += 1;
+            if corr_l > 0.9 && corr_r > 0.9 {
+                matched += 1;
+            }
+            if corr_l > 0.99 && corr_r > 0.99 {
+                copied += 1;
+                assert!(
+                    lag_l.abs_diff(lag_r) <= 2,
+                    "tempo {factor} @ {t}: channels at lags {lag_l} and {lag_r}"
+                );
+            }
+        }
+        println!("tempo {factor}: {matched}/{checked} matched, {copied} copied");
+        assert!(
+            matched * 100 >= checked * 85,
+            "tempo {factor}: only {matched}/{checked} matched"
+        );
+        assert!(
+            copied * 2 >= checked,
+            "tempo {factor}: only {copied}/{checked} copied"
+        );
+    }
+}
+
+#[test]
+fn speed_round_trip_on_real_audio_restores_the_signal() {
+    // Below 18 kHz, so that nothing is lost above the Nyquist frequency at 1.05x speed.
+    let track = track_excerpt("orchestral-supertuxkart-gran-batalla.ogg", 6.0);
+    let input = apply(&Attack::LowPass { hz: 18000.0 }, &track, 0)
+        .unwrap()
+        .audio;
+    let fast = apply(&Attack::Speed { factor: 1.05 }, &input, 0)
+        .unwrap()
+        .audio;
+    let back = apply(
+        &Attack::Speed {
+            factor: 20.0 / 21.0,
+        },
+        &fast,
+        0,
+    )
+    .unwrap()
+    .audio;
+    let n = frames(&input);
+    assert_eq!(frames(&fast), (n * 20).div_ceil(21));
+    assert!(frames(&back).abs_diff(n) <= 1, "{} vs {n}", frames(&back));
+    // Any error in the time mapping would ruin the sample-by-sample comparison.
+    let ch = usize::from(input.channels);
+    let edge = input.sample_rate as usize / 10 * ch;
+    let end = n * ch - edge;
+    let snr = snr_db(&input.samples[edge..end], &back.samples[edge..end]);
+    println!("speed 1.05 then 1/1.05: SNR {snr:.1} dB");
+    assert!(snr > 40.0, "round trip SNR {snr:.1} dB");
+}
+
+/// Long-term power spectrum of the mono mix (Hann-windowed 8192-frame blocks, half
+/// overlapping), as `ln` power on a log-frequency grid from 200 Hz to 8 kHz with
+/// `steps` points per semitone.
+fn log_spectrum(a: &Audio, steps: usize) -> Vec<f64> {
+    let mono = dsp::to_mono(&a.samples, usize::from(a.channels));
+    let n = 8192;
+    let fft = realfft::RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let window: Vec<f64> = (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect();
+    let mut power = vec![0.0f64; n / 2 + 1];
+    let mut buf = fft.make_input_vec();
+    let mut spec = fft.make_output_vec();
+    for start in (0..=mono.len() - n).step_by(n / 2) {
+        for ((b, &x), &w) in buf.iter_mut().zip(&mono[start..start + n]).zip(&window) {
+            *b = f64::from(x) * w;
+        }
+        fft.process(&mut buf, &mut spec).unwrap();
+        for (p, c) in power.iter_mut().zip(&spec) {
+            *p += c.norm_sqr();
+        }
+    }
+    let bin_hz = f64::from(a.sample_rate) / n as f64;
+    let points = (12.0 * steps as f64 * (8000.0f64 / 200.0).log2()) as usize;
+    (0..points)
+        .map(|i| {
+            let b = 200.0 * 2f64.powf(i as f64 / (12 * steps) as f64) / bin_hz;
+            let (k, t) = (b.floor() as usize, b.fract());
+            ((1.0 - t) * power[k] + t * power[k + 1] + 1e-30).ln()
+        })
+        .collect()
+}
+
+/// How many semitones `out`'s long-term spectrum is shifted from `input`'s: the shift of
+/// the log-frequency spectra (searched over ±2 semitones in 1/20 steps) that correlates
+/// best.
+fn spectral_shift_semitones(input: &Audio, out: &Audio) -> f64 {
+    let steps = 20;
+    let a = log_spectrum(input, steps);
+    let b = log_spectrum(out, steps);
+    let pearson = |x: &[f64], y: &[f64]| {
+        let n = x.len() as f64;
+        let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+        for (&u, &v) in x.iter().zip(y) {
+            sxy += (u - mx) * (v - my);
+            sxx += (u - mx) * (u - mx);
+            syy += (v - my) * (v - my);
+        }
+        sxy / (sxx * syy).sqrt()
+    };
+    let max = 2 * steps as isize; // ±2 semitones in grid steps
+    let mut best = (0isize, f64::MIN);
+    for s in -max..=max {
+        // Output point i + s should look like input point i.
+        let (x, y) = if s >= 0 {
+            (&a[..a.len() - s as usize], &b[s as usize..])
+        } else {
+            (&a[(-s) as usize..], &b[..b.len() - (-s) as usize])
+        };
+        let c = pearson(x, y);
+        if c > best.1 {
+            best = (s, c);
+        }
+    }
+    best.0 as f64 / steps as f64
+}
+
+#[test]
+fn time_scale_attacks_shift_the_spectrum_of_real_audio_as_expected() {
+    for track in [
+        "piano-supertuxkart-alien-signal.ogg",
+        "rock-supertuxkart-bay.ogg",
+    ] {
+        let input = track_excerpt(track, 8.0);
+        for (attack, expected) in [
+            (Attack::Speed { factor: 1.05 }, 12.0 * 1.05f64.log2()),
+            (Attack::Speed { factor: 0.95 }, 12.0 * 0.95f64.log2()),
+            (Attack::Tempo { factor: 1.05 }, 0.0),
+            (Attack::Tempo { factor: 0.95 }, 0.0),
+            (Attack::Pitch { semitones: 1.0 }, 1.0),
+            (Attack::Pitch { semitones: -1.0 }, -1.0),
+        ] {
+            let out = apply(&attack, &input, 0).unwrap().audio;
+            let shift = spectral_shift_semitones(&input, &out);
+            println!("{track} {attack}: spectrum shifted {shift:+.2} st (expected {expected:+.2})");
+            assert!(
+                (shift - expected).abs() <= 0.15,
+                "{track} {attack}: spectrum shifted {shift:+.2} st, expected {expected:+.2}"
+            );
+        }
+    }
+}
+
+#[test]
+fn time_scale_parameters_are_validated() {
+    let input = test_signal(0.5, 44100, 2, 15);
+    for factor in [0.49f32, 2.01, 0.0, -1.0, f32::NAN, f32::INFINITY] {
+        for attack in [Attack::Speed { factor }, Attack::Tempo { factor }] {
+            assert!(
+                matches!(
+                    apply(&attack, &input, 0),
+                    Err(AttackError::InvalidParameter { .. })
+                ),
+                "{attack}"
+            );
+        }
+    }
+    for semitones in [12.5f32, -12.01, f32::NAN, f32::NEG_INFINITY] {
+        assert!(matches!(
+            apply(&Attack::Pitch { semitones }, &input, 0),
+            Err(AttackError::InvalidParameter { .. })
+        ));
+    }
+    // The limits themselves are accepted; the neutral settings return the input.
+    for attack in [
+        Attack::Speed { factor: 0.5 },
+        Attack::Speed { factor: 2.0 },
+        Attack::Tempo { factor: 0.5 },
+        Attack::Tempo { factor: 2.0 },
+        Attack::Pitch { semitones: -12.0 },
+        Attack::Pitch { semitones: 12.0 },
+    ] {
+        assert!(apply(&attack, &input, 0).is_ok(), "{attack}");
+    }
+    for attack in [
+        Attack::Speed { factor: 1.0 },
+        Attack::Tempo { factor: 1.0 },
+        Attack::Pitch { semitones: 0.0 },
+    ] {
+        assert!(apply(&attack, &input, 0).unwrap().audio.samples == input.samples);
+    }
+}
+
+#[test]
+fn time_scale_names_are_short_and_unique() {
+    let names: Vec<String> = time_scale_suite().iter().map(Attack::name).collect();
+    assert_eq!(
+        names,
+        [
+            "speed-x0.95",
+            "speed-x1.05",
+            "tempo-x0.95",
+            "tempo-x1.05",
+            "pitch-1st",
+            "pitch+1st"
+        ]
+    );
+    assert_eq!(Attack::Pitch { semitones: 0.5 }.name(), "pitch+0.5st");
+    assert_eq!(Attack::Tempo { factor: 1.1 }.to_string(), "tempo-x1.1");
+    let mut all: Vec<String> = standard_suite()
+        .iter()
+        .chain(&time_scale_suite())
+        .map(Attack::name)
+        .collect();
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "duplicate names");
+    assert!(!standard_suite().iter().any(|a| matches!(
+        a,
+        Attack::Speed { .. } | Attack::Tempo { .. } | Attack::Pitch { .. }
+    )));
+}
+
+#[test]
+fn time_scale_attacks_on_short_empty_and_hot_inputs() {
+    for (n, rate, ch) in [
+        (100usize, 44100u32, 2u16),
+        (1, 48000, 1),
+        (100, 16000, 6),
+        (0, 44100, 2),
+        (5000, 8000, 1),
+    ] {
+        let input = audio(
+            sine(440.0, 0.5, 1.0, rate)[..n * usize::from(ch)].to_vec(),
+            rate,
+            ch,
+        );
+        for attack in time_scale_suite() {
+            let out = apply(&attack, &input, 3).unwrap().audio;
+            assert_eq!(out.channels, ch, "{attack}");
+            let expected = match attack {
+                Attack::Speed { factor } | Attack::Tempo { factor } => n as f32 / factor,
+                _ => n as f32,
+            };
+            assert!(
+                (frames(&out) as f32 - expected).abs() <= 1.0,
+                "{attack} on {n} frames: {} frames",
+                frames(&out)
+            );
+        }
+    }
+    let input = test_signal(2.0, 44100, 2, 16);
+    let hot = apply(&Attack::Gain { db: 12.0 }, &input, 0).unwrap().audio;
+    for attack in time_scale_suite() {
+        let out = apply(&attack, &hot, 0).unwrap().audio;
+        assert!(
+            out.samples.iter().all(|s| (-1.0..=1.0).contains(s)),
+            "{attack}"
+        );
+    }
+}
+
+#[test]
+fn speed_ratios_are_close_fractions() {
+    assert_eq!(stretch::ratio_approx(f64::from(1.05f32)), (21, 20));
+    assert_eq!(stretch::ratio_approx(f64::from(0.95f32)), (19, 20));
+    assert_eq!(stretch::ratio_approx(1.0), (1, 1));
+    assert_eq!(stretch::ratio_approx(0.5), (1, 2));
+    assert_eq!(stretch::ratio_approx(2.0), (2, 1));
+    let semitone = 2f64.powf(1.0 / 12.0);
+    assert_eq!(stretch::ratio_approx(semitone), (196, 185));
+    // Nothing within the tolerance: the closest fraction with terms up to 4096.
+    assert_eq!(stretch::ratio_approx(1.0002), (4096, 4095));
+    assert_eq!(stretch::ratio_approx(1.0001), (1, 1));
+    assert_eq!(stretch::ratio_approx(1.5 + 1e-6), (3, 2));
+    for i in 0..=1500 {
+        let x = 0.5 + 1.5 * f64::from(i) / 1500.0 + 1e-4 * f64::from(i % 7);
+        let x = x.min(2.0);
+        let (p, q) = stretch::ratio_approx(x);
+        assert!(p <= stretch::MAX_RATIO_TERM && q <= stretch::MAX_RATIO_TERM);
+        let err = (f64::from(p) / f64::from(q) / x - 1.0).abs();
+        assert!(err < 1.3e-4, "{x}: {p}/{q}, relative error {err}");
     }
 }
