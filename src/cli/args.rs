@@ -240,6 +240,11 @@ pub struct RobustnessArgs {
     /// Worker threads [default: one per CPU].
     #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
+    /// Also attack with speed (x0.95, x1.05), tempo (x0.95, x1.05) and pitch
+    /// (-1, +1 semitone) changes: extra rows without a requirement (marker v1
+    /// is not built to survive them).
+    #[arg(long)]
+    pub time_scale: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
