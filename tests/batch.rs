@@ -361,8 +361,13 @@ fn shards_split_the_work_and_merge_back() {
         "--catalogue",
         s(&again),
         "--quiet",
+        "--format",
+        "wav",
     ])
     .expect_code(0);
+    let out2 = dir.path().join("out2");
+    assert!(!files_named(&out2, ".earmark.wav").is_empty());
+    assert!(files_named(&out2, ".earmark.flac").is_empty());
     let first: Vec<String> = Catalogue::open_read_only(&dir.path().join("shard0.db"))
         .unwrap()
         .entries()

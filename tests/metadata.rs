@@ -528,3 +528,49 @@ fn awkward_tags_give_a_warning_and_a_clean_result() {
     assert_eq!(v["metadata"]["title"], "Café Tagged");
     assert_eq!(v["metadata"]["pictures"], 1);
 }
+
+#[test]
+fn tag_takes_several_files_into_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public, _) = keygen(dir.path(), "artist");
+    let out = dir.path().join("tagged");
+    fs::create_dir(&out).unwrap();
+    let inputs = [
+        tagged("id3v24.mp3"),
+        tagged("tagged.ogg"),
+        fixture("not-audio.mp3"),
+    ];
+    let run = earmark([
+        "tag",
+        s(&inputs[0]),
+        s(&inputs[1]),
+        s(&inputs[2]),
+        "--key",
+        s(&key),
+        "--out",
+        s(&out),
+        "--json",
+    ]);
+    // The bad file fails (exit 2) without stopping the others.
+    run.expect_code(2);
+    assert_contains(&run.stderr, "not-audio.mp3");
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 3, "one JSON object per file");
+    for name in ["id3v24.earmark.mp3", "tagged.earmark.ogg"] {
+        let (code, v) = inspect_json(&out.join(name), &public);
+        assert_eq!(code, Some(0), "{name}");
+        assert_eq!(v["manifest"]["audio_identical"], true);
+    }
+    assert_eq!(list_dir(&out).len(), 2);
+    // Several inputs need a folder that exists.
+    earmark([
+        "tag",
+        s(&inputs[0]),
+        s(&inputs[1]),
+        "--key",
+        s(&key),
+        "--out",
+        s(&dir.path().join("nope")),
+    ])
+    .expect_one_line_error(&["nope", "folder"]);
+}

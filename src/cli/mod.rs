@@ -289,7 +289,7 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         let c = match item {
             earmark::batch::VerifyItem::Done(outcome) => {
                 let entries = print::catalogue_entries(outcome, catalogue.as_ref());
-                print::verify(outcome, a.json, &entries);
+                print::verify(outcome, a.json, &entries, &opts.trusted);
                 report.push(print::verify_json(outcome, &entries));
                 let c = outcome.exit_code();
                 match c {

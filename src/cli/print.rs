@@ -5,7 +5,7 @@ use earmark::catalogue::{Catalogue, Entry};
 use earmark::inspect::InspectOutcome;
 use earmark::metadata::Carrier;
 use earmark::provenance::Payload;
-use earmark::provenance::SignedManifest;
+use earmark::provenance::{PublicKey, SignedManifest};
 use earmark::tag::TagOutcome;
 use earmark::verify::ManifestReport;
 use earmark::{StampOutcome, VerifyOutcome};
@@ -86,7 +86,7 @@ pub fn verify_json(o: &VerifyOutcome, entries: &[Entry]) -> serde_json::Value {
 }
 
 /// Prints a verify result.
-pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry]) {
+pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[PublicKey]) {
     if as_json {
         out!("{}", verify_json(o, entries));
         return;
@@ -154,7 +154,8 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry]) {
             e.source_path,
             e.output_path
         );
-        let check = SignedManifest::parse(&e.manifest).map(|m| m.check(&[]).verdict().to_string());
+        let check =
+            SignedManifest::parse(&e.manifest).map(|m| m.check(trusted).verdict().to_string());
         out!(
             "  catalogued  manifest: {}",
             check.unwrap_or_else(|err| format!("unreadable ({err})"))
