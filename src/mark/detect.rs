@@ -35,6 +35,69 @@ const WINDOW_HOP_UNITS: usize = 2;
 /// Cells on each side averaged by the high-pass across time.
 const TIME_NEIGHBOURS: usize = 2;
 
+/// A time/frequency change the detector should undo before analysis: the
+/// audio is assumed to have been played `speed` times faster (durations
+/// divided and frequencies multiplied by `speed`, like `sox speed`) and then
+/// time-stretched `tempo` times faster with its pitch kept. A pitch shift by
+/// a factor `p` with the tempo kept is `Scale { speed: p, tempo: 1.0 / p }`.
+/// [`Scale::IDENTITY`] is plain detection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    /// Playback speed factor (time and pitch together).
+    pub speed: f64,
+    /// Tempo factor (time only).
+    pub tempo: f64,
+}
+
+impl Scale {
+    /// No change.
+    pub const IDENTITY: Scale = Scale {
+        speed: 1.0,
+        tempo: 1.0,
+    };
+
+    /// A pitch shift by `semitones` with the tempo kept.
+    pub fn pitch(semitones: f64) -> Scale {
+        let p = 2f64.powf(semitones / 12.0);
+        Scale {
+            speed: p,
+            tempo: 1.0 / p,
+        }
+    }
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Scale::IDENTITY
+    }
+}
+
+/// The fraction `p / q` (both at most `max`) closest to `x > 0`, by
+/// continued fractions.
+fn ratio(x: f64, max: u64) -> (u64, u64) {
+    let (mut p0, mut q0, mut p1, mut q1) = (0u64, 1u64, 1u64, 0u64);
+    let mut v = x;
+    for _ in 0..64 {
+        let a = v.floor();
+        let a_int = a as u64;
+        let (p2, q2) = (a_int * p1 + p0, a_int * q1 + q0);
+        if p2 > max || q2 > max {
+            break;
+        }
+        (p0, q0, p1, q1) = (p1, q1, p2, q2);
+        let frac = v - a;
+        if frac < 1e-12 {
+            break;
+        }
+        v = 1.0 / frac;
+    }
+    if q1 == 0 {
+        (x.round().max(1.0) as u64, 1)
+    } else {
+        (p1.max(1), q1)
+    }
+}
+
 /// A payload found in the signal.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -108,6 +171,12 @@ pub struct Detector {
     mono: Vec<f32>,
     canon: Vec<f32>,
     fft: FrameFft,
+    /// Canonical samples between analysis rows (the fine hop, divided by the
+    /// tempo factor being undone) and the next row's position in `canon`.
+    row_step: f64,
+    row_pos: f64,
+    /// Observed seconds per canonical-timeline second (`1 / (speed * tempo)`).
+    time_factor: f64,
     /// Rows of the current window, `freq_cells` values each.
     rows: Vec<f32>,
     rows_start: u64,
@@ -148,7 +217,29 @@ impl Detector {
     /// # Panics
     /// Panics if `channels` or `sample_rate` is zero.
     pub fn new(key: &WatermarkKey, sample_rate: u32, channels: usize) -> Self {
+        Self::with_scale(key, sample_rate, channels, Scale::IDENTITY)
+    }
+
+    /// Creates a detector that first undoes `scale` (see [`Scale`]): the
+    /// speed change through the resampler (treating the input as if it ran at
+    /// `sample_rate / speed`), the tempo change by spacing analysis rows
+    /// `tempo` times closer. Reported times are in the input's own timeline.
+    ///
+    /// # Panics
+    /// Panics if `channels` or `sample_rate` is zero, or a factor is outside
+    /// 0.5–2.
+    pub fn with_scale(key: &WatermarkKey, sample_rate: u32, channels: usize, scale: Scale) -> Self {
         assert!(channels > 0, "channels must be positive");
+        assert!(
+            (0.5..=2.0).contains(&scale.speed) && (0.5..=2.0).contains(&scale.tempo),
+            "scale factors must be within 0.5-2"
+        );
+        // speed = p / q: the input behaves as if sampled at rate * q / p.
+        let (p, q) = ratio(scale.speed, 2000);
+        let from = u64::from(sample_rate) * q;
+        let to = u64::from(CANONICAL_RATE) * p;
+        let g = super::resample::gcd(from, to);
+        let (from, to) = ((from / g) as u32, (to / g) as u32);
         let layout = Layout::V1;
         let u = layout.unit_fine_frames();
         let j = layout.freq_cells;
@@ -171,10 +262,13 @@ impl Detector {
             energy: vec![0.0; u],
             layout,
             channels,
-            down: Resampler::new(sample_rate, CANONICAL_RATE),
+            down: Resampler::new(from, to),
             mono: Vec::new(),
             canon: Vec::new(),
             fft: FrameFft::new(),
+            row_step: layout.fine_hop() as f64 / scale.tempo,
+            row_pos: 0.0,
+            time_factor: 1.0 / (scale.speed * scale.tempo),
             rows: Vec::new(),
             rows_start: 0,
             next_row: 0,
@@ -235,7 +329,8 @@ impl Detector {
         // The fold of everything: the strongest evidence for a long track.
         let fold = std::mem::take(&mut self.fold_global);
         let best = self.analyse_fold(&fold, None);
-        let seconds = self.next_row as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE);
+        let seconds = self.next_row as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE)
+            * self.time_factor;
         let mut detections = self.found;
         detections.sort_by(|a, b| b.sync_z.total_cmp(&a.sync_z));
         for d in &mut detections {
@@ -252,20 +347,25 @@ impl Detector {
         }
     }
 
-    /// Turns canonical samples into analysis rows.
+    /// Turns canonical samples into analysis rows, one every `row_step`
+    /// samples (rounded to the nearest sample).
     fn run_rows(&mut self, flush: bool) {
-        let hop = self.layout.fine_hop();
         let real = self.canon.len();
         if flush {
             // Zero-pad so the last frames that are at least half real are analysed.
             self.canon.resize(real + FRAME, 0.0);
         }
-        let mut pos = 0;
-        while pos + FRAME <= self.canon.len() && (!flush || pos + FRAME / 2 < real) {
+        loop {
+            let pos = self.row_pos.round() as usize;
+            if pos + FRAME > self.canon.len() || (flush && pos + FRAME / 2 >= real) {
+                break;
+            }
             self.push_row(pos, pos + FRAME);
-            pos += hop;
+            self.row_pos += self.row_step;
         }
-        self.canon.drain(..pos.min(self.canon.len()));
+        let drop = (self.row_pos.floor() as usize).min(self.canon.len());
+        self.canon.drain(..drop);
+        self.row_pos -= drop as f64;
     }
 
     fn push_row(&mut self, start: usize, end: usize) {
@@ -384,7 +484,8 @@ impl Detector {
             self.soft_bits(phase);
             if rank == 0 {
                 best = Some(Candidate {
-                    phase_seconds: phase as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE),
+                    phase_seconds: phase as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE)
+                        * self.time_factor,
                     sync_z: z,
                     soft: self.soft.clone(),
                 });
@@ -490,7 +591,10 @@ impl Detector {
                 energy += v * v;
             }
             if energy > 0.0 && acc / energy.sqrt() >= Z_UNIT {
-                out.push(start as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE));
+                out.push(
+                    start as f64 * l.fine_hop() as f64 / f64::from(CANONICAL_RATE)
+                        * self.time_factor,
+                );
             }
             start += u;
         }
