@@ -53,7 +53,9 @@ use crate::audio::{self, Audio, AudioError, OutputFormat, PcmWriter, SampleForma
 use crate::mark::code::{encode, message_bits, CODED_BITS};
 use crate::mark::key::Pattern;
 use crate::mark::layout::Layout;
-use crate::mark::{detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey};
+use crate::mark::{
+    detect_any_scale, detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey,
+};
 
 /// Synchronisation candidates the detector decodes per analysis.
 const DECODES_PER_ANALYSIS: f64 = crate::mark::detect::CANDIDATES as f64;
@@ -116,6 +118,12 @@ pub struct RobustnessOptions {
     /// are written there as 16-bit WAV (`<stem>.orig.wav`,
     /// `<stem>.stamped.wav`) for external quality scoring. Default `None`.
     pub stamped_dir: Option<PathBuf>,
+    /// Also run the speed, tempo and pitch attacks of
+    /// [`attacks::time_scale_suite`] on the stamped track, on its MP3-128
+    /// copy and on 10 s clips of that copy, detected with the scale search
+    /// ([`crate::mark::search`]). These rows have no requirement yet.
+    /// Default `false`.
+    pub time_scale: bool,
     /// Worker threads; 0 uses one per CPU. Default 0.
     pub threads: usize,
     /// Print one progress line per finished track and payload to stderr.
@@ -136,6 +144,7 @@ impl Default for RobustnessOptions {
             seed: 0,
             strength: 1.0,
             stamped_dir: None,
+            time_scale: false,
             threads: 0,
             progress: false,
         }
@@ -489,6 +498,8 @@ enum RowKind {
     Clean,
     Full(Attack),
     Clip(f32),
+    /// A time-scale attack on the MP3-128 copy, whole or as clips of `clip` s.
+    AfterMp3(Attack, Option<f32>),
 }
 
 impl RowKind {
@@ -497,6 +508,13 @@ impl RowKind {
             RowKind::Clean => "clean".to_string(),
             RowKind::Full(a) => a.name(),
             RowKind::Clip(s) => clip_label(*s),
+            RowKind::AfterMp3(a, None) => format!("{} {}", CLIP_SOURCE.name(), a.name()),
+            RowKind::AfterMp3(a, Some(s)) => format!(
+                "{} {} {}",
+                CLIP_SOURCE.name(),
+                a.name(),
+                Attack::Clip { seconds: *s }.name()
+            ),
         }
     }
 }
@@ -550,6 +568,15 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
             .map(RowKind::Full),
     );
     kinds.extend(opts.clip_seconds.iter().map(|&s| RowKind::Clip(s)));
+    if opts.time_scale {
+        for a in attacks::time_scale_suite() {
+            kinds.push(RowKind::Full(a));
+        }
+        for a in attacks::time_scale_suite() {
+            kinds.push(RowKind::AfterMp3(a.clone(), None));
+            kinds.push(RowKind::AfterMp3(a, Some(10.0)));
+        }
+    }
 
     pool.install(|| {
         let tracks = decode_tracks(&paths)?;
@@ -709,7 +736,10 @@ fn stamp_and_attack(
         attack: attack.name(),
         error,
     };
-    let trial = |a: &Audio| measure(key, payload, &coded, a);
+    let trial = |a: &Audio| measure(key, payload, &coded, a, false);
+    // Time-scale rows use the speed/tempo/pitch search (not yet what `verify`
+    // does by default: see `mark::search`).
+    let search_trial = |a: &Audio| measure(key, payload, &coded, a, true);
     let mut clip_source: Option<Audio> = None;
     let mut rows = Vec::with_capacity(kinds.len());
     for (i, kind) in kinds.iter().enumerate() {
@@ -720,11 +750,49 @@ fn stamp_and_attack(
                 let attacked = attacks::apply(attack, &stamped, seed)
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
-                let tr = trial(&attacked);
+                let tr = if attacks::time_scale_suite().contains(attack) {
+                    search_trial(&attacked)
+                } else {
+                    trial(&attacked)
+                };
                 if *attack == CLIP_SOURCE && clip_source.is_none() {
                     clip_source = Some(attacked);
                 }
                 (vec![tr], 0)
+            }
+            RowKind::AfterMp3(attack, clip) => {
+                if clip_source.is_none() {
+                    clip_source = Some(
+                        attacks::apply(&CLIP_SOURCE, &stamped, 0)
+                            .map_err(|e| attack_err(&CLIP_SOURCE, e))?
+                            .audio,
+                    );
+                }
+                let source = clip_source.as_ref().expect("set above");
+                let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
+                let attacked = attacks::apply(attack, source, seed)
+                    .map_err(|e| attack_err(attack, e))?
+                    .audio;
+                match clip {
+                    None => (vec![search_trial(&attacked)], 0),
+                    Some(seconds) => {
+                        let clip = Attack::Clip { seconds: *seconds };
+                        let mut trials = Vec::with_capacity(opts.clips_per_track);
+                        let mut skipped = 0;
+                        for c in 0..opts.clips_per_track {
+                            let seed = mix(
+                                opts.seed,
+                                &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
+                            );
+                            match attacks::apply(&clip, &attacked, seed) {
+                                Ok(a) => trials.push(search_trial(&a.audio)),
+                                Err(AttackError::TooShort { .. }) => skipped += 1,
+                                Err(e) => return Err(attack_err(&clip, e)),
+                            }
+                        }
+                        (trials, skipped)
+                    }
+                }
             }
             RowKind::Clip(seconds) => {
                 if clip_source.is_none() {
@@ -764,8 +832,14 @@ fn stamp_and_attack(
 }
 
 /// Runs the detector on `audio` and scores it against `payload`.
-fn measure(key: &WatermarkKey, payload: [u8; 8], coded: &[u8; CODED_BITS], audio: &Audio) -> Trial {
-    let (report, detect_ms) = timed_detect(key, audio);
+fn measure(
+    key: &WatermarkKey,
+    payload: [u8; 8],
+    coded: &[u8; CODED_BITS],
+    audio: &Audio,
+    search: bool,
+) -> Trial {
+    let (report, detect_ms) = timed_detect(key, audio, search);
     let raw_ber = report.best.as_ref().map_or(0.5, |b| {
         let wrong = b
             .soft
@@ -790,14 +864,15 @@ fn measure(key: &WatermarkKey, payload: [u8; 8], coded: &[u8; CODED_BITS], audio
 }
 
 /// Detects in `audio`, timing the detector alone (milliseconds).
-fn timed_detect(key: &WatermarkKey, audio: &Audio) -> (DetectReport, f64) {
+fn timed_detect(key: &WatermarkKey, audio: &Audio, search: bool) -> (DetectReport, f64) {
     let start = Instant::now();
-    let report = detect_buffer(
-        key,
-        &audio.samples,
-        audio.sample_rate,
-        usize::from(audio.channels),
-    );
+    let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
+    let report = if search {
+        // Plain detection, then the speed/tempo/pitch search.
+        detect_any_scale(key, &audio.samples, rate, ch).0
+    } else {
+        detect_buffer(key, &audio.samples, rate, ch)
+    };
     (report, start.elapsed().as_secs_f64() * 1e3)
 }
 
@@ -891,7 +966,7 @@ fn false_positives(opts: &RobustnessOptions, tracks: &[Track]) -> Result<FpRow, 
                 sample_rate: a.sample_rate,
                 channels: a.channels,
             };
-            let (report, ms) = timed_detect(&keys[k], &window);
+            let (report, ms) = timed_detect(&keys[k], &window, false);
             let z = report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z));
             (report.detections.len(), z, report.analyses, ms)
         })

@@ -516,11 +516,7 @@ fn robustness(a: &args::RobustnessArgs) -> i32 {
     opts.stamped_dir = a.stamped_dir.clone();
     opts.threads = a.jobs;
     opts.progress = !a.json;
-    if a.time_scale {
-        let mut list = earmark::attacks::standard_suite();
-        list.extend(earmark::attacks::time_scale_suite());
-        opts.attacks = Some(list);
-    }
+    opts.time_scale = a.time_scale;
     match earmark::report::run(&opts) {
         Ok(report) => {
             if a.json {

@@ -41,7 +41,7 @@ const TIME_NEIGHBOURS: usize = 2;
 /// time-stretched `tempo` times faster with its pitch kept. A pitch shift by
 /// a factor `p` with the tempo kept is `Scale { speed: p, tempo: 1.0 / p }`.
 /// [`Scale::IDENTITY`] is plain detection.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Scale {
     /// Playback speed factor (time and pitch together).
     pub speed: f64,
@@ -177,6 +177,9 @@ pub struct Detector {
     row_pos: f64,
     /// Observed seconds per canonical-timeline second (`1 / (speed * tempo)`).
     time_factor: f64,
+    /// A copy of the first analysis rows (see [`Detector::keep_rows`]).
+    kept: Vec<f32>,
+    keep_cap: usize,
     /// Rows of the current window, `freq_cells` values each.
     rows: Vec<f32>,
     rows_start: u64,
@@ -269,6 +272,8 @@ impl Detector {
             row_step: layout.fine_hop() as f64 / scale.tempo,
             row_pos: 0.0,
             time_factor: 1.0 / (scale.speed * scale.tempo),
+            kept: Vec::new(),
+            keep_cap: 0,
             rows: Vec::new(),
             rows_start: 0,
             next_row: 0,
@@ -286,6 +291,28 @@ impl Detector {
             analyses: 0,
             windows_done: 0,
         }
+    }
+
+    /// Keeps a copy of the analysis rows of the first `seconds` of input,
+    /// for [`Detector::finish_with_rows`] (the scale search estimates the
+    /// unit period from them).
+    pub fn keep_rows(mut self, seconds: f64) -> Self {
+        let per_second = f64::from(CANONICAL_RATE) / self.layout.fine_hop() as f64;
+        self.keep_cap = (seconds * per_second) as usize * self.layout.freq_cells;
+        self
+    }
+
+    /// Like [`Detector::finish`], also returning the kept rows
+    /// (`freq_cells` values each).
+    pub fn finish_with_rows(mut self) -> (DetectReport, Vec<f32>) {
+        let rows = std::mem::take(&mut self.kept);
+        let cap = self.keep_cap;
+        // Rows pushed during finish() are not needed: the flush adds at most
+        // one frame's worth.
+        self.keep_cap = 0;
+        let mut rows = rows;
+        rows.truncate(cap);
+        (self.finish(), rows)
     }
 
     /// Feeds interleaved samples.
@@ -403,6 +430,9 @@ impl Detector {
             *g += v;
         }
         self.rows.extend_from_slice(&self.cell_row);
+        if self.kept.len() < self.keep_cap {
+            self.kept.extend_from_slice(&self.cell_row);
+        }
         self.next_row += 1;
         let window = (WINDOW_UNITS * u) as u64;
         if self.next_row - self.rows_start == window {

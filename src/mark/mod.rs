@@ -11,11 +11,13 @@ pub mod key;
 pub mod layout;
 pub mod masking;
 pub mod resample;
+pub mod search;
 pub mod stft;
 
 pub use detect::{detect_buffer, Candidate, DetectReport, Detection, Detector, Scale};
 pub use embed::{embed_buffer, EmbedOptions, EmbedStats, Embedder};
 pub use key::WatermarkKey;
+pub use search::detect_any_scale;
 
 #[cfg(test)]
 mod tests {
