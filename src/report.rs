@@ -966,7 +966,8 @@ fn false_positives(opts: &RobustnessOptions, tracks: &[Track]) -> Result<FpRow, 
                 sample_rate: a.sample_rate,
                 channels: a.channels,
             };
-            let (report, ms) = timed_detect(&keys[k], &window, false);
+            // With --time-scale, what the search would do on unmarked audio.
+            let (report, ms) = timed_detect(&keys[k], &window, opts.time_scale);
             let z = report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z));
             (report.detections.len(), z, report.analyses, ms)
         })

@@ -149,21 +149,24 @@ pub fn detect_any_scale(
     if !plain.detections.is_empty() {
         return (plain, Scale::IDENTITY);
     }
-    match search_scales(key, samples, sample_rate, channels, &rows) {
-        Some(found) => found,
-        None => (plain, Scale::IDENTITY),
-    }
+    let mut analyses = plain.analyses;
+    let found = search_scales(key, samples, sample_rate, channels, &rows, &mut analyses);
+    // Every pass's analyses count towards the false-payload bound.
+    let (mut report, scale) = found.unwrap_or((plain, Scale::IDENTITY));
+    report.analyses = analyses;
+    (report, scale)
 }
 
 /// The search after a plain pass found nothing: `rows` are that pass's kept
 /// rows (see [`Detector::keep_rows`]). Returns the first pass that finds a
-/// payload and its scale.
+/// payload and its scale; adds every pass's analyses to `analyses`.
 pub fn search_scales(
     key: &WatermarkKey,
     samples: &[f32],
     sample_rate: u32,
     channels: usize,
     rows: &[f32],
+    analyses: &mut usize,
 ) -> Option<(DetectReport, Scale)> {
     let taus = time_scale_candidates(rows, Layout::V1.freq_cells, TIME_CANDIDATES);
     for scale in scale_candidates(&taus).into_iter().take(MAX_PASSES - 1) {
@@ -172,6 +175,7 @@ pub fn search_scales(
             d.process(chunk);
         }
         let report = d.finish();
+        *analyses += report.analyses;
         if !report.detections.is_empty() {
             return Some((report, scale));
         }
