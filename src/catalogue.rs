@@ -109,6 +109,29 @@ fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// Inserts one row (in the caller's transaction).
+fn insert(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO stamps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ),
+        params![
+            e.key_fingerprint,
+            e.track_id,
+            e.source_path,
+            e.source_sha256,
+            e.output_path,
+            e.output_sha256,
+            e.title,
+            e.artist,
+            e.policy,
+            e.manifest,
+            e.stamped_at
+        ],
+    )?;
+    Ok(())
+}
+
 const COLUMNS: &str = "key_fingerprint, track_id, source_path, source_sha256, output_path, \
      output_sha256, title, artist, policy, manifest, stamped_at";
 
@@ -200,24 +223,7 @@ impl Catalogue {
             "DELETE FROM stamps WHERE output_path = ?1",
             [&e.output_path],
         )?;
-        tx.execute(
-            &format!(
-                "INSERT INTO stamps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ),
-            params![
-                e.key_fingerprint,
-                e.track_id,
-                e.source_path,
-                e.source_sha256,
-                e.output_path,
-                e.output_sha256,
-                e.title,
-                e.artist,
-                e.policy,
-                e.manifest,
-                e.stamped_at
-            ],
-        )?;
+        insert(&tx, e)?;
         tx.commit()?;
         Ok(())
     }
@@ -308,24 +314,7 @@ impl Catalogue {
                 }
                 (None, None) => {}
             }
-            tx.execute(
-                &format!(
-                    "INSERT INTO stamps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                ),
-                params![
-                    e.key_fingerprint,
-                    e.track_id,
-                    e.source_path,
-                    e.source_sha256,
-                    e.output_path,
-                    e.output_sha256,
-                    e.title,
-                    e.artist,
-                    e.policy,
-                    e.manifest,
-                    e.stamped_at
-                ],
-            )?;
+            insert(&tx, e)?;
             added += 1;
         }
         tx.commit()?;
