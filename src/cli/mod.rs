@@ -226,18 +226,25 @@ fn tag(a: &args::TagArgs) -> i32 {
     code
 }
 
-fn inspect(a: &args::InspectArgs) -> i32 {
+/// Verify options from `--wm-key` and `--trust` (shared by verify and inspect).
+fn verify_options(
+    wm: Option<&Path>,
+    trust: &[std::path::PathBuf],
+) -> Result<earmark::VerifyOptions, String> {
     let mut opts = earmark::VerifyOptions::default();
-    match wm_key(a.wm_key.as_deref()) {
-        Ok(k) => opts.wm_key = k,
+    opts.wm_key = wm_key(wm)?;
+    for t in trust {
+        opts.trusted
+            .push(provenance::read_public_key(t).map_err(|e| e.to_string())?);
+    }
+    Ok(opts)
+}
+
+fn inspect(a: &args::InspectArgs) -> i32 {
+    let opts = match verify_options(a.wm_key.as_deref(), &a.trust) {
+        Ok(o) => o,
         Err(e) => return fail(e),
-    }
-    for t in &a.trust {
-        match provenance::read_public_key(t) {
-            Ok(k) => opts.trusted.push(k),
-            Err(e) => return fail(e),
-        }
-    }
+    };
     let mut code = 0;
     for path in &a.files {
         let c = match earmark::inspect::inspect_file(path, &opts) {
@@ -258,17 +265,10 @@ fn inspect(a: &args::InspectArgs) -> i32 {
 }
 
 fn verify(a: &args::VerifyArgs) -> i32 {
-    let mut opts = earmark::VerifyOptions::default();
-    match wm_key(a.wm_key.as_deref()) {
-        Ok(k) => opts.wm_key = k,
+    let opts = match verify_options(a.wm_key.as_deref(), &a.trust) {
+        Ok(o) => o,
         Err(e) => return fail(e),
-    }
-    for t in &a.trust {
-        match provenance::read_public_key(t) {
-            Ok(k) => opts.trusted.push(k),
-            Err(e) => return fail(e),
-        }
-    }
+    };
     let catalogue = match &a.catalogue {
         Some(p) => match earmark::catalogue::Catalogue::open_read_only(p) {
             Ok(c) => Some(c),

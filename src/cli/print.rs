@@ -19,11 +19,16 @@ fn payload_line(p: &Payload) -> String {
     )
 }
 
+/// Prints each warning about `input` to stderr.
+fn warnings(input: &Path, list: &[String]) {
+    for w in list {
+        eprintln!("earmark: warning: {}: {w}", input.display());
+    }
+}
+
 /// Prints a stamp result.
 pub fn stamp(o: &StampOutcome, as_json: bool) {
-    for w in &o.warnings {
-        eprintln!("earmark: warning: {}: {w}", o.input.display());
-    }
+    warnings(&o.input, &o.warnings);
     if as_json {
         let v = json!({
             "input": o.input,
@@ -217,9 +222,7 @@ pub fn json_error(path: &Path, e: &earmark::Error) {
 
 /// Prints a tag result.
 pub fn tag(o: &TagOutcome, as_json: bool) {
-    for w in &o.warnings {
-        eprintln!("earmark: warning: {}: {w}", o.input.display());
-    }
+    warnings(&o.input, &o.warnings);
     if as_json {
         let v = json!({
             "input": o.input,
