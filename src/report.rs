@@ -736,88 +736,66 @@ fn stamp_and_attack(
         attack: attack.name(),
         error,
     };
-    let trial = |a: &Audio| measure(key, payload, &coded, a, false);
     // Time-scale rows use the speed/tempo/pitch search (not yet what `verify`
     // does by default: see `mark::search`).
-    let search_trial = |a: &Audio| measure(key, payload, &coded, a, true);
+    let time_scale = attacks::time_scale_suite();
+    let trial = |a: &Audio, search: bool| measure(key, payload, &coded, a, search);
+    // `clips_per_track` clips of `seconds` cut from `source` at seeded offsets;
+    // returns the trials and how many clips did not fit.
+    let clip_trials = |source: &Audio, seconds: f32, i: usize, search: bool| {
+        let clip = Attack::Clip { seconds };
+        let mut trials = Vec::with_capacity(opts.clips_per_track);
+        let mut skipped = 0;
+        for c in 0..opts.clips_per_track {
+            let seed = mix(
+                opts.seed,
+                &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
+            );
+            match attacks::apply(&clip, source, seed) {
+                Ok(a) => trials.push(trial(&a.audio, search)),
+                Err(AttackError::TooShort { .. }) => skipped += 1,
+                Err(e) => return Err(attack_err(&clip, e)),
+            }
+        }
+        Ok((trials, skipped))
+    };
     let mut clip_source: Option<Audio> = None;
     let mut rows = Vec::with_capacity(kinds.len());
     for (i, kind) in kinds.iter().enumerate() {
+        if matches!(kind, RowKind::Clip(_) | RowKind::AfterMp3(..)) && clip_source.is_none() {
+            clip_source = Some(
+                attacks::apply(&CLIP_SOURCE, &stamped, 0)
+                    .map_err(|e| attack_err(&CLIP_SOURCE, e))?
+                    .audio,
+            );
+        }
         let row = match kind {
-            RowKind::Clean => (vec![trial(&stamped)], 0),
+            RowKind::Clean => (vec![trial(&stamped, false)], 0),
             RowKind::Full(attack) => {
                 let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
                 let attacked = attacks::apply(attack, &stamped, seed)
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
-                let tr = if attacks::time_scale_suite().contains(attack) {
-                    search_trial(&attacked)
-                } else {
-                    trial(&attacked)
-                };
+                let tr = trial(&attacked, time_scale.contains(attack));
                 if *attack == CLIP_SOURCE && clip_source.is_none() {
                     clip_source = Some(attacked);
                 }
                 (vec![tr], 0)
             }
             RowKind::AfterMp3(attack, clip) => {
-                if clip_source.is_none() {
-                    clip_source = Some(
-                        attacks::apply(&CLIP_SOURCE, &stamped, 0)
-                            .map_err(|e| attack_err(&CLIP_SOURCE, e))?
-                            .audio,
-                    );
-                }
                 let source = clip_source.as_ref().expect("set above");
                 let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
                 let attacked = attacks::apply(attack, source, seed)
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
                 match clip {
-                    None => (vec![search_trial(&attacked)], 0),
-                    Some(seconds) => {
-                        let clip = Attack::Clip { seconds: *seconds };
-                        let mut trials = Vec::with_capacity(opts.clips_per_track);
-                        let mut skipped = 0;
-                        for c in 0..opts.clips_per_track {
-                            let seed = mix(
-                                opts.seed,
-                                &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
-                            );
-                            match attacks::apply(&clip, &attacked, seed) {
-                                Ok(a) => trials.push(search_trial(&a.audio)),
-                                Err(AttackError::TooShort { .. }) => skipped += 1,
-                                Err(e) => return Err(attack_err(&clip, e)),
-                            }
-                        }
-                        (trials, skipped)
-                    }
+                    None => (vec![trial(&attacked, true)], 0),
+                    Some(seconds) => clip_trials(&attacked, *seconds, i, true)?,
                 }
             }
             RowKind::Clip(seconds) => {
-                if clip_source.is_none() {
-                    clip_source = Some(
-                        attacks::apply(&CLIP_SOURCE, &stamped, 0)
-                            .map_err(|e| attack_err(&CLIP_SOURCE, e))?
-                            .audio,
-                    );
-                }
                 let source = clip_source.as_ref().expect("set above");
-                let clip = Attack::Clip { seconds: *seconds };
-                let mut trials = Vec::with_capacity(opts.clips_per_track);
-                let mut skipped = 0;
-                for c in 0..opts.clips_per_track {
-                    let seed = mix(
-                        opts.seed,
-                        &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
-                    );
-                    match attacks::apply(&clip, source, seed) {
-                        Ok(a) => trials.push(trial(&a.audio)),
-                        Err(AttackError::TooShort { .. }) => skipped += 1,
-                        Err(e) => return Err(attack_err(&clip, e)),
-                    }
-                }
-                (trials, skipped)
+                clip_trials(source, *seconds, i, false)?
             }
         };
         rows.push(row);
