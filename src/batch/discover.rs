@@ -93,10 +93,15 @@ fn looks_like_audio(path: &Path) -> bool {
 
 /// Walks `paths`: files are taken as given, folders recursively (sorted, so
 /// runs are repeatable), keeping audio files picked by content or extension
-/// and skipping hidden entries, earmark's own outputs and anything under
-/// `exclude` (the output folder). Returns the files and, per path that could
-/// not be read, the path and the reason.
-pub fn discover(paths: &[PathBuf], exclude: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+/// and skipping hidden entries, anything under `exclude` (the output folder)
+/// and, with `skip_outputs`, earmark's own outputs (a stamp batch skips them;
+/// verify wants them). Returns the files and, per path that could not be
+/// read, the path and the reason.
+pub fn discover(
+    paths: &[PathBuf],
+    exclude: &[PathBuf],
+    skip_outputs: bool,
+) -> (Vec<Found>, Vec<(PathBuf, String)>) {
     let excluded: Vec<PathBuf> = exclude
         .iter()
         .filter_map(|p| p.canonicalize().ok())
@@ -149,7 +154,7 @@ pub fn discover(paths: &[PathBuf], exclude: &[PathBuf]) -> (Vec<Found>, Vec<(Pat
                 continue;
             }
             let name = entry.file_name().to_string_lossy();
-            if is_earmark_output(&name) || under_excluded(entry.path()) {
+            if (skip_outputs && is_earmark_output(&name)) || under_excluded(entry.path()) {
                 continue;
             }
             if !looks_like_audio(entry.path()) {
@@ -254,7 +259,7 @@ mod tests {
         std::fs::write(lib.join("album/.hidden/x.aiff"), &wav).unwrap();
         std::fs::write(lib.join("album/.dot.aiff"), &wav).unwrap();
         std::fs::write(lib.join("album/song.earmark.flac"), &wav).unwrap();
-        let (found, errors) = discover(&[lib.clone(), dir.path().join("missing")], &[]);
+        let (found, errors) = discover(&[lib.clone(), dir.path().join("missing")], &[], true);
         let rels: Vec<String> = found.iter().map(|f| f.rel.display().to_string()).collect();
         assert_eq!(rels, vec!["lib/album/broken.mp3", "lib/album/song"]);
         assert_eq!(errors.len(), 1);

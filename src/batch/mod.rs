@@ -249,7 +249,7 @@ pub fn stamp_batch(
     let tag = format!("s{}of{}", opts.shard.index, opts.shard.count);
     remove_stale_temps(&opts.out_dir, &tag);
 
-    let (found, walk_errors) = discover(paths, std::slice::from_ref(&opts.out_dir));
+    let (found, walk_errors) = discover(paths, std::slice::from_ref(&opts.out_dir), true);
     let (jobs, clashes) = plan(found, &opts.out_dir, opts.shard, &opts.extension);
     let total_bytes = jobs.iter().map(|j| j.input.bytes).sum();
     progress.start(jobs.len(), total_bytes);
@@ -401,7 +401,8 @@ pub fn verify_batch(
     let mut failures = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let (f, errors) = discover_all(p);
+            // earmark's own outputs are what one usually verifies.
+            let (f, errors) = discover(std::slice::from_ref(p), &[], false);
             if f.is_empty() && errors.is_empty() {
                 failures.push((p.clone(), "is a directory with no audio files in it".into()));
             }
@@ -442,31 +443,4 @@ pub fn verify_batch(
         ));
     }
     Ok(items)
-}
-
-/// Every audio file under a folder, earmark outputs included (for verify).
-fn discover_all(dir: &Path) -> (Vec<Found>, Vec<(PathBuf, String)>) {
-    let (mut found, errors) = discover(&[dir.to_path_buf()], &[]);
-    // discover() leaves out earmark's outputs; verify wants them too.
-    for e in walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy();
-        if e.file_type().is_file()
-            && name.contains(".earmark.")
-            && !name.ends_with(".json")
-            && !name.starts_with(crate::catalogue::DEFAULT_NAME)
-        {
-            found.push(Found {
-                path: e.path().to_path_buf(),
-                rel: e.path().to_path_buf(),
-                bytes: e.metadata().map_or(0, |m| m.len()),
-            });
-        }
-    }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    (found, errors)
 }
