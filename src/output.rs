@@ -33,6 +33,13 @@ pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<NamedTempFile> {
         .map_err(|e| Error::new(dest, e))
 }
 
+/// Whether `a` and `b` name the same file (equal paths, or the same file
+/// once both are resolved; a path that does not exist yet matches only
+/// itself).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 /// Refuses to go on if `dest` exists and `force` is not set.
 pub fn check_writable(dest: &Path, force: bool) -> Result<()> {
     if !force && dest.exists() {

@@ -129,22 +129,15 @@ pub fn sample_format_name(f: SampleFormat) -> &'static str {
     }
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 /// Stamps `input` and writes the output and sidecar atomically.
 pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     let output = opts.out.clone().unwrap_or_else(|| default_output(input));
     let format = output_format(&output)?;
-    if output == input || same_file(input, &output) {
+    if output::same_file(input, &output) {
         return Err(Error::new(&output, ErrorKind::OutputIsInput));
     }
     let sidecar = sidecar_path(&output);
-    if sidecar == input || same_file(input, &sidecar) {
+    if output::same_file(input, &sidecar) {
         return Err(Error::new(&sidecar, ErrorKind::OutputIsInput));
     }
     output::check_writable(&output, opts.force)?;

@@ -90,10 +90,6 @@ pub fn default_tag_output(input: &Path) -> PathBuf {
     }
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-}
-
 /// Tags `input` and writes the result atomically.
 pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
     let container = Container::of_file(input)
@@ -103,7 +99,7 @@ pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
         .out
         .clone()
         .unwrap_or_else(|| default_tag_output(input));
-    if output == input || same_file(input, &output) {
+    if output::same_file(input, &output) {
         return Err(Error::new(&output, ErrorKind::OutputIsInput));
     }
     if let Some(ext) = output.extension().and_then(|e| e.to_str()) {

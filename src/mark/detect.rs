@@ -305,13 +305,10 @@ impl Detector {
     /// Like [`Detector::finish`], also returning the kept rows
     /// (`freq_cells` values each).
     pub fn finish_with_rows(mut self) -> (DetectReport, Vec<f32>) {
+        // `kept` never exceeds the cap (whole rows, a multiple of the cells);
+        // rows the final flush adds are not needed.
         let rows = std::mem::take(&mut self.kept);
-        let cap = self.keep_cap;
-        // Rows pushed during finish() are not needed: the flush adds at most
-        // one frame's worth.
         self.keep_cap = 0;
-        let mut rows = rows;
-        rows.truncate(cap);
         (self.finish(), rows)
     }
 
