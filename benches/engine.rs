@@ -7,6 +7,7 @@
 mod common;
 use common::{time_runs, Timing, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio};
+use earmark::mark::seal::{SealMessage, SealReader};
 use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
 use std::hint::black_box;
 use std::path::Path;
@@ -30,14 +31,15 @@ fn looped(audio: &Audio, seconds: f64) -> Vec<f32> {
     audio.samples.iter().copied().cycle().take(want).collect()
 }
 
-fn embed_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize, out: &mut Vec<f32>) {
-    let mut e = Embedder::new(
-        key,
-        [1, 2, 3, 4, 5, 6, 7, 8],
-        rate,
-        ch,
-        EmbedOptions::default(),
-    );
+fn embed_streaming(
+    key: &WatermarkKey,
+    x: &[f32],
+    rate: u32,
+    ch: usize,
+    options: EmbedOptions,
+    out: &mut Vec<f32>,
+) {
+    let mut e = Embedder::new(key, [1, 2, 3, 4, 5, 6, 7, 8], rate, ch, options);
     out.clear();
     for chunk in x.chunks(CHUNK_FRAMES * ch) {
         e.process(chunk, out);
@@ -56,6 +58,27 @@ fn detect_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize) -> usiz
     d.finish().detections.len()
 }
 
+/// The main detector and the seal reader side by side, as `verify` runs them.
+fn detect_and_read_seal(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize) -> bool {
+    let mut d = Detector::new(key, rate, ch);
+    let mut seal = SealReader::new(rate, ch).expect("44.1 kHz has a seal band");
+    for chunk in x.chunks(CHUNK_FRAMES * ch) {
+        d.process(chunk);
+        seal.process(chunk);
+    }
+    let report = d.finish();
+    let phase = report.best.map_or(0.0, |b| b.phase_seconds);
+    seal.finish(key, phase).message.is_some()
+}
+
+/// A fixed seal message (the bench measures speed, not signatures).
+fn seal_message() -> SealMessage {
+    SealMessage {
+        signature: [0x5a; 64],
+        policy: 1,
+    }
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
@@ -72,8 +95,14 @@ fn main() {
     let secs = 180.0;
     if want("embed") {
         let mut out = Vec::new();
-        let t = time_runs(9, || embed_streaming(&key, &x, rate, ch, &mut out));
+        let main_only = EmbedOptions::default();
+        let t = time_runs(9, || {
+            embed_streaming(&key, &x, rate, ch, main_only, &mut out)
+        });
         row("embed 3 min (streamed)", t, secs);
+        let sealed = EmbedOptions::default().with_seal(seal_message());
+        let t = time_runs(9, || embed_streaming(&key, &x, rate, ch, sealed, &mut out));
+        row("embed 3 min + seal (streamed)", t, secs);
     }
     if want("verify") {
         let (marked, _) = embed_buffer(
@@ -82,7 +111,7 @@ fn main() {
             &x,
             rate,
             ch,
-            EmbedOptions::default(),
+            EmbedOptions::default().with_seal(seal_message()),
         );
         let clip = &marked[(37 * rate as usize) * ch..(47 * rate as usize) * ch];
         let t = time_runs(11, || {
@@ -93,6 +122,10 @@ fn main() {
             black_box(detect_streaming(&key, &marked, rate, ch));
         });
         row("verify 3 min track", t, secs);
+        let t = time_runs(5, || {
+            assert!(detect_and_read_seal(&key, &marked, rate, ch), "seal read");
+        });
+        row("verify 3 min track + read seal", t, secs);
     }
     if want("attacks") {
         // The robustness report's cost per track: every standard attack once.

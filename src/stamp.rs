@@ -6,10 +6,13 @@
 
 use crate::audio::{AudioReader, OutputFormat, PcmHasher, PcmWriter, SampleFormat};
 use crate::error::{Error, ErrorKind, Result};
+use crate::mark::seal::SealMessage;
 use crate::mark::{layout::Layout, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
 use crate::metadata::{self, current_year, CarriedTags, Declaration};
 use crate::output;
-use crate::provenance::{AudioDigest, Manifest, Payload, Policy, SignedManifest, SigningKeyPair};
+use crate::provenance::{
+    policy_code, sign_seal, AudioDigest, Manifest, Payload, Policy, SignedManifest, SigningKeyPair,
+};
 use std::path::{Path, PathBuf};
 
 /// Tag (FLAC Vorbis comment / ID3 `TXXX` description) that holds the signed manifest.
@@ -33,6 +36,10 @@ pub struct StampOptions {
     pub track_id: Option<u32>,
     /// Marker strength (see [`EmbedOptions::strength`]). Default: 1.0.
     pub strength: f32,
+    /// Also embed the seal: the signature over the payload and policy, in a
+    /// band above the marker, so a bare copy of the whole track proves its
+    /// signer (see [`crate::mark::seal`]). Default: true.
+    pub seal: bool,
     /// The AI-training policy declared in the manifest and in every metadata
     /// carrier of the output. Default: no AI training.
     pub policy: Policy,
@@ -57,6 +64,7 @@ impl StampOptions {
             artist: None,
             track_id: None,
             strength: 1.0,
+            seal: true,
             policy: Policy::default(),
             owner: None,
             force: false,
@@ -151,12 +159,20 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
         opts.signing_key.public_key().fingerprint32(),
         opts.track_id.unwrap_or_else(random_track_id),
     );
+    let mut embed_options = EmbedOptions::with_strength(opts.strength);
+    if opts.seal {
+        let code = policy_code(opts.policy.kind());
+        embed_options = embed_options.with_seal(SealMessage {
+            signature: sign_seal(&opts.signing_key, payload, code),
+            policy: code,
+        });
+    }
     let mut embedder = Embedder::new(
         &opts.wm_key,
         payload.to_bytes(),
         spec.sample_rate,
         channels,
-        EmbedOptions::with_strength(opts.strength),
+        embed_options,
     );
     let temp = output::temp_tagged(&output, opts.temp_tag.as_deref())?;
     let file = temp.reopen().map_err(|e| Error::new(&output, e))?;

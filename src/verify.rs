@@ -1,10 +1,21 @@
 //! Verifying one file: find the marker, read the manifest (embedded or
 //! sidecar), check its signature, and compare it with the marker and the audio.
+//!
+//! The file is decoded once, streamed through the [`Detector`] and the PCM
+//! hasher. When the plain detector finds nothing, the speed/tempo/pitch
+//! search ([`crate::mark::search`]) runs on what the detector kept of the
+//! first [`ESTIMATE_SECONDS`] (analysis rows and 11 025 Hz mono samples): no
+//! second decode, and memory stays bounded whatever the file's length.
 
 use crate::audio::{stream_digest, AudioReader, PcmHasher, SampleFormat, WriterSpec};
 use crate::error::{Error, Result};
-use crate::mark::{Detector, WatermarkKey};
-use crate::provenance::{HashBasis, Payload, PublicKey, SignedManifest, Verdict};
+use crate::mark::seal::{SealReader, FULL_TRACK_SECONDS};
+use crate::mark::search::{search_kept, ESTIMATE_SECONDS};
+use crate::mark::{Detector, Scale, WatermarkKey};
+use crate::provenance::{
+    check_seal, policy_from_code, HashBasis, Payload, PublicKey, SealVerdict, SignedManifest,
+    Verdict,
+};
 use crate::stamp::sidecar_path;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -40,6 +51,37 @@ pub struct FoundMarker {
     pub bit_agreement: f32,
     /// Start times, seconds, of the units detectable on their own.
     pub unit_starts: Vec<f64>,
+}
+
+/// Whether the seal's signature checked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SealStatus {
+    /// Signed by the key the payload names, over this payload and policy.
+    Valid,
+    /// The named key is known and the signature does not verify: forged or
+    /// altered.
+    Invalid,
+    /// The named key was not given (`--trust`) and the file has no manifest
+    /// naming it, so the signature could not be checked.
+    Unchecked,
+}
+
+/// The seal read from the audio itself (see [`crate::mark::seal`]): a
+/// signature over the payload and the policy, which survives when every tag,
+/// sidecar and catalogue entry is gone.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct SealReport {
+    /// Whether the signature checked out.
+    pub status: SealStatus,
+    /// Fingerprint (8 hex digits) of the key the payload names as signer.
+    pub signer: String,
+    /// Whether that key is in `--trust` (absent when no trust list was given
+    /// or the signature could not be checked).
+    pub trusted: Option<bool>,
+    /// The policy the seal declares: a CLI policy name, or `"custom"`.
+    pub policy: String,
 }
 
 /// The manifest found for a file and what checking it showed.
@@ -97,6 +139,16 @@ pub struct VerifyOutcome {
     pub marked: bool,
     /// Markers found (normally one payload).
     pub markers: Vec<FoundMarker>,
+    /// The speed, tempo or pitch change that was undone to find the markers
+    /// (see [`Scale`]); `None` when they were found without one, or not found.
+    pub scale: Option<Scale>,
+    /// `scale` in plain words (see [`Scale::describe`]), e.g.
+    /// `"speed change of about ×1.04 (tempo and pitch together)"`.
+    pub change: Option<String>,
+    /// The seal, when it was read from the audio.
+    pub seal: Option<SealReport>,
+    /// Why no seal was read although a marker was found.
+    pub seal_missing: Option<String>,
     /// Best synchronisation score seen, marker or not.
     pub best_sync_z: f32,
     /// Most of the audio is too quiet to carry a robust marker: "not found"
@@ -121,6 +173,10 @@ impl VerifyOutcome {
             1
         } else if self.manifest_error.is_some()
             || self.manifest.as_ref().is_some_and(|m| !m.consistent())
+            || self
+                .seal
+                .as_ref()
+                .is_some_and(|s| s.status == SealStatus::Invalid)
         {
             3
         } else {
@@ -207,6 +263,63 @@ pub(crate) fn check_manifest(
     }
 }
 
+/// Reads the seal at the main layer's unit `phase` (seconds) and checks it
+/// against `keys` for `payload`. Returns the seal, or why there is none.
+#[allow(clippy::too_many_arguments)]
+fn read_seal(
+    reader: Option<SealReader>,
+    scaled: bool,
+    wm_key: &WatermarkKey,
+    phase: f64,
+    payload: Payload,
+    keys: &[PublicKey],
+    trusted: &[PublicKey],
+    seconds: f64,
+) -> (Option<SealReport>, Option<String>) {
+    let Some(reader) = reader else {
+        return (
+            None,
+            Some("the sample rate is too low to hold the seal band (4.6-8.7 kHz)".into()),
+        );
+    };
+    if scaled {
+        return (
+            None,
+            Some("not read after a speed, tempo or pitch change".into()),
+        );
+    }
+    let Some(message) = reader.finish(wm_key, phase).message else {
+        let why = if seconds < FULL_TRACK_SECONDS {
+            format!(
+                "not recovered: the seal needs about {FULL_TRACK_SECONDS:.0} s of the track, \
+                 this copy has {seconds:.0} s"
+            )
+        } else {
+            "not recovered: stamped without a seal, or too damaged".to_string()
+        };
+        return (None, Some(why));
+    };
+    let verdict = check_seal(keys, payload, message.policy, &message.signature);
+    let (status, trusted) = match &verdict {
+        SealVerdict::Valid(k) => (
+            SealStatus::Valid,
+            (!trusted.is_empty()).then(|| trusted.contains(k)),
+        ),
+        SealVerdict::Invalid(_) => (SealStatus::Invalid, None),
+        SealVerdict::UnknownSigner => (SealStatus::Unchecked, None),
+    };
+    let policy = policy_from_code(message.policy).map_or("custom", |k| k.name());
+    (
+        Some(SealReport {
+            status,
+            signer: format!("{:08x}", payload.key_fingerprint),
+            trusted,
+            policy: policy.to_string(),
+        }),
+        None,
+    )
+}
+
 /// Verifies one file.
 pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     let mut reader = AudioReader::open(path).map_err(|e| Error::new(path, e))?;
@@ -221,7 +334,9 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
         wspec.sample_format = f;
     }
     let mut hasher = PcmHasher::new(&wspec);
-    let mut detector = Detector::new(&opts.wm_key, spec.sample_rate, usize::from(spec.channels));
+    let mut detector = Detector::new(&opts.wm_key, spec.sample_rate, usize::from(spec.channels))
+        .keep_for_search(ESTIMATE_SECONDS);
+    let mut seal_reader = SealReader::new(spec.sample_rate, usize::from(spec.channels));
     let mut chunk = Vec::new();
     let mut frames = 0u64;
     loop {
@@ -233,9 +348,16 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
         }
         frames += n as u64;
         detector.process(&chunk);
+        if let Some(r) = &mut seal_reader {
+            r.process(&chunk);
+        }
         hasher.update(&chunk);
     }
-    let report = detector.finish();
+    let (plain, kept) = detector.finish_kept();
+    // Nothing found plainly: look for a speed, tempo or pitch change.
+    let (report, scale) = search_kept(&opts.wm_key, plain, &kept);
+    drop(kept);
+    let scale = (scale != Scale::IDENTITY).then_some(scale);
     let audio_sha256 = crate::provenance::hex::encode(&hasher.finish());
     let markers: Vec<FoundMarker> = report
         .detections
@@ -247,6 +369,31 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
             unit_starts: d.unit_starts.clone(),
         })
         .collect();
+    let seconds = frames as f64 / f64::from(spec.sample_rate);
+    let (seal, seal_missing) = match markers.first() {
+        None => (None, None),
+        Some(marker) => {
+            // The manifest's own key may check the seal too (its signature
+            // says whether that key is trusted).
+            let mut keys = opts.trusted.clone();
+            keys.extend(
+                manifest
+                    .as_ref()
+                    .and_then(|(_, m)| m.manifest.signer_key().ok()),
+            );
+            let phase = report.best.as_ref().map_or(0.0, |b| b.phase_seconds);
+            read_seal(
+                seal_reader,
+                scale.is_some(),
+                &opts.wm_key,
+                phase,
+                marker.payload,
+                &keys,
+                &opts.trusted,
+                seconds,
+            )
+        }
+    };
     let manifest = manifest.map(|(source, m)| {
         check_manifest(
             path,
@@ -259,7 +406,7 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
     });
     Ok(VerifyOutcome {
         path: path.to_path_buf(),
-        seconds: frames as f64 / f64::from(spec.sample_rate),
+        seconds,
         sample_rate: spec.sample_rate,
         channels: spec.channels,
         marked: !markers.is_empty(),
@@ -267,6 +414,10 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
         too_quiet: report.too_quiet(),
         too_short: report.too_short(),
         markers,
+        change: scale.map(|s| s.describe()),
+        scale,
+        seal,
+        seal_missing,
         manifest,
         manifest_error,
         audio_sha256,

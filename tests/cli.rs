@@ -1,6 +1,6 @@
 //! End-to-end tests of the `earmark` command line: keygen, stamp and verify on
-//! real music, tampering, clips after MP3, wrong keys, bad input, silence,
-//! input formats and `--json`.
+//! real music, tampering, clips after MP3, a speed change, wrong keys, bad
+//! input, silence, input formats and `--json`.
 //!
 //! Audio is kept short (8–12 s excerpts made here through the library) because
 //! the crate itself is built without optimisation in the test profile.
@@ -571,6 +571,157 @@ fn five_second_clips_after_mp3_are_found() {
                 "manifest    none (no embedded manifest, no sidecar)",
             );
         }
+    }
+}
+
+/// A sped-up copy (x1.04: shorter and higher) is found by the scale search,
+/// and the output says which change was undone; the unmarked source still
+/// gives "no marker" (exit 1) with the search running.
+#[test]
+fn verify_finds_the_marker_after_a_speed_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, marker_id) = fixed_key(d, "artist", 15);
+    let src = d.join("rock.wav");
+    write_wav16(&src, &excerpt(&test_audio(ROCK), 4.0, 13.0));
+    let stamped = d.join("rock.flac");
+    earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--out",
+        s(&stamped),
+        "--track-id",
+        "4242",
+    ])
+    .expect_code(0);
+    let (_, v) = verify_json(&stamped, &[]);
+    assert_eq!(v["marked"], true, "{v}");
+    assert_eq!(v["scale"], Value::Null, "found plainly: {v}");
+    assert_eq!(v["change"], Value::Null, "{v}");
+
+    let fast = apply(&Attack::Speed { factor: 1.04 }, &decode(&stamped), 0)
+        .unwrap()
+        .audio;
+    let path = d.join("faster.wav");
+    write_wav16(&path, &fast);
+    let (run, v) = verify_json(&path, &[]);
+    // Marked, no manifest for this copy: exit 0.
+    run.expect_code(0);
+    assert_eq!(v["marked"], true, "{v}");
+    assert_eq!(
+        str_field(&v, "/markers/0/payload/key_fingerprint"),
+        marker_id
+    );
+    assert_eq!(v["markers"][0]["payload"]["track_id"], 4242);
+    let speed = v["scale"]["speed"].as_f64().expect("scale.speed");
+    let tempo = v["scale"]["tempo"].as_f64().expect("scale.tempo");
+    assert!((speed - 1.04).abs() < 0.01, "{v}");
+    assert!((tempo - 1.0).abs() < 0.005, "{v}");
+    assert_contains(str_field(&v, "/change"), "speed change");
+
+    let run = earmark(["verify", s(&path)]);
+    run.expect_code(0);
+    assert_contains(&run.stdout, "MARKED");
+    assert_contains(
+        &run.stdout,
+        "change      found after a speed change of about ×1.04 (tempo and pitch together)",
+    );
+
+    // The unmarked source: the search runs and finds nothing.
+    let run = earmark(["verify", s(&src)]);
+    run.expect_code(1);
+    assert_contains(&run.stdout, "NO MARKER FOUND");
+    assert!(!run.stdout.contains("change"), "{}", run.stdout);
+}
+
+/// A bare copy of a whole track (MP3 128 kbps, decoded to a WAV with no tags,
+/// no sidecar, no catalogue) still proves its signer: the seal read from the
+/// audio verifies with the public key alone; without the key, verify names
+/// the signer and says what is missing; with another key trusted, the seal
+/// is valid but the signer not trusted. `--no-seal` leaves it out.
+#[test]
+fn a_bare_reencoded_full_track_proves_its_signer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, marker_id) = fixed_key(d, "artist", 21);
+    let (_, other_public, _) = fixed_key(d, "other", 22);
+    // Four real excerpts back to back: 112 s of music, a "full-length" track.
+    let mut track = decode(&test_audio(ROCK));
+    for name in [
+        "rock-openarena-oa02.ogg",
+        "electronic-supertuxkart-xeon6.ogg",
+        "acoustic-neverball-track1.ogg",
+    ] {
+        let part = decode(&test_audio(name));
+        track.samples.extend_from_slice(&part.samples);
+    }
+    let src = d.join("album-track.wav");
+    write_wav16(&src, &track);
+    let stamped = d.join("album-track.flac");
+    earmark(["stamp", s(&src), "--key", s(&key), "--out", s(&stamped)]).expect_code(0);
+    let unsealed = d.join("album-track-unsealed.flac");
+    earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--no-seal",
+        "--out",
+        s(&unsealed),
+    ])
+    .expect_code(0);
+
+    // The re-upload: MP3 128 kbps, decoded, written without any tags.
+    let bare = |from: &Path, name: &str| {
+        let mp3 = apply(&Attack::Mp3 { kbps: 128 }, &decode(from), 0)
+            .unwrap()
+            .audio;
+        let path = d.join(name);
+        write_wav16(&path, &mp3);
+        path
+    };
+    let copy = bare(&stamped, "bare-copy.wav");
+    let (run, v) = verify_json(&copy, &["--trust", s(&public)]);
+    run.expect_code(0);
+    assert_eq!(v["manifest"], Value::Null, "the copy has no manifest: {v}");
+    assert_eq!(str_field(&v, "/seal/status"), "valid", "{v}");
+    assert_eq!(str_field(&v, "/seal/signer"), marker_id);
+    assert_eq!(str_field(&v, "/seal/policy"), "no-ai-training");
+    assert_eq!(v["seal"]["trusted"], true, "{v}");
+    let run = earmark(["verify", s(&copy), "--trust", s(&public)]);
+    assert_contains(
+        &run.stdout,
+        &format!("seal        signed by key {marker_id}, signature valid, signer trusted"),
+    );
+    // No key given: the signer is named, the signature unchecked.
+    let (_, v) = verify_json(&copy, &[]);
+    assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");
+    let run = earmark(["verify", s(&copy)]);
+    assert_contains(&run.stdout, "give its public key with --trust");
+    // Another key trusted: the seal cannot be checked with it either.
+    let (_, v) = verify_json(&copy, &["--trust", s(&other_public)]);
+    assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");
+
+    // Stamped without the seal: the marker is there, the seal is not.
+    let copy = bare(&unsealed, "bare-unsealed.wav");
+    let (run, v) = verify_json(&copy, &["--trust", s(&public)]);
+    run.expect_code(0);
+    assert_eq!(v["marked"], true, "{v}");
+    assert_eq!(v["seal"], Value::Null, "{v}");
+    assert_contains(str_field(&v, "/seal_missing"), "not recovered");
+
+    // A 10 s clip of the MP3 copy: the seal is built for whole tracks. If
+    // it reads at all it must be valid; if not, verify says why.
+    let clip = d.join("clip.wav");
+    let copy = d.join("bare-copy.wav");
+    write_wav16(&clip, &slice(&decode(&copy), 30.0, 10.0));
+    let (_, v) = verify_json(&clip, &["--trust", s(&public)]);
+    assert_eq!(v["marked"], true, "{v}");
+    match v["seal"]["status"].as_str() {
+        Some(status) => assert_eq!(status, "valid", "{v}"),
+        None => assert_contains(str_field(&v, "/seal_missing"), "needs about 120 s"),
     }
 }
 

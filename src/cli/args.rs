@@ -76,6 +76,11 @@ pub struct StampArgs {
     /// less transparent), 0.5 is 6 dB weaker.
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
+    /// Leave out the seal (the signature carried in the audio itself, in a
+    /// band above the marker): slightly more transparent, but a copy
+    /// stripped of its tags can no longer prove who signed it.
+    #[arg(long)]
+    pub no_seal: bool,
     #[command(flatten)]
     pub declare: DeclareArgs,
     /// Private watermark key file (any file of at least 16 random bytes)
@@ -241,10 +246,19 @@ pub struct RobustnessArgs {
     #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
     /// Also attack with speed (x0.95, x1.05), tempo (x0.95, x1.05) and pitch
-    /// (-1, +1 semitone) changes: extra rows without a requirement (marker v1
-    /// is not built to survive them).
+    /// (-1, +1 semitone) changes, on full tracks, their MP3-128 copies and
+    /// 10 s clips of those, found with the scale search `verify` uses.
     #[arg(long)]
     pub time_scale: bool,
+    /// Run only the seal section: whether the signature carried in the audio
+    /// is recovered and valid on full-length tracks (at least 2 minutes;
+    /// scripts/fetch-full-tracks.sh fetches some) after MP3 and other attacks.
+    #[arg(long)]
+    pub seal_only: bool,
+    /// Stamp the trials without the seal (to compare with stamping as
+    /// `earmark stamp --no-seal` does).
+    #[arg(long)]
+    pub no_seal: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -136,6 +136,7 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.artist = a.artist.clone();
     opts.track_id = a.track_id;
     opts.strength = a.strength;
+    opts.seal = !a.no_seal;
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
     opts.force = a.force;
@@ -517,6 +518,8 @@ fn robustness(a: &args::RobustnessArgs) -> i32 {
     opts.threads = a.jobs;
     opts.progress = !a.json;
     opts.time_scale = a.time_scale;
+    opts.seal_only = a.seal_only;
+    opts.seal = !a.no_seal;
     match earmark::report::run(&opts) {
         Ok(report) => {
             if a.json {

@@ -140,6 +140,10 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[Pu
             );
         }
     }
+    if let Some(change) = &o.change {
+        out!("  change      found after a {change}");
+    }
+    seal_line(o);
     if !o.marked && !o.too_quiet {
         out!(
             "  best sync   z {:.1} (a marker needs about 4 or more)",
@@ -165,6 +169,36 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[Pu
             "  catalogued  manifest: {}",
             check.unwrap_or_else(|err| format!("unreadable ({err})"))
         );
+    }
+}
+
+/// The seal line of `verify` output: the signature carried by the audio.
+fn seal_line(o: &VerifyOutcome) {
+    use earmark::verify::SealStatus;
+    if let Some(why) = &o.seal_missing {
+        out!("  seal        none: {why}");
+    }
+    let Some(s) = &o.seal else { return };
+    let trust = match s.trusted {
+        Some(true) => ", signer trusted",
+        Some(false) => ", signer NOT in --trust",
+        None => "",
+    };
+    match s.status {
+        SealStatus::Valid => out!(
+            "  seal        signed by key {}, signature valid{trust} (policy {}; read from the audio itself)",
+            s.signer,
+            s.policy
+        ),
+        SealStatus::Invalid => out!(
+            "  seal        INVALID: the audio carries a signature that key {} did not make",
+            s.signer
+        ),
+        SealStatus::Unchecked => out!(
+            "  seal        signed by key {} (policy {}); give its public key with --trust to check the signature",
+            s.signer,
+            s.policy
+        ),
     }
 }
 

@@ -67,10 +67,26 @@ fn parity(x: u32) -> u8 {
     (x.count_ones() & 1) as u8
 }
 
+/// Coded length of a message of `message_bits` bits (with its zero tail).
+pub const fn coded_len(message_bits: usize) -> usize {
+    (message_bits + TAIL) * GENERATORS.len()
+}
+
 /// Convolutionally encodes the message bits (with a zero tail) into
 /// [`CODED_BITS`] bits.
 pub fn encode(message: &[u8; MESSAGE_BITS]) -> [u8; CODED_BITS] {
     let mut out = [0u8; CODED_BITS];
+    encode_into(message, &mut out);
+    out
+}
+
+/// Convolutionally encodes a message of any length (bits 0/1, with a zero
+/// tail) into `out`, which must be [`coded_len`]`(message.len())` long.
+///
+/// # Panics
+/// Panics when `out` has the wrong length (a programming error).
+pub fn encode_into(message: &[u8], out: &mut [u8]) {
+    assert_eq!(out.len(), coded_len(message.len()), "coded output length");
     let mut reg = 0u32;
     let tail = [0u8; TAIL];
     for (step, &bit) in message.iter().chain(tail.iter()).enumerate() {
@@ -79,7 +95,6 @@ pub fn encode(message: &[u8; MESSAGE_BITS]) -> [u8; CODED_BITS] {
             out[step * GENERATORS.len() + g] = parity(reg & gen);
         }
     }
-    out
 }
 
 /// Soft-decision Viterbi decoder with buffers allocated once.
@@ -125,11 +140,27 @@ impl Viterbi {
     /// # Panics
     /// Panics when `soft` has the wrong length (a programming error).
     pub fn decode(&mut self, soft: &[f32]) -> [u8; MESSAGE_BITS] {
-        assert_eq!(soft.len(), CODED_BITS, "soft input length");
+        let mut bits = [0u8; MESSAGE_BITS];
+        self.decode_into(soft, &mut bits);
+        bits
+    }
+
+    /// Decodes a message of `bits.len()` bits from its soft coded values
+    /// (`soft.len()` must be [`coded_len`]`(bits.len())`) into `bits`.
+    /// Buffers grow once to the longest message seen.
+    ///
+    /// # Panics
+    /// Panics when `soft` has the wrong length (a programming error).
+    pub fn decode_into(&mut self, soft: &[f32], bits: &mut [u8]) {
+        let message_bits = bits.len();
+        assert_eq!(soft.len(), coded_len(message_bits), "soft input length");
         const NEG: f32 = -1e30;
+        let steps = message_bits + TAIL;
+        if self.decisions.len() < steps {
+            self.decisions.resize(steps, 0);
+        }
         self.metric.fill(NEG);
         self.metric[0] = 0.0;
-        let steps = MESSAGE_BITS + TAIL;
         for step in 0..steps {
             let s = &soft[step * 3..step * 3 + 3];
             self.next.fill(NEG);
@@ -138,7 +169,7 @@ impl Viterbi {
             // is (old_state << 1 | bit); the bit shifted out is old_state's MSB.
             for new_state in 0..STATES {
                 let bit = (new_state & 1) as u32;
-                if step >= MESSAGE_BITS && bit == 1 {
+                if step >= message_bits && bit == 1 {
                     continue; // tail bits are zero
                 }
                 let mut best = NEG;
@@ -164,17 +195,15 @@ impl Viterbi {
             std::mem::swap(&mut self.metric, &mut self.next);
         }
         // Trace back from state 0 (the tail forces it).
-        let mut bits = [0u8; MESSAGE_BITS];
         let mut state = 0usize;
         for step in (0..steps).rev() {
             let bit = state & 1;
-            if step < MESSAGE_BITS {
+            if step < message_bits {
                 bits[step] = bit as u8;
             }
             let out_bit = ((self.decisions[step] >> state) & 1) as usize;
             state = (out_bit << (K - 2)) | (state >> 1);
         }
-        bits
     }
 }
 

@@ -13,6 +13,15 @@
 //! Detection runs over sliding windows of four units (≈ 9.2 s, half
 //! overlapping) and once more over the fold of the whole signal, so a clip
 //! and a full track are handled by the same code.
+//!
+//! **False payloads.** A candidate is decoded and CRC-checked only when its
+//! sync z-score reaches [`Z_DECODE`]; on unmarked audio a decode passes the
+//! CRC-32 by chance with probability 2^-32. The sync cells and the data cells
+//! are disjoint, so whether a decode is attempted says nothing about its bits,
+//! and the chance of a false payload is `E[checks] × 2^-32`, where `checks`
+//! is the number of CRC checks actually made ([`DetectReport::crc_checks`];
+//! at most [`CANDIDATES`] per analysis, far fewer on unmarked audio, where
+//! sync scores rarely reach the gate).
 
 use super::code::{encode, payload_from_bits, Viterbi, CODED_BITS, MESSAGE_BITS};
 use super::key::{Pattern, WatermarkKey};
@@ -21,13 +30,14 @@ use super::masking::fast_ln;
 use super::resample::Resampler;
 use super::stft::FrameFft;
 
-/// Sync score a phase needs before it is decoded.
-const Z_DECODE: f32 = 4.0;
+/// Sync score a phase needs before it is decoded (and CRC-checked).
+pub const Z_DECODE: f32 = 4.0;
 /// Sync score a single unit needs to be listed as "found here".
 const Z_UNIT: f32 = 3.5;
-/// Synchronisation candidates decoded per analysis (best first). Each can
-/// pass the CRC-32 by chance with probability 2^-32, so this sets the
-/// false-payload bound per analysis.
+/// Synchronisation candidates decoded per analysis (best first), if their
+/// sync score reaches [`Z_DECODE`]. Each decode can pass the CRC-32 by chance
+/// with probability 2^-32, so this caps the CRC checks per analysis (see
+/// [`DetectReport::crc_checks`]).
 pub const CANDIDATES: usize = 2;
 /// Window length and hop, in units.
 const WINDOW_UNITS: usize = 4;
@@ -62,6 +72,28 @@ impl Scale {
         Scale {
             speed: p,
             tempo: 1.0 / p,
+        }
+    }
+
+    /// The change in plain words, for people who are not audio engineers: a
+    /// *speed change* moves tempo and pitch together (a tape or record played
+    /// faster), a *tempo change* keeps the pitch, a *pitch shift* keeps the
+    /// tempo. Factors within 0.5 % of 1 count as unchanged (the detector
+    /// tolerates that much).
+    pub fn describe(&self) -> String {
+        let unchanged = |x: f64| (x - 1.0).abs() < 0.005;
+        let (s, t) = (self.speed, self.tempo);
+        if unchanged(s) && unchanged(t) {
+            "no speed, tempo or pitch change".to_string()
+        } else if unchanged(s) {
+            format!("tempo change of about ×{t:.2} (pitch kept)")
+        } else if unchanged(t) {
+            format!("speed change of about ×{s:.2} (tempo and pitch together)")
+        } else if unchanged(s * t) {
+            let semitones = 12.0 * s.log2();
+            format!("pitch shift of about {semitones:+.1} semitones (tempo kept)")
+        } else {
+            format!("speed change of about ×{s:.2} and tempo change of about ×{t:.2}")
         }
     }
 }
@@ -146,6 +178,12 @@ pub struct DetectReport {
     pub best: Option<Candidate>,
     /// Number of analyses run (windows plus the whole-signal fold).
     pub analyses: usize,
+    /// Number of Viterbi decodes that were CRC-checked (candidates whose sync
+    /// score reached [`Z_DECODE`]; at most [`CANDIDATES`] per analysis). On
+    /// unmarked audio each passes by chance with probability 2^-32, so the
+    /// expected false payloads are `crc_checks × 2^-32`. A search sums it,
+    /// like `analyses`, over all its passes.
+    pub crc_checks: usize,
 }
 
 impl DetectReport {
@@ -177,9 +215,12 @@ pub struct Detector {
     row_pos: f64,
     /// Observed seconds per canonical-timeline second (`1 / (speed * tempo)`).
     time_factor: f64,
-    /// A copy of the first analysis rows (see [`Detector::keep_rows`]).
+    /// A copy of the first analysis rows and canonical samples (see
+    /// [`Detector::keep_for_search`]), and their caps.
     kept: Vec<f32>,
     keep_cap: usize,
+    kept_canonical: Vec<f32>,
+    keep_canonical_cap: usize,
     /// Rows of the current window, `freq_cells` values each.
     rows: Vec<f32>,
     rows_start: u64,
@@ -191,6 +232,10 @@ pub struct Detector {
     cellsum: Vec<f32>,
     scratch: Vec<f32>,
     cell_row: Vec<f32>,
+    /// Log power of the band bins of the current row.
+    log_power: Vec<f32>,
+    /// Sum of a row's neighbouring cells (time high-pass).
+    neighbours: Vec<f32>,
     scores: Vec<f32>,
     /// Sync cells as (row offset within the unit, frequency cell, sign).
     sync_cells: Vec<(usize, usize, f32)>,
@@ -202,7 +247,10 @@ pub struct Detector {
     viterbi: Viterbi,
     found: Vec<Detection>,
     analyses: usize,
+    crc_checks: usize,
     windows_done: u64,
+    /// Whether the resampler's tail has been flushed.
+    flushed: bool,
 }
 
 impl std::fmt::Debug for Detector {
@@ -274,6 +322,8 @@ impl Detector {
             time_factor: 1.0 / (scale.speed * scale.tempo),
             kept: Vec::new(),
             keep_cap: 0,
+            kept_canonical: Vec::new(),
+            keep_canonical_cap: 0,
             rows: Vec::new(),
             rows_start: 0,
             next_row: 0,
@@ -284,32 +334,46 @@ impl Detector {
             cellsum: vec![0.0; u * j],
             scratch: vec![0.0; u * j],
             cell_row: vec![0.0; j],
+            log_power: vec![0.0; j * layout.cell_bins],
+            neighbours: vec![0.0; j],
             scores: vec![0.0; u],
             soft: vec![0.0; CODED_BITS],
             viterbi: Viterbi::new(),
             found: Vec::new(),
             analyses: 0,
+            crc_checks: 0,
             windows_done: 0,
+            flushed: false,
         }
     }
 
-    /// Keeps a copy of the analysis rows of the first `seconds` of input,
-    /// for [`Detector::finish_with_rows`] (the scale search estimates the
-    /// unit period from them).
-    pub fn keep_rows(mut self, seconds: f64) -> Self {
+    /// Keeps a copy of the analysis rows and of the canonical samples (mono,
+    /// [`CANONICAL_RATE`]) of the first `seconds` of input, for
+    /// [`Detector::finish_kept`]: the scale search estimates the unit period
+    /// from the rows and runs its passes on the samples, so it needs neither
+    /// the input again nor more memory than `seconds` of it (about 4.4 MB
+    /// per minute).
+    pub fn keep_for_search(mut self, seconds: f64) -> Self {
+        let seconds = seconds.max(0.0);
         let per_second = f64::from(CANONICAL_RATE) / self.layout.fine_hop() as f64;
         self.keep_cap = (seconds * per_second) as usize * self.layout.freq_cells;
+        self.keep_canonical_cap = (seconds * f64::from(CANONICAL_RATE)) as usize;
         self
     }
 
-    /// Like [`Detector::finish`], also returning the kept rows
-    /// (`freq_cells` values each).
-    pub fn finish_with_rows(mut self) -> (DetectReport, Vec<f32>) {
-        // `kept` never exceeds the cap (whole rows, a multiple of the cells);
-        // rows the final flush adds are not needed.
-        let rows = std::mem::take(&mut self.kept);
+    /// Like [`Detector::finish`], also returning what
+    /// [`Detector::keep_for_search`] kept.
+    pub fn finish_kept(mut self) -> (DetectReport, Kept) {
+        // Flush the resampler first so the canonical copy has the tail of a
+        // short input. `kept` never exceeds its cap (whole rows, a multiple
+        // of the cells); rows the final flush adds are not needed.
+        self.flush_resampler();
+        let kept = Kept {
+            rows: std::mem::take(&mut self.kept),
+            canonical: std::mem::take(&mut self.kept_canonical),
+        };
         self.keep_cap = 0;
-        (self.finish(), rows)
+        (self.finish(), kept)
     }
 
     /// Feeds interleaved samples.
@@ -323,19 +387,46 @@ impl Detector {
             "input must hold whole frames"
         );
         self.mono.clear();
-        let scale = 1.0 / self.channels as f32;
-        self.mono.extend(
-            input
-                .chunks_exact(self.channels)
-                .map(|f| f.iter().sum::<f32>() * scale),
-        );
+        if self.channels == 1 {
+            self.mono.extend_from_slice(input);
+        } else {
+            let scale = 1.0 / self.channels as f32;
+            self.mono.extend(
+                input
+                    .chunks_exact(self.channels)
+                    .map(|f| f.iter().sum::<f32>() * scale),
+            );
+        }
+        let before = self.canon.len();
         self.down.push(&self.mono, &mut self.canon);
+        self.keep_canonical(before);
         self.run_rows(false);
+    }
+
+    /// Copies `canon[from..]` (new resampler output) into the kept
+    /// canonical samples, up to their cap.
+    fn keep_canonical(&mut self, from: usize) {
+        let room = self.keep_canonical_cap - self.kept_canonical.len();
+        if room > 0 {
+            let new = &self.canon[from..];
+            self.kept_canonical
+                .extend_from_slice(&new[..new.len().min(room)]);
+        }
+    }
+
+    /// Flushes the resampler's tail into `canon` (once).
+    fn flush_resampler(&mut self) {
+        if !self.flushed {
+            self.flushed = true;
+            let before = self.canon.len();
+            self.down.finish(&mut self.canon);
+            self.keep_canonical(before);
+        }
     }
 
     /// Ends the stream and returns what was found.
     pub fn finish(mut self) -> DetectReport {
-        self.down.finish(&mut self.canon);
+        self.flush_resampler();
         self.run_rows(true);
         let l = self.layout;
         let u = l.unit_fine_frames() as u64;
@@ -368,6 +459,7 @@ impl Detector {
             loud_fraction: fraction(self.loud_rows, self.next_row),
             best,
             analyses: self.analyses,
+            crc_checks: self.crc_checks,
         }
     }
 
@@ -405,13 +497,21 @@ impl Detector {
                 self.loud_rows += 1;
             }
             let floor = band_power / (hi - lo) as f32 * 1e-6;
-            for (cell, v) in self.cell_row.iter_mut().enumerate() {
-                let b0 = lo + cell * l.cell_bins;
-                let s: f32 = spec[b0..b0 + l.cell_bins]
-                    .iter()
-                    .map(|c| fast_ln(c.norm_sqr() + floor))
-                    .sum();
-                *v = s / l.cell_bins as f32;
+            // Log power of every band bin in one pass (vectorises), then the
+            // mean of each cell's bins.
+            let log_power = &mut self.log_power[..hi - lo];
+            for (p, c) in log_power.iter_mut().zip(&spec[lo..hi]) {
+                *p = c.norm_sqr() + floor;
+            }
+            for p in log_power.iter_mut() {
+                *p = fast_ln(*p);
+            }
+            for (v, bins) in self
+                .cell_row
+                .iter_mut()
+                .zip(log_power.chunks_exact(l.cell_bins))
+            {
+                *v = bins.iter().sum::<f32>() / l.cell_bins as f32;
             }
             detrend_normalise(&mut self.cell_row);
         } else {
@@ -466,27 +566,39 @@ impl Detector {
         let l = self.layout;
         let (u, j) = (l.unit_fine_frames(), l.freq_cells);
         let cell_step = l.cell_frames * l.sub;
-        // Sum each cell's frames: cellsum[phase] = value of a cell starting there.
-        for phase in 0..u {
-            for f in 0..j {
-                let mut s = 0.0;
-                for q in 0..l.cell_frames {
-                    s += fold[((phase + q * l.sub) % u) * j + f];
+        // Sum each cell's frames: cellsum[phase] = value of a cell starting
+        // there. Whole rows at a time (one index wrap per row, not per value).
+        for (phase, dst) in self.cellsum.chunks_exact_mut(j).enumerate() {
+            dst.fill(0.0);
+            for q in 0..l.cell_frames {
+                let r = (phase + q * l.sub) % u;
+                for (d, &v) in dst.iter_mut().zip(&fold[r * j..(r + 1) * j]) {
+                    *d += v;
                 }
-                self.cellsum[phase * j + f] = s;
             }
         }
         // High-pass across time: subtract the neighbouring cells' mean, which
         // removes what the music sustains from one cell to the next.
         self.scratch.copy_from_slice(&self.cellsum);
-        for phase in 0..u {
-            for f in 0..j {
-                let mut s = 0.0;
-                for m in 1..=TIME_NEIGHBOURS {
-                    s += self.scratch[((phase + m * cell_step) % u) * j + f]
-                        + self.scratch[((phase + u - m * cell_step % u) % u) * j + f];
+        let row = |r: usize| r * j..(r + 1) * j;
+        for (phase, dst) in self.cellsum.chunks_exact_mut(j).enumerate() {
+            // Rows `m` cells later and earlier, m = 1..=TIME_NEIGHBOURS.
+            let mut later = [0usize; TIME_NEIGHBOURS];
+            let mut earlier = [0usize; TIME_NEIGHBOURS];
+            for m in 1..=TIME_NEIGHBOURS {
+                later[m - 1] = (phase + m * cell_step) % u;
+                earlier[m - 1] = (phase + u - m * cell_step % u) % u;
+            }
+            let sum = &mut self.neighbours;
+            sum.fill(0.0);
+            for m in 0..TIME_NEIGHBOURS {
+                let (a, b) = (&self.scratch[row(later[m])], &self.scratch[row(earlier[m])]);
+                for ((s, &x), &y) in sum.iter_mut().zip(a).zip(b) {
+                    *s += x + y;
                 }
-                self.cellsum[phase * j + f] -= s / (2 * TIME_NEIGHBOURS) as f32;
+            }
+            for (d, &s) in dst.iter_mut().zip(sum.iter()) {
+                *d -= s / (2 * TIME_NEIGHBOURS) as f32;
             }
         }
         self.sync_scores();
@@ -521,6 +633,7 @@ impl Detector {
                 continue;
             }
             let bits = self.viterbi.decode(&self.soft);
+            self.crc_checks += 1;
             let Some(payload) = payload_from_bits(&bits, &self.pattern.mask) else {
                 continue;
             };
@@ -690,6 +803,17 @@ fn agreement(soft: &[f32], bits: &[u8; MESSAGE_BITS]) -> f32 {
     same as f32 / CODED_BITS as f32
 }
 
+/// What [`Detector::keep_for_search`] kept of the start of the input.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Kept {
+    /// Analysis rows, `freq_cells` values each.
+    pub rows: Vec<f32>,
+    /// The mono mix resampled to [`CANONICAL_RATE`], time-aligned with the
+    /// input (sample `n` is at `n / CANONICAL_RATE` seconds).
+    pub canonical: Vec<f32>,
+}
+
 /// Detects in a whole buffer at once (convenience over [`Detector`]).
 pub fn detect_buffer(
     key: &WatermarkKey,
@@ -700,4 +824,55 @@ pub fn detect_buffer(
     let mut d = Detector::new(key, sample_rate, channels);
     d.process(samples);
     d.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_are_described_in_plain_words() {
+        let d = |speed, tempo| Scale { speed, tempo }.describe();
+        assert_eq!(
+            d(1.04, 1.0),
+            "speed change of about ×1.04 (tempo and pitch together)"
+        );
+        assert_eq!(d(1.0, 0.95), "tempo change of about ×0.95 (pitch kept)");
+        assert_eq!(
+            Scale::pitch(-1.0).describe(),
+            "pitch shift of about -1.0 semitones (tempo kept)"
+        );
+        assert_eq!(
+            d(0.955, 1.0 / 0.955 * 1.003),
+            "pitch shift of about -0.8 semitones (tempo kept)"
+        );
+        assert_eq!(
+            d(1.05, 0.98),
+            "speed change of about ×1.05 and tempo change of about ×0.98"
+        );
+        assert_eq!(
+            Scale::IDENTITY.describe(),
+            "no speed, tempo or pitch change"
+        );
+    }
+
+    #[test]
+    fn crc_checks_are_counted_within_their_cap() {
+        // Seeded white noise: few (usually no) candidates reach the gate.
+        let mut state = 7u32;
+        let x: Vec<f32> = (0..11_025 * 12)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect();
+        let r = detect_buffer(&WatermarkKey::public(), &x, CANONICAL_RATE, 1);
+        assert!(r.detections.is_empty());
+        assert!(r.analyses >= 2);
+        assert!(r.crc_checks <= CANDIDATES * r.analyses);
+        // Only candidates at or above the gate are checked.
+        if r.best.as_ref().is_some_and(|b| b.sync_z < Z_DECODE) {
+            assert!(r.crc_checks < CANDIDATES * r.analyses);
+        }
+    }
 }

@@ -79,12 +79,7 @@ impl Pattern {
         let cells = layout.cells();
         assert!(cells >= layout.sync_cells + CODED_BITS, "layout too small");
         let mut rng = ChaCha20Rng::from_seed(key.0);
-        // Fisher-Yates permutation of the cells.
-        let mut order: Vec<u32> = (0..cells as u32).collect();
-        for i in (1..cells).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
+        let order = shuffled(&mut rng, cells);
         let mut sign = || if rng.next_u32() & 1 == 1 { 1.0 } else { -1.0 };
         let sync: Vec<Cell> = order[..layout.sync_cells]
             .iter()
@@ -93,23 +88,8 @@ impl Pattern {
                 sign: sign(),
             })
             .collect();
-        // Spread the remaining cells round-robin over the coded bits, then
-        // group them by bit.
-        let rest = &order[layout.sync_cells..];
-        let mut per_bit: Vec<Vec<Cell>> = vec![Vec::new(); CODED_BITS];
-        for (i, &index) in rest.iter().enumerate() {
-            per_bit[i % CODED_BITS].push(Cell {
-                index,
-                sign: sign(),
-            });
-        }
-        let mut data = Vec::with_capacity(rest.len());
-        let mut data_start = Vec::with_capacity(CODED_BITS + 1);
-        for bit_cells in per_bit {
-            data_start.push(data.len() as u32);
-            data.extend(bit_cells);
-        }
-        data_start.push(data.len() as u32);
+        let (data, data_start) =
+            spread_over_bits(&mut rng, &order[layout.sync_cells..], CODED_BITS);
         let mut mask = [0u8; MESSAGE_BITS];
         for m in mask.iter_mut() {
             *m = (rng.next_u32() & 1) as u8;
@@ -143,6 +123,88 @@ impl Pattern {
         signs
     }
 }
+
+/// A keyed Fisher-Yates permutation of `0..cells`.
+fn shuffled(rng: &mut ChaCha20Rng, cells: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..cells as u32).collect();
+    for i in (1..cells).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Spreads `cells` (already in keyed random order) round-robin over `bits`
+/// coded bits, each cell with a keyed sign, and groups them by bit: returns
+/// the cells and the offsets (`bits + 1` entries) where each bit's run starts.
+fn spread_over_bits(rng: &mut ChaCha20Rng, cells: &[u32], bits: usize) -> (Vec<Cell>, Vec<u32>) {
+    let mut per_bit: Vec<Vec<Cell>> = vec![Vec::new(); bits];
+    for (i, &index) in cells.iter().enumerate() {
+        let sign = if rng.next_u32() & 1 == 1 { 1.0 } else { -1.0 };
+        per_bit[i % bits].push(Cell { index, sign });
+    }
+    let mut data = Vec::with_capacity(cells.len());
+    let mut data_start = Vec::with_capacity(bits + 1);
+    for bit_cells in per_bit {
+        data_start.push(data.len() as u32);
+        data.extend(bit_cells);
+    }
+    data_start.push(data.len() as u32);
+    (data, data_start)
+}
+
+/// The keyed pattern of the seal layer (see [`super::seal`]): every cell of
+/// the seal band carries a coded bit (no sync cells: the seal uses the main
+/// layer's unit phase), with a keyed sign, plus the message whitening mask.
+/// It comes from a separate stream of the key's generator, so it is
+/// independent of the main [`Pattern`].
+#[derive(Debug, Clone)]
+pub struct SealPattern {
+    /// Cells grouped by coded bit: bit `b` owns
+    /// `data[data_start[b] as usize .. data_start[b + 1] as usize]`; a cell's
+    /// index is `time_cell * SEAL_FREQ_CELLS + freq_cell`.
+    pub data: Vec<Cell>,
+    /// Offsets into `data`, one per coded bit plus one.
+    pub data_start: Vec<u32>,
+    /// Whitening mask XOR-ed onto the message bits.
+    pub mask: Vec<u8>,
+}
+
+impl SealPattern {
+    /// Derives the seal pattern for `cells` cells per unit carrying
+    /// `coded_bits` coded bits of a `message_bits`-bit message.
+    ///
+    /// # Panics
+    /// Panics when there are fewer cells than coded bits.
+    pub fn new(key: &WatermarkKey, cells: usize, coded_bits: usize, message_bits: usize) -> Self {
+        assert!(cells >= coded_bits, "seal layout too small");
+        let mut rng = ChaCha20Rng::from_seed(key.0);
+        rng.set_stream(SEAL_STREAM);
+        let order = shuffled(&mut rng, cells);
+        let (data, data_start) = spread_over_bits(&mut rng, &order, coded_bits);
+        let mask = (0..message_bits)
+            .map(|_| (rng.next_u32() & 1) as u8)
+            .collect();
+        SealPattern {
+            data,
+            data_start,
+            mask,
+        }
+    }
+
+    /// Number of coded bits.
+    pub fn coded_bits(&self) -> usize {
+        self.data_start.len() - 1
+    }
+
+    /// The cells of coded bit `bit`.
+    pub fn bit_cells(&self, bit: usize) -> &[Cell] {
+        &self.data[self.data_start[bit] as usize..self.data_start[bit + 1] as usize]
+    }
+}
+
+/// Generator stream of the seal pattern (the main pattern uses stream 0).
+const SEAL_STREAM: u64 = 0x5ea1;
 
 #[cfg(test)]
 mod tests {

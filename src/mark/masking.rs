@@ -57,37 +57,45 @@ impl MaskingModel {
     /// Builds the model for the canonical FFT size; thresholds are computed
     /// for the bands that overlap `bins` (canonical bin indices).
     pub fn new(bins: std::ops::Range<usize>) -> Self {
+        Self::with_spectrum(BINS, bins)
+    }
+
+    /// Builds the model for spectra of `total` bins at the canonical bin
+    /// spacing (≈ 43 Hz; more than [`BINS`] reach above the canonical
+    /// Nyquist frequency, as the seal layer needs); thresholds are computed
+    /// for the bands that overlap `bins`.
+    pub fn with_spectrum(total: usize, bins: std::ops::Range<usize>) -> Self {
         let hz = |k: usize| {
             k as f64 * f64::from(super::layout::CANONICAL_RATE) / super::layout::FRAME as f64
         };
         let mut edges = vec![1usize];
         let mut start_z = bark(hz(1));
-        for k in 2..BINS {
+        for k in 2..total {
             if bark(hz(k)) - start_z >= 0.5 {
                 edges.push(k);
                 start_z = bark(hz(k));
             }
         }
-        edges.push(BINS);
+        edges.push(total);
         let bands = edges.len() - 1;
         let z: Vec<f32> = (0..bands)
             .map(|b| bark(hz(edges[b]) * 0.5 + hz(edges[b + 1] - 1) * 0.5) as f32)
             .collect();
-        let zk: Vec<f64> = (0..BINS).map(|k| bark(hz(k))).collect();
+        let zk: Vec<f64> = (0..total).map(|k| bark(hz(k))).collect();
         let tonal_span: Vec<(usize, usize)> = (0..bands)
             .map(|b| {
                 let zc = f64::from(z[b]);
-                let lo = (1..BINS).find(|&k| zk[k] >= zc - 0.75).unwrap_or(1);
-                let hi = (1..BINS)
+                let lo = (1..total).find(|&k| zk[k] >= zc - 0.75).unwrap_or(1);
+                let hi = (1..total)
                     .rev()
                     .find(|&k| zk[k] <= zc + 0.75)
-                    .unwrap_or(BINS - 1)
+                    .unwrap_or(total - 1)
                     + 1;
                 // At least 7 bins so flatness is meaningful at low frequencies.
                 let (mut lo, mut hi) = (lo, hi.max(lo + 1));
                 while hi - lo < 7 {
                     lo = lo.saturating_sub(1).max(1);
-                    hi = (hi + 1).min(BINS);
+                    hi = (hi + 1).min(total);
                 }
                 (lo, hi)
             })
@@ -126,7 +134,7 @@ impl MaskingModel {
             z,
             spread,
             energy: vec![0.0; bands],
-            ln_power: vec![0.0; BINS],
+            ln_power: vec![0.0; total],
             active,
             maskers,
             ln_bins,
@@ -150,7 +158,7 @@ impl MaskingModel {
 
     /// Computes the masking threshold (total power that can be added to the
     /// band unheard) of every active band (see [`MaskingModel::active_bands`])
-    /// for a power spectrum (`power.len() >= BINS`), writing `thresholds[b]`.
+    /// for a power spectrum (at least the model's `total` bins long), writing `thresholds[b]`.
     /// Other entries are left untouched.
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
         let bands = self.bands();

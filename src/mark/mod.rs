@@ -11,6 +11,7 @@ pub mod key;
 pub mod layout;
 pub mod masking;
 pub mod resample;
+pub mod seal;
 pub mod search;
 pub mod stft;
 

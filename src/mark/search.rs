@@ -15,12 +15,23 @@
 //!    and a ±4.5 % grid (pitch shifts up to about ±1.2 semitones), each with
 //!    the matching tempo correction (see [`Scale`]).
 //!
-//! Every candidate is a full detector pass, so false payloads stay bounded by
-//! the CRC per pass; [`MAX_PASSES`] caps the passes.
+//! The plain pass keeps its analysis rows and its canonical samples (mono,
+//! 11 025 Hz) of the first [`ESTIMATE_SECONDS`] (see
+//! [`Detector::keep_for_search`]); the estimate uses the rows and every
+//! scaled pass re-analyses the canonical samples, never the native-rate
+//! input, so a search costs a bounded amount of time and memory whatever the
+//! file's length, rate and channels, and a streaming caller (`verify`) needs
+//! no second decode. The passes stop at the first payload.
+//!
+//! **False payloads.** Every pass is a full detector pass whose CRC checks
+//! ([`DetectReport::crc_checks`]) each pass by chance with probability
+//! 2^-32; the search sums the checks (and analyses) of all its passes, so the
+//! chance of a false payload is the *expected* number of checks × 2^-32.
+//! [`MAX_PASSES`] caps the passes.
 
-use super::detect::{DetectReport, Detector, Scale};
+use super::detect::{DetectReport, Detector, Kept, Scale};
 use super::key::WatermarkKey;
-use super::layout::Layout;
+use super::layout::{Layout, CANONICAL_RATE};
 
 /// Time-scale candidates taken from the autocorrelation.
 const TIME_CANDIDATES: usize = 3;
@@ -28,7 +39,8 @@ const TIME_CANDIDATES: usize = 3;
 const FREQ_GRID: [f64; 2] = [0.955, 1.045];
 /// Search range of the time factor.
 const TIME_RANGE: (f64, f64) = (0.9, 1.1);
-/// Rows (seconds of input) used for the period estimate.
+/// Seconds of input (from the start) the search uses: the rows of the
+/// period estimate and the canonical samples of the scaled passes.
 pub const ESTIMATE_SECONDS: f64 = 60.0;
 /// Most detector passes one search runs (plain detection included).
 pub const MAX_PASSES: usize = 16;
@@ -132,60 +144,58 @@ pub fn scale_candidates(taus: &[f64]) -> Vec<Scale> {
 }
 
 /// Runs the detector over `samples`, and if it finds nothing, searches for a
-/// speed, tempo or pitch change (see the module docs). Returns the report of
-/// the pass that found a payload (or of the plain pass) and the scale that
-/// was undone.
+/// speed, tempo or pitch change (see the module docs and [`search_kept`]).
 pub fn detect_any_scale(
     key: &WatermarkKey,
     samples: &[f32],
     sample_rate: u32,
     channels: usize,
 ) -> (DetectReport, Scale) {
-    let mut d = Detector::new(key, sample_rate, channels).keep_rows(ESTIMATE_SECONDS);
+    let mut d = Detector::new(key, sample_rate, channels).keep_for_search(ESTIMATE_SECONDS);
     for chunk in samples.chunks(4096 * channels) {
         d.process(chunk);
     }
-    let (plain, rows) = d.finish_with_rows();
+    let (plain, kept) = d.finish_kept();
+    search_kept(key, plain, &kept)
+}
+
+/// The search after a plain pass: `plain` is that pass's report and `kept`
+/// what it kept (see [`Detector::keep_for_search`]). If `plain` found a
+/// payload it is returned as is; otherwise the scaled passes run on the kept
+/// canonical samples until one finds a payload. Returns the report of that
+/// pass (its `seconds` and fractions cover the kept samples only) and the
+/// scale it undid, or `plain` and [`Scale::IDENTITY`]; either way `analyses`
+/// and `crc_checks` are summed over every pass, the plain one included.
+pub fn search_kept(key: &WatermarkKey, plain: DetectReport, kept: &Kept) -> (DetectReport, Scale) {
     if !plain.detections.is_empty() {
         return (plain, Scale::IDENTITY);
     }
-    let mut analyses = plain.analyses;
-    let found = search_scales(key, samples, sample_rate, channels, &rows, &mut analyses);
-    // Every pass's analyses count towards the false-payload bound.
-    let (mut report, scale) = found.unwrap_or((plain, Scale::IDENTITY));
-    report.analyses = analyses;
-    (report, scale)
-}
-
-/// The search after a plain pass found nothing: `rows` are that pass's kept
-/// rows (see [`Detector::keep_rows`]). Returns the first pass that finds a
-/// payload and its scale; adds every pass's analyses to `analyses`.
-pub fn search_scales(
-    key: &WatermarkKey,
-    samples: &[f32],
-    sample_rate: u32,
-    channels: usize,
-    rows: &[f32],
-    analyses: &mut usize,
-) -> Option<(DetectReport, Scale)> {
-    let taus = time_scale_candidates(rows, Layout::V1.freq_cells, TIME_CANDIDATES);
+    let (mut analyses, mut crc_checks) = (plain.analyses, plain.crc_checks);
+    let taus = time_scale_candidates(&kept.rows, Layout::V1.freq_cells, TIME_CANDIDATES);
+    let mut found = None;
     for scale in scale_candidates(&taus).into_iter().take(MAX_PASSES - 1) {
-        let mut d = Detector::with_scale(key, sample_rate, channels, scale);
-        for chunk in samples.chunks(4096 * channels) {
+        let mut d = Detector::with_scale(key, CANONICAL_RATE, 1, scale);
+        for chunk in kept.canonical.chunks(4096) {
             d.process(chunk);
         }
         let report = d.finish();
-        *analyses += report.analyses;
+        analyses += report.analyses;
+        crc_checks += report.crc_checks;
         if !report.detections.is_empty() {
-            return Some((report, scale));
+            found = Some((report, scale));
+            break;
         }
     }
-    None
+    let (mut report, scale) = found.unwrap_or((plain, Scale::IDENTITY));
+    report.analyses = analyses;
+    report.crc_checks = crc_checks;
+    (report, scale)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mark::detect::CANDIDATES;
 
     #[test]
     fn candidates_cover_speed_tempo_and_pitch() {
@@ -205,6 +215,44 @@ mod tests {
     #[test]
     fn too_few_rows_give_no_time_candidates() {
         assert!(time_scale_candidates(&[0.0; 22 * 100], 22, 3).is_empty());
+    }
+
+    /// What the plain pass keeps for the search: capped rows and canonical
+    /// samples, the latter equal to the mono mix resampled on its own.
+    #[test]
+    fn kept_samples_are_capped_and_canonical() {
+        use crate::mark::resample::Resampler;
+        let key = WatermarkKey::public();
+        let (rate, ch) = (44_100u32, 2usize);
+        let x: Vec<f32> = (0..3 * rate as usize * ch)
+            .map(|i| ((i as f32 * 0.37).sin() + (i as f32 * 0.011).cos()) * 0.3)
+            .collect();
+        let keep = |seconds: f64| {
+            let mut d = Detector::new(&key, rate, ch).keep_for_search(seconds);
+            for chunk in x.chunks(1000 * ch) {
+                d.process(chunk);
+            }
+            d.finish_kept().1
+        };
+        let short = keep(1.0);
+        assert_eq!(short.canonical.len(), CANONICAL_RATE as usize);
+        let per_second = f64::from(CANONICAL_RATE) / Layout::V1.fine_hop() as f64;
+        assert_eq!(
+            short.rows.len(),
+            per_second as usize * Layout::V1.freq_cells
+        );
+        // Longer than the input: everything, the resampler's tail included.
+        let all = keep(10.0);
+        let mono: Vec<f32> = x.chunks(ch).map(|f| (f[0] + f[1]) * 0.5).collect();
+        let mut expect = Vec::new();
+        let mut r = Resampler::new(rate, CANONICAL_RATE);
+        r.push(&mono, &mut expect);
+        r.finish(&mut expect);
+        assert_eq!(all.canonical, expect);
+        assert_eq!(
+            &all.canonical[..short.canonical.len()],
+            &short.canonical[..]
+        );
     }
 
     /// On real music: after each time-scale attack (and after MP3 128 then
@@ -239,6 +287,11 @@ mod tests {
         };
         let (none, _) = detect_any_scale(&key, &original.samples, audio.sample_rate, ch);
         assert!(none.detections.is_empty(), "unmarked audio gave a payload");
+        // Every pass is counted: each analysis CRC-checks at most CANDIDATES.
+        let plain = crate::mark::detect_buffer(&key, &original.samples, audio.sample_rate, ch);
+        assert!(none.analyses > plain.analyses, "{}", none.analyses);
+        assert!(none.crc_checks >= plain.crc_checks);
+        assert!(none.crc_checks <= CANDIDATES * none.analyses);
         let mp3 = apply(&Attack::Mp3 { kbps: 128 }, &stamped, 0)
             .unwrap()
             .audio;
@@ -250,6 +303,8 @@ mod tests {
                 "{}: not found (undid {scale:?})",
                 attack.name()
             );
+            assert_ne!(scale, Scale::IDENTITY, "{}", attack.name());
+            assert!(report.crc_checks >= 1 && report.crc_checks <= CANDIDATES * report.analyses);
             // A 10 s clip of the MP3 copy after the change.
             let b = apply(&attack, &mp3, 0).unwrap().audio;
             let clip =

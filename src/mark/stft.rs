@@ -1,7 +1,7 @@
 //! Windowed real FFT of one canonical frame (the detector's analysis), with
 //! the plan and scratch built once.
 
-use super::layout::{BINS, FRAME};
+use super::layout::FRAME;
 use realfft::num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
@@ -38,19 +38,25 @@ impl Default for FrameFft {
 impl FrameFft {
     /// Plans the transform for [`FRAME`] samples.
     pub fn new() -> Self {
+        Self::with_len(FRAME)
+    }
+
+    /// Plans the transform for frames of `len` samples (even).
+    pub fn with_len(len: usize) -> Self {
         let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(FRAME);
+        let fwd = planner.plan_fft_forward(len);
         let scratch_fwd = fwd.make_scratch_vec();
         FrameFft {
-            window: sine_window(FRAME),
-            time: vec![0.0; FRAME],
-            spec: vec![Complex32::default(); BINS],
+            window: sine_window(len),
+            time: vec![0.0; len],
+            spec: vec![Complex32::default(); len / 2 + 1],
             scratch_fwd,
             fwd,
         }
     }
 
-    /// Windows `frame` (length [`FRAME`]) and returns its spectrum ([`BINS`] bins).
+    /// Windows `frame` (the planned length, [`FRAME`] by default) and returns
+    /// its spectrum (`len / 2 + 1` bins, [`super::layout::BINS`] by default).
     pub fn forward(&mut self, frame: &[f32]) -> &[Complex32] {
         for ((t, &x), &w) in self.time.iter_mut().zip(frame).zip(&self.window) {
             *t = x * w;

@@ -7,6 +7,7 @@
 //!   writes too, and the key fingerprints the watermark carries.
 //! - [`manifest`]: the signed JSON manifest, its canonical byte form, and the no-AI-training
 //!   [`Policy`] it declares.
+//! - [`seal`]: the short signature over payload and policy kind that the audio itself carries.
 //!
 //! ```
 //! use earmark::provenance::{AudioDigest, Manifest, Payload, Policy, PolicyKind, SigningKeyPair};
@@ -26,6 +27,7 @@
 
 pub mod keys;
 pub mod manifest;
+pub mod seal;
 
 pub use keys::{
     public_key_path_for, read_public_key, read_signing_key, write_private_key_pem,
@@ -36,6 +38,7 @@ pub use manifest::{
     ParsePolicyError, Payload, Policy, PolicyKind, SignedManifest, TrainingMining,
     TrainingMiningEntries, TrainingMiningEntry, Usage, Verdict, FORMAT, SIGNING_DOMAIN,
 };
+pub use seal::{check_seal, policy_code, policy_from_code, sign_seal, SealVerdict};
 
 /// Lowercase hexadecimal, written by hand (no dependency).
 pub(crate) mod hex {

@@ -1,0 +1,333 @@
+//! The seal section of the robustness report: on full-length tracks, is the
+//! signature carried by the audio recovered, and does it verify, after the
+//! attacks a re-upload goes through?
+//!
+//! Each trial stamps a track with a payload naming the report's signing key
+//! and a fresh track id, with the seal signed by that key; attacks it; then
+//! does what `verify` does on a bare copy: the main detector finds the payload
+//! and unit phase, the seal reader folds the seal band, and
+//! [`check_seal`] verifies the signature with the public key the payload
+//! names. A trial counts only when the signature is valid for the decoded
+//! payload.
+
+use super::{attack_error, mix, Check, ReportError, RobustnessOptions, Track, REQUIRED_FULL_RATE};
+use crate::attacks::{self, Attack};
+use crate::audio::Audio;
+use crate::mark::seal::{SealMessage, SealReader};
+use crate::mark::{embed_buffer, Detector, EmbedOptions};
+use crate::provenance::{
+    check_seal, policy_code, sign_seal, Payload, PolicyKind, SealVerdict, SigningKeyPair,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Shortest track the seal section uses, seconds (a full-length track).
+pub const SEAL_MIN_SECONDS: f64 = crate::mark::seal::FULL_TRACK_SECONDS;
+/// Required rate of valid seals after MP3 128 kbps on full-length tracks.
+pub const REQUIRED_SEAL_RATE: f64 = 0.95;
+/// The attack the requirement applies to.
+pub const SEAL_REQUIRED_ATTACK: Attack = Attack::Mp3 { kbps: 128 };
+
+/// Domain tag for [`mix`].
+const TAG_SEAL: u64 = 4;
+
+/// One attack's seal results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SealRow {
+    /// Attack name (`clean` for none).
+    pub attack: String,
+    /// Trials (tracks × payloads).
+    pub trials: usize,
+    /// Trials whose main-layer payload was recovered exactly.
+    pub payload_recovered: usize,
+    /// Trials whose seal was read (CRC) and verified with the signer's key.
+    pub seal_valid: usize,
+    /// Trials whose seal read but did not verify (never expected).
+    pub seal_invalid: usize,
+    /// Mean raw bit error rate of the seal's coded bits (before decoding).
+    pub mean_raw_ber: f64,
+    /// Worst raw bit error rate.
+    pub max_raw_ber: f64,
+    /// Mean seconds to detect the payload and read the seal per trial.
+    pub mean_read_seconds: f64,
+}
+
+impl SealRow {
+    /// Fraction of trials with a valid seal.
+    pub fn rate(&self) -> f64 {
+        if self.trials == 0 {
+            0.0
+        } else {
+            self.seal_valid as f64 / self.trials as f64
+        }
+    }
+}
+
+/// The seal section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SealSection {
+    /// Tracks long enough (at least [`SEAL_MIN_SECONDS`]).
+    pub tracks: usize,
+    /// Tracks skipped as too short.
+    pub skipped_short: usize,
+    /// Shortest and longest track used, seconds.
+    pub seconds_range: (f64, f64),
+    /// One row per attack, `clean` first.
+    pub rows: Vec<SealRow>,
+}
+
+impl SealSection {
+    /// The seal requirements: a valid seal on at least
+    /// [`REQUIRED_SEAL_RATE`] of the trials after [`SEAL_REQUIRED_ATTACK`]
+    /// (and clean), no seal that reads but fails to verify, and the main
+    /// payload still recovered on at least [`REQUIRED_FULL_RATE`] of the same
+    /// trials (the seal must not cost the main layer).
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        for label in ["clean".to_string(), SEAL_REQUIRED_ATTACK.name()] {
+            let Some(r) = self.rows.iter().find(|r| r.attack == label) else {
+                continue;
+            };
+            checks.push(Check {
+                requirement: format!(
+                    "seal, full-length tracks, {label}: valid signature >= {:.0}%",
+                    100.0 * REQUIRED_SEAL_RATE
+                ),
+                measured: format!("{:.1}% ({}/{})", 100.0 * r.rate(), r.seal_valid, r.trials),
+                pass: r.trials > 0 && r.rate() >= REQUIRED_SEAL_RATE,
+            });
+            let payload_rate = r.payload_recovered as f64 / r.trials.max(1) as f64;
+            checks.push(Check {
+                requirement: format!(
+                    "seal, full-length tracks, {label}: main payload >= {:.0}%",
+                    100.0 * REQUIRED_FULL_RATE
+                ),
+                measured: format!(
+                    "{:.1}% ({}/{})",
+                    100.0 * payload_rate,
+                    r.payload_recovered,
+                    r.trials
+                ),
+                pass: r.trials > 0 && payload_rate >= REQUIRED_FULL_RATE,
+            });
+        }
+        let invalid: usize = self.rows.iter().map(|r| r.seal_invalid).sum();
+        checks.push(Check {
+            requirement: "seal: no seal that reads but fails to verify".to_string(),
+            measured: format!("{invalid}"),
+            pass: invalid == 0,
+        });
+        checks
+    }
+
+    /// Writes the seal table (part of the report's text form).
+    pub(super) fn write_table(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "seal (signature in the audio), {} full-length track(s) of {:.0}-{:.0} s ({} shorter skipped):",
+            self.tracks, self.seconds_range.0, self.seconds_range.1, self.skipped_short
+        )?;
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.attack.len())
+            .chain(["attack".len()])
+            .max()
+            .unwrap_or(6);
+        writeln!(
+            f,
+            "{:<w$}  {:>6}  {:>7}  {:>10}  {:>7}  {:>7}  {:>8}  {:>7}  {:>8}",
+            "attack",
+            "trials",
+            "payload",
+            "seal valid",
+            "rate",
+            "invalid",
+            "BER mean",
+            "BER max",
+            "read ms"
+        )?;
+        writeln!(f, "{}", "-".repeat(w + 80))?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<w$}  {:>6}  {:>7}  {:>10}  {:>6.1}%  {:>7}  {:>8.4}  {:>7.4}  {:>8.0}",
+                r.attack,
+                r.trials,
+                r.payload_recovered,
+                r.seal_valid,
+                100.0 * r.rate(),
+                r.seal_invalid,
+                r.mean_raw_ber,
+                r.max_raw_ber,
+                1e3 * r.mean_read_seconds
+            )?;
+        }
+        writeln!(
+            f,
+            "(payload: main-layer payload recovered; seal valid: signature read and verified with \
+             the key the decoded payload names; BER: raw seal coded-bit error rate; read: detect \
+             and seal read per trial)"
+        )
+    }
+}
+
+/// The attacks the seal section runs (after the clean row).
+pub fn seal_attacks() -> Vec<Attack> {
+    vec![
+        SEAL_REQUIRED_ATTACK,
+        Attack::Mp3 { kbps: 64 },
+        Attack::Vorbis {
+            quality: attacks::VORBIS_LOWEST_QUALITY,
+        },
+        Attack::Gain { db: -10.0 },
+    ]
+}
+
+struct SealTrial {
+    payload_ok: bool,
+    verdict: Option<SealVerdict>,
+    raw_ber: f64,
+    seconds: f64,
+}
+
+/// Runs the seal section on the full-length tracks among `tracks`.
+pub(super) fn seal_section(
+    opts: &RobustnessOptions,
+    tracks: &[Track],
+) -> Result<SealSection, ReportError> {
+    let long: Vec<&Track> = tracks
+        .iter()
+        .filter(|t| t.audio.duration_secs() >= SEAL_MIN_SECONDS)
+        .collect();
+    let signer = SigningKeyPair::from_bytes(&[0x5e; 32]);
+    let public = signer.public_key();
+    let kinds: Vec<Option<Attack>> = std::iter::once(None)
+        .chain(seal_attacks().into_iter().map(Some))
+        .collect();
+    let jobs: Vec<(usize, usize)> = (0..long.len())
+        .flat_map(|t| (0..opts.payloads_per_track).map(move |p| (t, p)))
+        .collect();
+    let results: Vec<Vec<SealTrial>> = jobs
+        .par_iter()
+        .map(|&(t, p)| {
+            let track = long[t];
+            let track_id = mix(opts.seed, &[TAG_SEAL, t as u64, p as u64]) as u32;
+            let payload = Payload::new(public.fingerprint32(), track_id);
+            let code = policy_code(Some(PolicyKind::NoAiTraining));
+            let message = SealMessage {
+                signature: sign_seal(&signer, payload, code),
+                policy: code,
+            };
+            let orig = &track.audio;
+            let ch = usize::from(orig.channels);
+            let (samples, _) = embed_buffer(
+                &opts.key,
+                payload.to_bytes(),
+                &orig.samples,
+                orig.sample_rate,
+                ch,
+                EmbedOptions::with_strength(opts.strength).with_seal(message),
+            );
+            let stamped = Audio {
+                samples,
+                ..orig.clone()
+            };
+            kinds
+                .iter()
+                .map(|kind| {
+                    let attacked = match kind {
+                        None => stamped.clone(),
+                        Some(a) => {
+                            let seed = mix(opts.seed, &[TAG_SEAL, t as u64, p as u64, 1]);
+                            attacks::apply(a, &stamped, seed)
+                                .map_err(|e| attack_error(&track.path, a, e))?
+                                .audio
+                        }
+                    };
+                    Ok(read_trial(opts, &attacked, payload, &message, &public))
+                })
+                .collect::<Result<Vec<_>, ReportError>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let rows = kinds
+        .iter()
+        .enumerate()
+        .map(|(k, kind)| {
+            let trials: Vec<&SealTrial> = results.iter().map(|r| &r[k]).collect();
+            let n = trials.len().max(1) as f64;
+            SealRow {
+                attack: kind.as_ref().map_or("clean".to_string(), |a| a.name()),
+                trials: trials.len(),
+                payload_recovered: trials.iter().filter(|t| t.payload_ok).count(),
+                seal_valid: trials
+                    .iter()
+                    .filter(|t| matches!(t.verdict, Some(SealVerdict::Valid(_))))
+                    .count(),
+                seal_invalid: trials
+                    .iter()
+                    .filter(|t| matches!(t.verdict, Some(SealVerdict::Invalid(_))))
+                    .count(),
+                mean_raw_ber: trials.iter().map(|t| t.raw_ber).sum::<f64>() / n,
+                max_raw_ber: trials.iter().map(|t| t.raw_ber).fold(0.0, f64::max),
+                mean_read_seconds: trials.iter().map(|t| t.seconds).sum::<f64>() / n,
+            }
+        })
+        .collect();
+    let secs: Vec<f64> = long.iter().map(|t| t.audio.duration_secs()).collect();
+    Ok(SealSection {
+        tracks: long.len(),
+        skipped_short: tracks.len() - long.len(),
+        seconds_range: (
+            secs.iter().copied().fold(f64::INFINITY, f64::min),
+            secs.iter().copied().fold(0.0, f64::max),
+        ),
+        rows,
+    })
+}
+
+/// What `verify` does on a bare copy: payload and phase from the main
+/// detector, then the seal read at that phase and checked with the key the
+/// payload names.
+fn read_trial(
+    opts: &RobustnessOptions,
+    audio: &Audio,
+    payload: Payload,
+    message: &SealMessage,
+    public: &crate::provenance::PublicKey,
+) -> SealTrial {
+    let started = std::time::Instant::now();
+    let ch = usize::from(audio.channels);
+    let mut detector = Detector::new(&opts.key, audio.sample_rate, ch);
+    let mut reader = SealReader::new(audio.sample_rate, ch);
+    for chunk in audio.samples.chunks(4096 * ch) {
+        detector.process(chunk);
+        if let Some(r) = &mut reader {
+            r.process(chunk);
+        }
+    }
+    let report = detector.finish();
+    let found = report
+        .detections
+        .first()
+        .map(|d| Payload::from_bytes(d.payload));
+    let phase = report.best.as_ref().map_or(0.0, |b| b.phase_seconds);
+    let read = reader.map(|r| r.finish(&opts.key, phase));
+    let verdict = match (&found, read.as_ref().and_then(|r| r.message)) {
+        (Some(found), Some(m)) => Some(check_seal(
+            std::slice::from_ref(public),
+            *found,
+            m.policy,
+            &m.signature,
+        )),
+        _ => None,
+    };
+    SealTrial {
+        payload_ok: found == Some(payload),
+        verdict,
+        raw_ber: read.map_or(0.5, |r| 1.0 - r.agreement(&opts.key, message)),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
