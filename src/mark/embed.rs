@@ -493,6 +493,8 @@ struct BandModulation {
     /// Modulation depth per bin (zero outside the band).
     beta: Vec<f32>,
     prev_energy: f32,
+    /// Bins whose power the masking model reads.
+    needed: std::ops::Range<usize>,
 }
 
 /// What [`BandModulation::update`] found in one frame.
@@ -509,9 +511,13 @@ struct BandFrame {
 impl BandModulation {
     /// State for spectra of `spectrum` bins, modulating `bins`.
     fn new(spectrum: usize, bins: std::ops::Range<usize>) -> Self {
-        let masking = MaskingModel::with_spectrum(spectrum, bins);
+        let masking = MaskingModel::with_spectrum(spectrum, bins.clone());
         let bands = masking.bands();
+        // The bands' own bins too (their energy and channel ratios).
+        let model = masking.needed_bins();
+        let needed = model.start.min(bins.start)..model.end.max(bins.end).min(spectrum);
         BandModulation {
+            needed,
             masking,
             power: vec![0.0; spectrum],
             thresholds: vec![0.0; bands],
@@ -531,8 +537,10 @@ impl BandModulation {
         power_scale: f32,
         strength: f32,
     ) -> BandFrame {
-        // Masking threshold of the mix, in canonical power units.
-        for (p, m) in self.power.iter_mut().zip(mix) {
+        // Masking threshold of the mix, in canonical power units (only the
+        // bins the model reads).
+        let needed = self.needed.clone();
+        for (p, m) in self.power[needed.clone()].iter_mut().zip(&mix[needed]) {
             *p = m.norm_sqr() * power_scale;
         }
         self.masking.thresholds(&self.power, &mut self.thresholds);

@@ -43,7 +43,9 @@ pub struct MaskingModel {
     /// `spread[masker * bands + maskee]`, linear power factor.
     spread: Vec<f32>,
     energy: Vec<f32>,
-    ln_power: Vec<f32>,
+    /// Prefix sums over `ln_bins` of log power and power.
+    cum_ln: Vec<f64>,
+    cum_p: Vec<f64>,
     /// Bands whose thresholds are computed (those overlapping the bins of interest).
     active: std::ops::Range<usize>,
     /// Per active band, the maskers whose spread reaches it above −40 dB
@@ -51,6 +53,8 @@ pub struct MaskingModel {
     maskers: Vec<std::ops::Range<usize>>,
     /// Bins whose log power is needed (tonality spans of active bands).
     ln_bins: std::ops::Range<usize>,
+    /// Bands whose energy some active band's threshold needs.
+    energy_bands: std::ops::Range<usize>,
 }
 
 impl MaskingModel {
@@ -115,7 +119,7 @@ impl MaskingModel {
             (Some(&a), Some(&b)) => a..b + 1,
             _ => 0..0,
         };
-        let maskers = (0..bands)
+        let maskers: Vec<std::ops::Range<usize>> = (0..bands)
             .map(|e| {
                 let reaches = |m: &usize| spread[*m * bands + e] > 1e-4;
                 let lo = (0..bands).find(reaches).unwrap_or(e);
@@ -126,15 +130,26 @@ impl MaskingModel {
         let ln_bins = if active.is_empty() {
             0..0
         } else {
-            tonal_span[active.start].0..tonal_span[active.end - 1].1
+            let lo = active.clone().map(|b| tonal_span[b].0).min().unwrap_or(0);
+            let hi = active.clone().map(|b| tonal_span[b].1).max().unwrap_or(0);
+            lo..hi
+        };
+        let energy_bands = if active.is_empty() {
+            0..0
+        } else {
+            let lo = active.clone().map(|e| maskers[e].start).min().unwrap_or(0);
+            let hi = active.clone().map(|e| maskers[e].end).max().unwrap_or(0);
+            lo.min(active.start)..hi.max(active.end)
         };
         MaskingModel {
+            energy_bands,
             edges,
             tonal_span,
             z,
             spread,
             energy: vec![0.0; bands],
-            ln_power: vec![0.0; total],
+            cum_ln: vec![0.0; ln_bins.len() + 1],
+            cum_p: vec![0.0; ln_bins.len() + 1],
             active,
             maskers,
             ln_bins,
@@ -144,6 +159,18 @@ impl MaskingModel {
     /// The bands whose thresholds [`MaskingModel::thresholds`] computes.
     pub fn active_bands(&self) -> std::ops::Range<usize> {
         self.active.clone()
+    }
+
+    /// The bins whose power [`MaskingModel::thresholds`] reads (the
+    /// maskers' bands, the active bands and their tonality spans); the
+    /// rest of the spectrum may be left unset.
+    pub fn needed_bins(&self) -> std::ops::Range<usize> {
+        if self.active.is_empty() {
+            return 0..0;
+        }
+        let lo = self.edges[self.energy_bands.start].min(self.ln_bins.start);
+        let hi = self.edges[self.energy_bands.end].max(self.ln_bins.end);
+        lo..hi
     }
 
     /// Number of masking bands.
@@ -162,11 +189,20 @@ impl MaskingModel {
     /// Other entries are left untouched.
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
         let bands = self.bands();
-        for b in 0..bands {
+        for b in self.energy_bands.clone() {
             self.energy[b] = power[self.band_bins(b)].iter().sum();
         }
-        for k in self.ln_bins.clone() {
-            self.ln_power[k] = fast_ln(power[k] + 1e-20);
+        // Prefix sums (f64: power spans many decades) of log power and power
+        // over the tonality spans, so each band's means cost O(1).
+        let start = self.ln_bins.start;
+        let (mut acc_ln, mut acc_p) = (0.0f64, 0.0f64);
+        self.cum_ln[0] = 0.0;
+        self.cum_p[0] = 0.0;
+        for (i, &p) in power[self.ln_bins.clone()].iter().enumerate() {
+            acc_ln += f64::from(fast_ln(p + 1e-20));
+            acc_p += f64::from(p);
+            self.cum_ln[i + 1] = acc_ln;
+            self.cum_p[i + 1] = acc_p;
         }
         for e in self.active.clone() {
             let mut s = 0.0f32;
@@ -175,9 +211,10 @@ impl MaskingModel {
             }
             // Tonality from local spectral flatness (in dB, <= 0).
             let (lo, hi) = self.tonal_span[e];
-            let n = (hi - lo) as f32;
-            let mean_ln: f32 = self.ln_power[lo..hi].iter().sum::<f32>() / n;
-            let mean: f32 = power[lo..hi].iter().sum::<f32>() / n + 1e-20;
+            let n = (hi - lo) as f64;
+            let (a, b) = (lo - start, hi - start);
+            let mean_ln = ((self.cum_ln[b] - self.cum_ln[a]) / n) as f32;
+            let mean = ((self.cum_p[b] - self.cum_p[a]) / n) as f32 + 1e-20;
             let sfm_db = 4.342_945 * (mean_ln - fast_ln(mean));
             let alpha = ((-sfm_db - 2.5) / 12.0).clamp(0.0, 1.0);
             let offset_db = alpha * (14.5 + self.z[e]) + (1.0 - alpha) * 5.5;
