@@ -14,6 +14,10 @@
 #    and prints the SNR and ViSQOL MOS-LQO of every stamped WAV against its original.
 #    If that step is unavailable or fails, the script says why and still exits with
 #    the Rust report's status.
+# 3. Fetches the full-length tracks (scripts/fetch-full-tracks.sh, 328 MB once, cached in
+#    target/full-tracks) and runs the seal section on them (`--seal-only --payloads 2`):
+#    is the signature carried by the audio recovered and valid after MP3 and other attacks?
+#    SKIP_SEAL=1 skips this step.
 #
 # Usage: scripts/robustness-report.sh [extra `earmark robustness` options...]
 #   e.g. scripts/robustness-report.sh --payloads 2 --clips 5 --json
@@ -74,4 +78,20 @@ quality() {
     fi
 }
 quality
+
+# 3. The seal (signature in the audio) on full-length tracks, fetched at run time.
+echo
+if [[ "${SKIP_SEAL:-0}" == 1 ]]; then
+    echo "== seal section skipped (SKIP_SEAL=1)"
+else
+    echo "== seal on full-length tracks (scripts/fetch-full-tracks.sh, then --seal-only)"
+    if tracks="$(bash scripts/fetch-full-tracks.sh)"; then
+        "${earmark[@]}" robustness "$tracks" --seal-only --payloads 2 | tee "$out/seal-report.txt"
+        seal_status=${PIPESTATUS[0]}
+        [[ $seal_status -ne 0 && $status -eq 0 ]] && status=$seal_status
+    else
+        echo "robustness-report: fetching the full-length tracks failed; seal section not run"
+        [[ $status -eq 0 ]] && status=2
+    fi
+fi
 exit "$status"

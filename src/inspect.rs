@@ -4,7 +4,10 @@
 
 use crate::error::{Error, Result};
 use crate::metadata::{self, FileMetadata};
-use crate::verify::{check_manifest, find_manifest, FoundMarker, ManifestReport, VerifyOptions};
+use crate::verify::{
+    check_manifest, find_manifest, FoundMarker, ManifestReport, SealReport, SealStatus,
+    VerifyOptions,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +32,10 @@ pub struct InspectOutcome {
     pub declaration_matches_manifest: Option<bool>,
     /// Markers found in the audio.
     pub markers: Vec<FoundMarker>,
+    /// The seal read from the audio (see [`crate::verify::SealReport`]).
+    pub seal: Option<SealReport>,
+    /// Why no seal was read although a marker was found.
+    pub seal_missing: Option<String>,
     /// Why the audio could not be searched for a marker (e.g. no decoder).
     pub audio_error: Option<String>,
 }
@@ -36,14 +43,21 @@ pub struct InspectOutcome {
 impl InspectOutcome {
     /// Exit status for the CLI: 0 nothing wrong found, 3 a manifest that is
     /// invalid, contradicts the marker or does not match this file's audio,
-    /// or carriers that disagree.
+    /// a seal whose signature does not verify, or carriers that disagree.
     pub fn exit_code(&self) -> i32 {
         let manifest_bad = self.manifest_error.is_some()
             || self
                 .manifest
                 .as_ref()
                 .is_some_and(|m| !m.consistent() || !m.audio_identical);
-        if manifest_bad || !self.carriers_agree || self.declaration_matches_manifest == Some(false)
+        let seal_bad = self
+            .seal
+            .as_ref()
+            .is_some_and(|s| s.status == SealStatus::Invalid);
+        if manifest_bad
+            || seal_bad
+            || !self.carriers_agree
+            || self.declaration_matches_manifest == Some(false)
         {
             3
         } else {
@@ -61,9 +75,16 @@ pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<InspectOutcome>
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let (markers, manifest, manifest_error, audio_error) =
+    let (markers, seal, seal_missing, manifest, manifest_error, audio_error) =
         match crate::verify::verify_file(path, opts) {
-            Ok(v) => (v.markers, v.manifest, v.manifest_error, None),
+            Ok(v) => (
+                v.markers,
+                v.seal,
+                v.seal_missing,
+                v.manifest,
+                v.manifest_error,
+                None,
+            ),
             Err(e) => {
                 // No decoder (e.g. Opus) or damaged audio: the manifest can
                 // still be checked against the encoded packets.
@@ -71,7 +92,7 @@ pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<InspectOutcome>
                 let report = found
                     .map(|(source, m)| check_manifest(path, source, m, &opts.trusted, &[], None));
                 let cause = e.kind().to_string();
-                (Vec::new(), report, manifest_error, Some(cause))
+                (Vec::new(), None, None, report, manifest_error, Some(cause))
             }
         };
     let carriers_agree = meta.as_ref().is_none_or(FileMetadata::carriers_agree);
@@ -91,6 +112,8 @@ pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<InspectOutcome>
         manifest_error,
         declaration_matches_manifest,
         markers,
+        seal,
+        seal_missing,
         audio_error,
     })
 }

@@ -695,6 +695,12 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
         &run.stdout,
         &format!("seal        signed by key {marker_id}, signature valid, signer trusted"),
     );
+    // inspect shows the seal too.
+    let run = earmark(["inspect", s(&copy), "--trust", s(&public)]);
+    assert_contains(
+        &run.stdout,
+        &format!("seal        signed by key {marker_id}, signature valid"),
+    );
     // No key given: the signer is named, the signature unchecked.
     let (_, v) = verify_json(&copy, &[]);
     assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");

@@ -7,7 +7,7 @@ use earmark::metadata::Carrier;
 use earmark::provenance::Payload;
 use earmark::provenance::{PublicKey, SignedManifest};
 use earmark::tag::TagOutcome;
-use earmark::verify::ManifestReport;
+use earmark::verify::{ManifestReport, SealReport, SealStatus};
 use earmark::{StampOutcome, VerifyOutcome};
 use serde_json::json;
 use std::path::Path;
@@ -143,7 +143,7 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[Pu
     if let Some(change) = &o.change {
         out!("  change      found after a {change}");
     }
-    seal_line(o);
+    seal_line(o.seal.as_ref(), o.seal_missing.as_deref());
     if !o.marked && !o.too_quiet {
         out!(
             "  best sync   z {:.1} (a marker needs about 4 or more)",
@@ -173,12 +173,11 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[Pu
 }
 
 /// The seal line of `verify` output: the signature carried by the audio.
-fn seal_line(o: &VerifyOutcome) {
-    use earmark::verify::SealStatus;
-    if let Some(why) = &o.seal_missing {
+fn seal_line(seal: Option<&SealReport>, missing: Option<&str>) {
+    if let Some(why) = missing {
         out!("  seal        none: {why}");
     }
-    let Some(s) = &o.seal else { return };
+    let Some(s) = seal else { return };
     let trust = match s.trusted {
         Some(true) => ", signer trusted",
         Some(false) => ", signer NOT in --trust",
@@ -374,6 +373,7 @@ pub fn inspect(o: &InspectOutcome, as_json: bool) {
             f.sync_z
         );
     }
+    seal_line(o.seal.as_ref(), o.seal_missing.as_deref());
 }
 
 /// Prints the end-of-batch summary (JSON: one object with the counts).
