@@ -147,8 +147,9 @@ pub struct RobustnessOptions {
     /// ([`crate::mark::search`]). Their requirements: see [`REQUIRED_TIME_SCALE_FULL_RATE`].
     /// Default `false`.
     pub time_scale: bool,
-    /// Stamp every trial with the seal too, as `earmark stamp` does (see
-    /// [`crate::mark::seal`]). Default `true`.
+    /// Stamp the main rows' trials with the seal too, as `earmark stamp`
+    /// does (see [`crate::mark::seal`]); the seal section always does.
+    /// Default `true`.
     pub seal: bool,
     /// Run only the seal section (full-length tracks of at least
     /// [`seal::SEAL_MIN_SECONDS`]), skipping the main rows and the
@@ -630,6 +631,13 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
             "clip length must be a positive number of seconds, not {s}"
         )));
     }
+    if opts.seal_only && !opts.seal {
+        return Err(ReportError::InvalidOption(
+            "the seal section always stamps with the seal: --no-seal applies to the main rows, \
+             not to --seal-only"
+                .into(),
+        ));
+    }
     let paths = find_tracks(&opts.tracks)?;
     if paths.is_empty() {
         return Err(ReportError::NoTracks);
@@ -698,7 +706,11 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
         } else {
             false_positives(opts, &tracks)?
         };
-        let rows = aggregate_rows(&kinds, &results);
+        let rows = if opts.seal_only {
+            Vec::new()
+        } else {
+            aggregate_rows(&kinds, &results)
+        };
         let track_rows = if opts.seal_only {
             Vec::new()
         } else {

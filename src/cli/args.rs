@@ -255,8 +255,8 @@ pub struct RobustnessArgs {
     /// scripts/fetch-full-tracks.sh fetches some) after MP3 and other attacks.
     #[arg(long)]
     pub seal_only: bool,
-    /// Stamp the trials without the seal (to compare with stamping as
-    /// `earmark stamp --no-seal` does).
+    /// Stamp the main rows' trials without the seal, as `earmark stamp
+    /// --no-seal` does (to compare; the seal section always uses the seal).
     #[arg(long)]
     pub no_seal: bool,
     /// Print the report as JSON.

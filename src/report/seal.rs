@@ -88,6 +88,11 @@ impl SealSection {
         let mut checks = Vec::new();
         for label in ["clean".to_string(), SEAL_REQUIRED_ATTACK.name()] {
             let Some(r) = self.rows.iter().find(|r| r.attack == label) else {
+                checks.push(Check {
+                    requirement: format!("seal, full-length tracks, {label}"),
+                    measured: "not run".to_string(),
+                    pass: false,
+                });
                 continue;
             };
             checks.push(Check {
@@ -329,5 +334,62 @@ fn read_trial(
         verdict,
         raw_ber: read.map_or(0.5, |r| 1.0 - r.agreement(&opts.key, message)),
         seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(attack: &str, valid: usize, invalid: usize, payload: usize) -> SealRow {
+        SealRow {
+            attack: attack.to_string(),
+            trials: 24,
+            payload_recovered: payload,
+            seal_valid: valid,
+            seal_invalid: invalid,
+            mean_raw_ber: 0.01,
+            max_raw_ber: 0.03,
+            mean_read_seconds: 0.4,
+        }
+    }
+
+    fn section(rows: Vec<SealRow>) -> SealSection {
+        SealSection {
+            tracks: 12,
+            skipped_short: 0,
+            seconds_range: (129.0, 327.0),
+            rows,
+        }
+    }
+
+    #[test]
+    fn checks_need_valid_seals_after_mp3_no_invalid_ones_and_the_payload() {
+        let mp3 = SEAL_REQUIRED_ATTACK.name();
+        let pass = |s: &SealSection| s.checks().iter().all(|c| c.pass);
+        assert!(pass(&section(vec![
+            row("clean", 24, 0, 24),
+            row(&mp3, 23, 0, 24)
+        ])));
+        // 22/24 = 91.7 % after MP3 128: below 95 %.
+        assert!(!pass(&section(vec![
+            row("clean", 24, 0, 24),
+            row(&mp3, 22, 0, 24)
+        ])));
+        // One seal that reads but does not verify, even under another attack.
+        assert!(!pass(&section(vec![
+            row("clean", 24, 0, 24),
+            row(&mp3, 24, 0, 24),
+            row("mp3-64", 20, 1, 24),
+        ])));
+        // The main payload lost on a trial.
+        assert!(!pass(&section(vec![
+            row("clean", 24, 0, 24),
+            row(&mp3, 24, 0, 23)
+        ])));
+        // The required row missing entirely counts as failed.
+        let only_clean = section(vec![row("clean", 24, 0, 24)]);
+        assert!(!pass(&only_clean));
+        assert!(only_clean.checks().iter().any(|c| c.measured == "not run"));
     }
 }
