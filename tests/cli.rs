@@ -710,6 +710,17 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
     let (_, v) = verify_json(&copy, &["--trust", s(&other_public)]);
     assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");
 
+    // Sped up by 4 % after the MP3: the search undoes the change, and the
+    // seal is read again with it undone.
+    let fast = apply(&Attack::Speed { factor: 1.04 }, &decode(&copy), 0)
+        .unwrap()
+        .audio;
+    let fast_path = d.join("bare-faster.wav");
+    write_wav16(&fast_path, &fast);
+    let (_, v) = verify_json(&fast_path, &["--trust", s(&public)]);
+    assert_contains(str_field(&v, "/change"), "speed change");
+    assert_eq!(str_field(&v, "/seal/status"), "valid", "{v}");
+
     // Stamped without the seal: the marker is there, the seal is not.
     let copy = bare(&unsealed, "bare-unsealed.wav");
     let (run, v) = verify_json(&copy, &["--trust", s(&public)]);

@@ -104,32 +104,6 @@ impl Default for Scale {
     }
 }
 
-/// The fraction `p / q` (both at most `max`) closest to `x > 0`, by
-/// continued fractions.
-fn ratio(x: f64, max: u64) -> (u64, u64) {
-    let (mut p0, mut q0, mut p1, mut q1) = (0u64, 1u64, 1u64, 0u64);
-    let mut v = x;
-    for _ in 0..64 {
-        let a = v.floor();
-        let a_int = a as u64;
-        let (p2, q2) = (a_int * p1 + p0, a_int * q1 + q0);
-        if p2 > max || q2 > max {
-            break;
-        }
-        (p0, q0, p1, q1) = (p1, q1, p2, q2);
-        let frac = v - a;
-        if frac < 1e-12 {
-            break;
-        }
-        v = 1.0 / frac;
-    }
-    if q1 == 0 {
-        (x.round().max(1.0) as u64, 1)
-    } else {
-        (p1.max(1), q1)
-    }
-}
-
 /// A payload found in the signal.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -285,12 +259,6 @@ impl Detector {
             (0.5..=2.0).contains(&scale.speed) && (0.5..=2.0).contains(&scale.tempo),
             "scale factors must be within 0.5-2"
         );
-        // speed = p / q: the input behaves as if sampled at rate * q / p.
-        let (p, q) = ratio(scale.speed, 2000);
-        let from = u64::from(sample_rate) * q;
-        let to = u64::from(CANONICAL_RATE) * p;
-        let g = super::resample::gcd(from, to);
-        let (from, to) = ((from / g) as u32, (to / g) as u32);
         let layout = Layout::V1;
         let u = layout.unit_fine_frames();
         let j = layout.freq_cells;
@@ -313,7 +281,7 @@ impl Detector {
             energy: vec![0.0; u],
             layout,
             channels,
-            down: Resampler::new(from, to),
+            down: Resampler::undoing_speed(sample_rate, CANONICAL_RATE, scale.speed),
             mono: Vec::new(),
             canon: Vec::new(),
             fft: FrameFft::new(),

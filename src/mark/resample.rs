@@ -41,6 +41,32 @@ pub(super) fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
+/// The fraction `p / q` (both at most `max`) closest to `x > 0`, by
+/// continued fractions.
+fn ratio(x: f64, max: u64) -> (u64, u64) {
+    let (mut p0, mut q0, mut p1, mut q1) = (0u64, 1u64, 1u64, 0u64);
+    let mut v = x;
+    for _ in 0..64 {
+        let a = v.floor();
+        let a_int = a as u64;
+        let (p2, q2) = (a_int * p1 + p0, a_int * q1 + q0);
+        if p2 > max || q2 > max {
+            break;
+        }
+        (p0, q0, p1, q1) = (p1, q1, p2, q2);
+        let frac = v - a;
+        if frac < 1e-12 {
+            break;
+        }
+        v = 1.0 / frac;
+    }
+    if q1 == 0 {
+        (x.round().max(1.0) as u64, 1)
+    } else {
+        (p1.max(1), q1)
+    }
+}
+
 /// Modified Bessel function of the first kind, order 0.
 fn bessel_i0(x: f64) -> f64 {
     let mut sum = 1.0;
@@ -76,6 +102,20 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 impl Resampler {
+    /// A resampler to `to_hz` for audio at `from_hz` that was played
+    /// `speed` times faster (durations divided, frequencies multiplied), so
+    /// the output is at the original speed: the input is treated as if it
+    /// were sampled at `from_hz / speed` (`speed` as a fraction with terms
+    /// up to 2000).
+    pub fn undoing_speed(from_hz: u32, to_hz: u32, speed: f64) -> Self {
+        // speed = p / q: the input behaves as if sampled at from * q / p.
+        let (p, q) = ratio(speed, 2000);
+        let from = u64::from(from_hz) * q;
+        let to = u64::from(to_hz) * p;
+        let g = gcd(from, to);
+        Resampler::new((from / g) as u32, (to / g) as u32)
+    }
+
     /// Creates a resampler from `from_hz` to `to_hz`.
     ///
     /// # Panics

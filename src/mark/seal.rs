@@ -28,6 +28,7 @@
 //! [`super::embed`]), with its own masking thresholds for the seal band.
 
 use super::code::{coded_len, crc32, Viterbi};
+use super::detect::Scale;
 use super::key::{SealPattern, WatermarkKey};
 use super::layout::{
     Layout, CANONICAL_RATE, FRAME, HOP, SEAL_BIN_LO, SEAL_CELL_BINS, SEAL_FREQ_CELLS, SILENCE_POWER,
@@ -45,7 +46,7 @@ pub const SEAL_MESSAGE_BITS: usize = MESSAGE_BYTES * 8;
 /// Coded bits per unit.
 pub const SEAL_CODED_BITS: usize = coded_len(SEAL_MESSAGE_BITS);
 /// Seal cells per unit.
-pub const SEAL_CELLS: usize = SEAL_FREQ_CELLS * 99;
+pub const SEAL_CELLS: usize = SEAL_FREQ_CELLS * Layout::V1.time_cells;
 /// The rate the reader analyses at: twice the canonical rate, so frames of
 /// `2 * FRAME` samples have the canonical bin spacing and reach 11 kHz.
 const READ_RATE: u32 = 2 * CANONICAL_RATE;
@@ -157,8 +158,12 @@ pub struct SealReader {
     down: Resampler,
     mono: Vec<f32>,
     buf: Vec<f32>,
-    /// Position of the next row in `buf`.
-    pos: usize,
+    /// Position of the next row in `buf` (rounded to a sample when read).
+    pos: f64,
+    /// Samples between rows (the row hop, divided by the tempo undone).
+    row_step: f64,
+    /// Observed seconds per original second (`1 / (speed * tempo)`).
+    time_factor: f64,
     fft: FrameFft,
     row: Vec<f32>,
     /// `fold[r * SEAL_FREQ_CELLS + f]`: sum of row values at row `r` modulo
@@ -201,19 +206,31 @@ impl SealReader {
     /// A reader for `channels` channels at `sample_rate` Hz, or `None` when
     /// the rate is too low for the seal band to exist.
     pub fn new(sample_rate: u32, channels: usize) -> Option<Self> {
-        if sample_rate < MIN_SEAL_RATE || channels == 0 {
+        Self::with_scale(sample_rate, channels, Scale::IDENTITY)
+    }
+
+    /// A reader that first undoes a speed and tempo change (see [`Scale`];
+    /// the main detector's search finds it), as [`Detector::with_scale`]
+    /// does: the speed through the resampler, the tempo by spacing rows.
+    /// `None` when the seal band cannot exist at this rate.
+    ///
+    /// [`Detector::with_scale`]: super::Detector::with_scale
+    pub fn with_scale(sample_rate: u32, channels: usize, scale: Scale) -> Option<Self> {
+        let valid = (0.5..=2.0).contains(&scale.speed) && (0.5..=2.0).contains(&scale.tempo);
+        if f64::from(sample_rate) / scale.speed < f64::from(MIN_SEAL_RATE)
+            || channels == 0
+            || !valid
+        {
             return None;
         }
-        let g = super::resample::gcd(u64::from(sample_rate), u64::from(READ_RATE));
         Some(SealReader {
             channels,
-            down: Resampler::new(
-                (u64::from(sample_rate) / g) as u32,
-                (u64::from(READ_RATE) / g) as u32,
-            ),
+            down: Resampler::undoing_speed(sample_rate, READ_RATE, scale.speed),
             mono: Vec::new(),
             buf: Vec::new(),
-            pos: 0,
+            pos: 0.0,
+            row_step: ROW_HOP as f64 / scale.tempo,
+            time_factor: 1.0 / (scale.speed * scale.tempo),
             fft: FrameFft::with_len(READ_FRAME),
             row: vec![0.0; SEAL_FREQ_CELLS],
             fold: vec![0.0; unit_rows() * SEAL_FREQ_CELLS],
@@ -242,8 +259,12 @@ impl SealReader {
         let u = unit_rows();
         let (lo, j) = (SEAL_BIN_LO, SEAL_FREQ_CELLS);
         let hi = lo + j * SEAL_CELL_BINS;
-        while self.pos + READ_FRAME <= self.buf.len() {
-            let spec = self.fft.forward(&self.buf[self.pos..self.pos + READ_FRAME]);
+        loop {
+            let at = self.pos.round() as usize;
+            if at + READ_FRAME > self.buf.len() {
+                break;
+            }
+            let spec = self.fft.forward(&self.buf[at..at + READ_FRAME]);
             let band: f32 = spec[lo..hi].iter().map(|c| c.norm_sqr()).sum();
             // Power in canonical units: the frame is twice as long.
             let mean = band / ((hi - lo) as f32) * 0.25;
@@ -264,27 +285,28 @@ impl SealReader {
                 }
             }
             self.rows += 1;
-            self.pos += ROW_HOP;
+            self.pos += self.row_step;
         }
-        let drop = self.pos.min(self.buf.len());
+        let drop = (self.pos.floor() as usize).min(self.buf.len());
         self.buf.drain(..drop);
-        self.pos -= drop;
+        self.pos -= drop as f64;
     }
 
-    /// Seconds of input folded so far.
+    /// Seconds of input folded so far (in the input's own timeline).
     pub fn seconds(&self) -> f64 {
-        self.rows as f64 * ROW_HOP as f64 / f64::from(READ_RATE)
+        self.rows as f64 * ROW_HOP as f64 / f64::from(READ_RATE) * self.time_factor
     }
 
     /// Ends the stream and decodes the seal for `key`, with units starting
-    /// `phase_seconds` (modulo the unit length) after the start of the input,
-    /// as the main detector reports it. Tries the nearest reader rows on
+    /// `phase_seconds` (modulo the unit length, in the input's timeline)
+    /// after the start of the input, as the main detector reports it. Tries the nearest reader rows on
     /// each side of the phase too.
     pub fn finish(mut self, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
         self.down.finish(&mut self.buf);
         self.run_rows();
         let u = unit_rows();
-        let row_seconds = ROW_HOP as f64 / f64::from(READ_RATE);
+        // The phase is in the input's timeline; rows are in the original's.
+        let row_seconds = ROW_HOP as f64 / f64::from(READ_RATE) * self.time_factor;
         let p0 = (phase_seconds / row_seconds).round().rem_euclid(u as f64) as usize;
         let pattern = pattern(key);
         let mut decoder = Decoder::new();
