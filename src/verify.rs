@@ -9,7 +9,7 @@
 
 use crate::audio::{stream_digest, AudioReader, PcmHasher, SampleFormat, WriterSpec};
 use crate::error::{Error, Result};
-use crate::mark::seal::{SealReader, FULL_TRACK_SECONDS};
+use crate::mark::seal::{ScaledSealReader, SealReader, FULL_TRACK_SECONDS};
 use crate::mark::search::{search_kept, ESTIMATE_SECONDS};
 use crate::mark::{Detector, Scale, WatermarkKey};
 use crate::provenance::{
@@ -328,15 +328,8 @@ fn read_seal(
     )
 }
 
-/// Frequency corrections tried around the search's estimate when the seal is
-/// read after a change: the main layer tolerates about ±2.5 % of frequency
-/// error, the seal's higher band only about ±0.4 %, so readers at 0.7 %
-/// steps cover what the main layer's search can leave.
-const SEAL_FREQ_STEPS: [f64; 9] = [1.0, 0.993, 1.007, 0.986, 1.014, 0.979, 1.021, 0.972, 1.028];
-
-/// Decodes `path` again through seal readers that undo `scale`, each with a
-/// slightly different frequency correction (see [`SEAL_FREQ_STEPS`]; the
-/// time factor is kept). Returns the first reader whose seal reads.
+/// Decodes `path` again through seal readers around `scale` (see
+/// [`ScaledSealReader`]) and returns the message, if one reads.
 fn rescan_for_seal(
     path: &Path,
     scale: Scale,
@@ -345,29 +338,19 @@ fn rescan_for_seal(
 ) -> Result<Option<crate::mark::seal::SealMessage>> {
     let mut reader = AudioReader::open(path).map_err(|e| Error::new(path, e))?;
     let spec = reader.spec().clone();
-    let mut seals: Vec<SealReader> = SEAL_FREQ_STEPS
-        .iter()
-        .filter_map(|f| {
-            let s = Scale {
-                speed: scale.speed * f,
-                tempo: scale.tempo / f,
-            };
-            SealReader::with_scale(spec.sample_rate, usize::from(spec.channels), s)
-        })
-        .collect();
+    let Some(mut seal) = ScaledSealReader::new(spec.sample_rate, usize::from(spec.channels), scale)
+    else {
+        return Ok(None);
+    };
     let mut chunk = Vec::new();
     while reader
         .read_chunk(&mut chunk)
         .map_err(|e| Error::new(path, e))?
         > 0
     {
-        for seal in &mut seals {
-            seal.process(&chunk);
-        }
+        seal.process(&chunk);
     }
-    Ok(seals
-        .into_iter()
-        .find_map(|seal| seal.finish(wm_key, phase).message))
+    Ok(seal.finish(wm_key, phase).message)
 }
 
 /// Verifies one file.

@@ -330,6 +330,60 @@ impl SealReader {
     }
 }
 
+/// Frequency corrections tried around a scale found by the main layer's
+/// search: the main layer tolerates about ±2.5 % of frequency error, the
+/// seal's higher band only about ±0.4 %, so readers 0.7 % apart cover what
+/// the search can leave (the time factor is kept).
+pub const SCALED_FREQ_STEPS: [f64; 9] =
+    [1.0, 0.993, 1.007, 0.986, 1.014, 0.979, 1.021, 0.972, 1.028];
+
+/// Seal readers around a speed/tempo/pitch change the main layer's search
+/// found (see [`SCALED_FREQ_STEPS`]), fed together; the first whose CRC
+/// passes gives the message. Each costs as much as one [`SealReader`].
+#[derive(Debug)]
+pub struct ScaledSealReader {
+    readers: Vec<SealReader>,
+}
+
+impl ScaledSealReader {
+    /// Readers for `channels` channels at `sample_rate` Hz around `scale`;
+    /// `None` when the seal band cannot exist at this rate.
+    pub fn new(sample_rate: u32, channels: usize, scale: Scale) -> Option<Self> {
+        let readers: Vec<SealReader> = SCALED_FREQ_STEPS
+            .iter()
+            .filter_map(|f| {
+                let s = Scale {
+                    speed: scale.speed * f,
+                    tempo: scale.tempo / f,
+                };
+                SealReader::with_scale(sample_rate, channels, s)
+            })
+            .collect();
+        (!readers.is_empty()).then_some(ScaledSealReader { readers })
+    }
+
+    /// Feeds interleaved samples to every reader.
+    pub fn process(&mut self, input: &[f32]) {
+        for r in &mut self.readers {
+            r.process(input);
+        }
+    }
+
+    /// The read of the first reader whose CRC passes, else the read of the
+    /// reader at the found scale itself (see [`SealReader::finish`]).
+    pub fn finish(self, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
+        let mut first = None;
+        for r in self.readers {
+            let read = r.finish(key, phase_seconds);
+            if read.message.is_some() {
+                return read;
+            }
+            first.get_or_insert(read);
+        }
+        first.expect("at least one reader")
+    }
+}
+
 /// Turns a fold into soft bits and decodes them.
 struct Decoder {
     cells: Vec<f32>,

@@ -13,8 +13,8 @@
 use super::{attack_error, mix, Check, ReportError, RobustnessOptions, Track, REQUIRED_FULL_RATE};
 use crate::attacks::{self, Attack};
 use crate::audio::Audio;
-use crate::mark::seal::{SealMessage, SealReader};
-use crate::mark::{embed_buffer, Detector, EmbedOptions};
+use crate::mark::seal::{ScaledSealReader, SealMessage, SealReader};
+use crate::mark::{detect_any_scale, embed_buffer, EmbedOptions, Scale};
 use crate::provenance::{
     check_seal, policy_code, sign_seal, Payload, PolicyKind, SealVerdict, SigningKeyPair,
 };
@@ -179,16 +179,34 @@ impl SealSection {
     }
 }
 
-/// The attacks the seal section runs (after the clean row).
-pub fn seal_attacks() -> Vec<Attack> {
-    vec![
-        SEAL_REQUIRED_ATTACK,
-        Attack::Mp3 { kbps: 64 },
-        Attack::Vorbis {
+/// The attacks the seal section runs (after the clean row), each a chain
+/// applied in order: the codecs and gain, then a speed, tempo and pitch
+/// change of the MP3-128 copy (found by the scale search, as `verify` does).
+pub fn seal_attacks() -> Vec<Vec<Attack>> {
+    let mut chains = vec![
+        vec![SEAL_REQUIRED_ATTACK],
+        vec![Attack::Mp3 { kbps: 64 }],
+        vec![Attack::Vorbis {
             quality: attacks::VORBIS_LOWEST_QUALITY,
-        },
-        Attack::Gain { db: -10.0 },
-    ]
+        }],
+        vec![Attack::Gain { db: -10.0 }],
+    ];
+    for change in [
+        Attack::Speed { factor: 1.05 },
+        Attack::Tempo { factor: 0.95 },
+        Attack::Pitch { semitones: 1.0 },
+    ] {
+        chains.push(vec![SEAL_REQUIRED_ATTACK, change]);
+    }
+    chains
+}
+
+/// Row label of a chain of attacks.
+fn chain_label(chain: &[Attack]) -> String {
+    if chain.is_empty() {
+        return "clean".to_string();
+    }
+    chain.iter().map(Attack::name).collect::<Vec<_>>().join(" ")
 }
 
 struct SealTrial {
@@ -209,9 +227,7 @@ pub(super) fn seal_section(
         .collect();
     let signer = SigningKeyPair::from_bytes(&[0x5e; 32]);
     let public = signer.public_key();
-    let kinds: Vec<Option<Attack>> = std::iter::once(None)
-        .chain(seal_attacks().into_iter().map(Some))
-        .collect();
+    let kinds: Vec<Vec<Attack>> = std::iter::once(Vec::new()).chain(seal_attacks()).collect();
     let jobs: Vec<(usize, usize)> = (0..long.len())
         .flat_map(|t| (0..opts.payloads_per_track).map(move |p| (t, p)))
         .collect();
@@ -242,16 +258,14 @@ pub(super) fn seal_section(
             };
             kinds
                 .iter()
-                .map(|kind| {
-                    let attacked = match kind {
-                        None => stamped.clone(),
-                        Some(a) => {
-                            let seed = mix(opts.seed, &[TAG_SEAL, t as u64, p as u64, 1]);
-                            attacks::apply(a, &stamped, seed)
-                                .map_err(|e| attack_error(&track.path, a, e))?
-                                .audio
-                        }
-                    };
+                .map(|chain| {
+                    let mut attacked = stamped.clone();
+                    for a in chain {
+                        let seed = mix(opts.seed, &[TAG_SEAL, t as u64, p as u64, 1]);
+                        attacked = attacks::apply(a, &attacked, seed)
+                            .map_err(|e| attack_error(&track.path, a, e))?
+                            .audio;
+                    }
                     Ok(read_trial(opts, &attacked, payload, &message, &public))
                 })
                 .collect::<Result<Vec<_>, ReportError>>()
@@ -264,7 +278,7 @@ pub(super) fn seal_section(
             let trials: Vec<&SealTrial> = results.iter().map(|r| &r[k]).collect();
             let n = trials.len().max(1) as f64;
             SealRow {
-                attack: kind.as_ref().map_or("clean".to_string(), |a| a.name()),
+                attack: chain_label(kind),
                 trials: trials.len(),
                 payload_recovered: trials.iter().filter(|t| t.payload_ok).count(),
                 seal_valid: trials
@@ -305,21 +319,25 @@ fn read_trial(
 ) -> SealTrial {
     let started = std::time::Instant::now();
     let ch = usize::from(audio.channels);
-    let mut detector = Detector::new(&opts.key, audio.sample_rate, ch);
-    let mut reader = SealReader::new(audio.sample_rate, ch);
-    for chunk in audio.samples.chunks(4096 * ch) {
-        detector.process(chunk);
-        if let Some(r) = &mut reader {
-            r.process(chunk);
-        }
-    }
-    let report = detector.finish();
+    // The main layer as `verify` finds it: plain, else the scale search.
+    let (report, scale) = detect_any_scale(&opts.key, &audio.samples, audio.sample_rate, ch);
     let found = report
         .detections
         .first()
         .map(|d| Payload::from_bytes(d.payload));
     let phase = report.best.as_ref().map_or(0.0, |b| b.phase_seconds);
-    let read = reader.map(|r| r.finish(&opts.key, phase));
+    // Then the seal at that phase, around the scale when there was one.
+    let read = if scale == Scale::IDENTITY {
+        SealReader::new(audio.sample_rate, ch).map(|mut r| {
+            r.process(&audio.samples);
+            r.finish(&opts.key, phase)
+        })
+    } else {
+        ScaledSealReader::new(audio.sample_rate, ch, scale).map(|mut r| {
+            r.process(&audio.samples);
+            r.finish(&opts.key, phase)
+        })
+    };
     let verdict = match (&found, read.as_ref().and_then(|r| r.message)) {
         (Some(found), Some(m)) => Some(check_seal(
             std::slice::from_ref(public),
