@@ -354,17 +354,7 @@ impl Detector {
             0,
             "input must hold whole frames"
         );
-        self.mono.clear();
-        if self.channels == 1 {
-            self.mono.extend_from_slice(input);
-        } else {
-            let scale = 1.0 / self.channels as f32;
-            self.mono.extend(
-                input
-                    .chunks_exact(self.channels)
-                    .map(|f| f.iter().sum::<f32>() * scale),
-            );
-        }
+        downmix(input, self.channels, &mut self.mono);
         let before = self.canon.len();
         self.down.push(&self.mono, &mut self.canon);
         self.keep_canonical(before);
@@ -726,6 +716,23 @@ impl Detector {
                 hits: 1,
             });
         }
+    }
+}
+
+/// Replaces `mono` with the mean of `channels` interleaved channels of
+/// `input` (a copy for mono input). Shared by the detector and the seal
+/// reader.
+pub(crate) fn downmix(input: &[f32], channels: usize, mono: &mut Vec<f32>) {
+    mono.clear();
+    if channels == 1 {
+        mono.extend_from_slice(input);
+    } else {
+        let scale = 1.0 / channels as f32;
+        mono.extend(
+            input
+                .chunks_exact(channels)
+                .map(|f| f.iter().sum::<f32>() * scale),
+        );
     }
 }
 

@@ -28,7 +28,7 @@
 //! [`super::embed`]), with its own masking thresholds for the seal band.
 
 use super::code::{coded_len, crc32, Viterbi};
-use super::detect::Scale;
+use super::detect::{downmix, Scale};
 use super::key::{SealPattern, WatermarkKey};
 use super::layout::{
     Layout, CANONICAL_RATE, FRAME, HOP, SEAL_BIN_LO, SEAL_CELL_BINS, SEAL_FREQ_CELLS, SILENCE_POWER,
@@ -244,13 +244,7 @@ impl SealReader {
     /// Panics if `input.len()` is not a multiple of the channel count.
     pub fn process(&mut self, input: &[f32]) {
         assert_eq!(input.len() % self.channels, 0, "whole frames");
-        self.mono.clear();
-        let scale = 1.0 / self.channels as f32;
-        self.mono.extend(
-            input
-                .chunks_exact(self.channels)
-                .map(|f| f.iter().sum::<f32>() * scale),
-        );
+        downmix(input, self.channels, &mut self.mono);
         self.down.push(&self.mono, &mut self.buf);
         self.run_rows();
     }
