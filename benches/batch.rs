@@ -123,7 +123,8 @@ fn main() {
             let mut w = PcmWriter::create(&path, OutputFormat::Wav, spec).expect("clip");
             w.write_interleaved(&stamped.samples[start * ch..(start + len) * ch])
                 .expect("write clip");
-            w.finish(&[]).expect("finish clip");
+            w.finish(&earmark::audio::OutputTags::none(OutputFormat::Wav))
+                .expect("finish clip");
             bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }
     }

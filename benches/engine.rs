@@ -7,8 +7,8 @@
 mod common;
 use common::{time_runs, Timing, CHUNK_FRAMES, TRACK};
 use earmark::audio::{decode_file, Audio};
-use earmark::mark::seal::{SealMessage, SealReader};
 use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
+use earmark::mark::{SealMessage, SealReader};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -126,16 +126,6 @@ fn main() {
             assert!(detect_and_read_seal(&key, &marked, rate, ch), "seal read");
         });
         row("verify 3 min track + read seal", t, secs);
-    }
-    if want("attacks") {
-        // The robustness report's cost per track: every standard attack once.
-        for attack in earmark::attacks::standard_suite() {
-            let t = time_runs(1, || {
-                black_box(earmark::attacks::apply(&attack, &audio, 0).expect("attack"));
-            });
-            let s = audio.duration_secs();
-            row(&format!("attack {} 28 s", attack.name()), t, s);
-        }
     }
     if want("decode") {
         let t = time_runs(3, || {

@@ -1,227 +1,289 @@
-//! Pipeline speed and memory: whole-file stamping and verification on real
-//! audio (44.1 kHz stereo, 16-bit), decoding and file writing included.
-//! Run with `cargo bench --bench pipeline`.
+//! Whole-process speed and memory of the release `earmark` binary: what a
+//! user's `earmark stamp` and `earmark verify` cost, start-up, decoding,
+//! tags and writing included. Run with `cargo bench --bench pipeline`.
 //!
-//! Cases (pass a name to run only the cases containing it):
+//! The input is 120 s of 44.1 kHz stereo 16-bit WAV (the rock test track,
+//! looped). Each case runs the binary several times and reports the child's
+//! CPU time (user + system, from `wait4`) as the best and the median run,
+//! the speed in × real time of the median, and the child's peak RSS.
+//! Targets (checked and printed as ok / MISSED):
 //!
-//! * `writer`: the FLAC and WAV writers alone on 3 minutes of samples held in
-//!   memory (speed, and the FLAC size against the 16-bit PCM size).
-//! * `stamp`: `stamp_file` of a 3-minute WAV to WAV and to FLAC.
-//! * `verify`: `verify_file` of the stamped 3-minute FLAC (full track).
-//! * `memory` (about a minute on 2 cores; writes 635 MB): the release
-//!   `earmark` binary stamps a 1-hour WAV to FLAC in a child process; prints
-//!   its peak RSS (budget: 200 MB). Only this case:
-//!   `cargo bench --bench pipeline -- memory`; everything but this case:
-//!   `EARMARK_BENCH_MEMORY=0 cargo bench --bench pipeline`.
+//! * `stamp`: WAV → WAV ≥ 1600× real time; WAV → FLAC (the default output)
+//!   ≥ 800× real time, the FLAC no more than 3 % larger than `flac -5` makes
+//!   of the same audio (when `flac` is installed);
+//! * `verify`: the stamped FLAC, whole (≤ 0.17 s CPU) and a 10 s clip
+//!   (≤ 0.018 s CPU);
+//! * `memory`: a 1-hour WAV stamped to FLAC, then verified: peak RSS
+//!   ≤ 16 MiB each (about a minute; writes 1 GB of temporary files). Skip it
+//!   with `EARMARK_BENCH_MEMORY=0`.
 //!
-//! Decoding, embedding and hashing run on one thread; FLAC frames are encoded
-//! on rayon's pool (`RAYON_NUM_THREADS=1` for a one-thread figure).
-//!
-//! `cargo bench` builds the `earmark` binary with the bench profile (which
-//! inherits `release`) before running a benchmark, and passes its path in
-//! `CARGO_BIN_EXE_earmark`, so the memory case needs no separate build.
-//!
-//! Temporary files go to a folder under `target/` and are deleted at the end.
+//! Pass a case name to run only the cases containing it. `cargo bench`
+//! builds the binary with the bench profile (release) and passes its path in
+//! `CARGO_BIN_EXE_earmark`. Temporary files go under `target/` and are
+//! deleted at the end.
 
 mod common;
-use common::{mb, run_measured, time_runs, write_looped_wav, TempDir, CHUNK_FRAMES, TRACK};
-use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
-use earmark::provenance::SigningKeyPair;
-use earmark::{stamp_file, verify_file, StampOptions, VerifyOptions};
-use std::hint::black_box;
-use std::io::Cursor;
+use common::{mb, write_looped_wav, TempDir, TRACK};
+use earmark::audio::decode_file;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const SHORT_SECS: f64 = 180.0;
-const LONG_SECS: f64 = 3600.0;
-const RSS_BUDGET_MB: f64 = 200.0;
+const SECONDS: f64 = 120.0;
+const LONG_SECONDS: f64 = 3600.0;
+const RUNS: usize = 7;
 
-fn row(case: &str, t: Duration, audio_secs: f64, extra: &str) {
-    println!(
-        "{:<36} {:>10.3} s {:>10.0}x rt  {}",
-        case,
-        t.as_secs_f64(),
-        audio_secs / t.as_secs_f64(),
-        extra
-    );
+/// CPU time and peak RSS of one child process.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    cpu: Duration,
+    peak_kib: u64,
 }
 
-/// Encodes `samples` with a `PcmWriter` into memory; returns the byte count.
-fn write_in_memory(format: OutputFormat, spec: WriterSpec, samples: &[f32]) -> usize {
-    let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, spec).expect("writer");
-    for chunk in samples.chunks(CHUNK_FRAMES * usize::from(spec.channels)) {
-        w.write_interleaved(chunk).expect("write");
+/// Runs `exe args` to completion (stdout and stderr discarded) and returns
+/// its rusage; panics if it fails.
+fn run<S: AsRef<OsStr> + std::fmt::Debug>(exe: &Path, args: &[S]) -> Usage {
+    let child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start earmark");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data the kernel fills in; `wait4` reaps our
+    // own child, whose pid we just got (the `Child` is never waited on).
+    let usage = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        let r = libc::wait4(pid, &mut status, 0, &mut ru);
+        assert_eq!(r, pid, "wait4 failed");
+        ru
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "earmark {args:?} failed (status {status})"
+    );
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Usage {
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        peak_kib: usage.ru_maxrss as u64,
     }
-    w.finish(&[]).expect("finish").into_inner().len()
 }
 
-fn stamp_options(key: &SigningKeyPair, out: &Path) -> StampOptions {
-    let mut o = StampOptions::new(key.clone());
-    o.out = Some(out.to_path_buf());
-    o.track_id = Some(0x0bad_cafe);
-    o.force = true;
-    o
+/// Runs `RUNS` times after a warm-up; returns (best, median, peak RSS).
+fn measure<S: AsRef<OsStr> + std::fmt::Debug>(exe: &Path, args: &[S]) -> (Duration, Duration, u64) {
+    run(exe, args);
+    let mut runs: Vec<Usage> = (0..RUNS).map(|_| run(exe, args)).collect();
+    runs.sort_by_key(|u| u.cpu);
+    let peak = runs.iter().map(|u| u.peak_kib).max().unwrap_or(0);
+    (runs[0].cpu, runs[RUNS / 2].cpu, peak)
 }
 
-fn memory_case(audio: &Audio) {
-    let dir = TempDir::new("pipeline-bench-memory");
-    let big = dir.0.join("BIG.wav");
-    let out = dir.0.join("BIG.earmark.flac");
-    let key_path = dir.0.join("bench-key.pem");
-    std::fs::write(&key_path, SigningKeyPair::generate().to_pem()).expect("write key");
-    let t = Instant::now();
-    write_looped_wav(audio, LONG_SECS, &big);
-    let wav_bytes = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+/// One result line; `target` is the least × real time (speed targets) or
+/// the most CPU seconds (time targets) allowed.
+fn row(
+    case: &str,
+    best: Duration,
+    median: Duration,
+    audio_secs: f64,
+    peak_kib: u64,
+    target: &str,
+    ok: bool,
+) {
     println!(
-        "{:<36} {:>10.3} s  ({:.0} MiB, streamed)",
-        "write 1 h WAV input",
-        t.elapsed().as_secs_f64(),
-        mb(wav_bytes)
+        "{case:<28} {:>8.3} s {:>8.3} s {:>8.0}x rt {:>7.1} MiB   {target:<22} {}",
+        best.as_secs_f64(),
+        median.as_secs_f64(),
+        audio_secs / median.as_secs_f64(),
+        peak_kib as f64 / 1024.0,
+        verdict(ok)
     );
-    let exe = Path::new(env!("CARGO_BIN_EXE_earmark"));
-    let run = run_measured(
-        exe,
-        &[
-            "stamp".as_ref(),
-            big.as_os_str(),
-            "--key".as_ref(),
-            key_path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--track-id".as_ref(),
-            "195939070".as_ref(),
-        ],
-    );
-    let flac_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    row(
-        "stamp 1 h WAV -> FLAC (binary)",
-        run.elapsed,
-        LONG_SECS,
-        &format!("{:.0} MiB out", mb(flac_bytes)),
-    );
-    let peak = run.peak_kb as f64 / 1024.0;
-    println!(
-        "{:<36} {:>10.1} MiB (budget {RSS_BUDGET_MB:.0} MiB: {}; {})",
-        "  peak RSS of the child",
-        peak,
-        if peak < RSS_BUDGET_MB { "ok" } else { "OVER" },
-        run.how
-    );
-    // `dir` is dropped here: the 635 MB input and the output are deleted.
+}
+
+fn args<'a>(words: &'a [&'a OsStr]) -> Vec<&'a OsStr> {
+    words.to_vec()
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let filter = args.first().cloned();
-    let memory_off = std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v == "0");
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-
+    let memory_off = std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v == "0");
+    let exe = Path::new(env!("CARGO_BIN_EXE_earmark"));
     let audio = decode_file(Path::new(TRACK)).expect("decode test track");
-    let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
+    let dir = TempDir::new("pipeline-bench");
+    let input = dir.0.join("in-120s.wav");
+    write_looped_wav(&audio, SECONDS, &input);
+    let key = dir.0.join("bench.pem");
+    let out = Command::new(exe)
+        .args([OsStr::new("keygen"), OsStr::new("--out"), key.as_os_str()])
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "keygen failed");
+    let wav_out = dir.0.join("out.wav");
+    let flac_out = dir.0.join("out.flac");
+    fn stamp_args<'a>(input: &'a Path, key: &'a Path, out: &'a Path) -> Vec<&'a OsStr> {
+        vec![
+            OsStr::new("stamp"),
+            input.as_os_str(),
+            OsStr::new("--key"),
+            key.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--track-id"),
+            OsStr::new("4242"),
+            OsStr::new("--force"),
+        ]
+    }
+    let stamp = |out: &Path| -> Vec<std::ffi::OsString> {
+        stamp_args(&input, &key, out)
+            .into_iter()
+            .map(OsStr::to_os_string)
+            .collect()
+    };
     println!(
-        "earmark pipeline benchmark — {TRACK} looped ({rate} Hz, {ch} ch, 16-bit); \
-         FLAC encoding on {} rayon thread(s)",
-        rayon::current_num_threads()
+        "earmark pipeline benchmark: the release binary, {SECONDS:.0} s of {TRACK} looped \
+         (44.1 kHz stereo 16-bit WAV); CPU = user + system of the process, best and median of {RUNS}"
     );
-    println!("{:<36} {:>12} {:>12}", "case", "median", "speed");
-
-    if want("writer") {
-        let want_len = (SHORT_SECS * f64::from(rate)) as usize * ch;
-        let x: Vec<f32> = audio
-            .samples
-            .iter()
-            .copied()
-            .cycle()
-            .take(want_len)
-            .collect();
-        let spec = WriterSpec {
-            sample_rate: rate,
-            channels: audio.channels,
-            sample_format: SampleFormat::I16,
-        };
-        let pcm_bytes = x.len() * 2;
-        let mut size = 0;
-        let t = time_runs(3, || {
-            size = black_box(write_in_memory(OutputFormat::Flac, spec, &x))
-        })
-        .median;
+    println!(
+        "{:<28} {:>10} {:>10} {:>11} {:>11}   {:<22}",
+        "case", "best", "median", "speed", "peak RSS", "target"
+    );
+    if want("stamp") {
+        let (best, median, peak) = measure(exe, &stamp(&wav_out));
+        let speed = SECONDS / median.as_secs_f64();
         row(
-            "FLAC writer 3 min (in memory)",
-            t,
-            SHORT_SECS,
-            &format!(
-                "{:.2} MiB = {:.1}% of PCM",
-                mb(size as u64),
-                100.0 * size as f64 / pcm_bytes as f64
-            ),
+            "stamp WAV -> WAV",
+            best,
+            median,
+            SECONDS,
+            peak,
+            ">= 1600x real time",
+            speed >= 1600.0,
         );
-        let t = time_runs(3, || {
-            black_box(write_in_memory(OutputFormat::Wav, spec, &x));
-        })
-        .median;
-        row("WAV writer 3 min (in memory)", t, SHORT_SECS, "");
-    }
-
-    if want("stamp") || want("verify") {
-        let dir = TempDir::new("pipeline-bench");
-        let input = dir.0.join("input-3min.wav");
-        write_looped_wav(&audio, SHORT_SECS, &input);
-        let key = SigningKeyPair::generate();
-        let wav_out = dir.0.join("out.wav");
-        let flac_out = dir.0.join("out.earmark.flac");
-        if want("stamp") {
-            let t = time_runs(3, || {
-                black_box(stamp_file(&input, &stamp_options(&key, &wav_out)).expect("stamp wav"));
-            })
-            .median;
-            row("stamp 3 min WAV -> WAV", t, SHORT_SECS, "");
-        }
-        let t = time_runs(3, || {
-            black_box(stamp_file(&input, &stamp_options(&key, &flac_out)).expect("stamp flac"));
-        })
-        .median;
-        if want("stamp") {
-            let size = std::fs::metadata(&flac_out).map(|m| m.len()).unwrap_or(0);
-            row(
-                "stamp 3 min WAV -> FLAC",
-                t,
-                SHORT_SECS,
-                &format!("{:.2} MiB out", mb(size)),
-            );
-        }
-        if want("verify") {
-            let mut marked = false;
-            let t = time_runs(3, || {
-                let v = verify_file(&flac_out, &VerifyOptions::default()).expect("verify");
-                marked = v.marked;
-                black_box(v);
-            })
-            .median;
-            row(
-                "verify 3 min FLAC (decode incl.)",
-                t,
-                SHORT_SECS,
-                if marked {
-                    "marker found"
-                } else {
-                    "MARKER NOT FOUND"
-                },
-            );
+        let (best, median, peak) = measure(exe, &stamp(&flac_out));
+        let speed = SECONDS / median.as_secs_f64();
+        row(
+            "stamp WAV -> FLAC",
+            best,
+            median,
+            SECONDS,
+            peak,
+            ">= 800x real time",
+            speed >= 800.0,
+        );
+        let ours = std::fs::metadata(&flac_out).map_or(0, |m| m.len());
+        let reference = dir.0.join("reference.flac");
+        let flac = Command::new("flac")
+            .args(["-5", "-s", "-f", "-o"])
+            .arg(&reference)
+            .arg(&input)
+            .status();
+        match flac {
+            Ok(s) if s.success() => {
+                let theirs = std::fs::metadata(&reference).map_or(1, |m| m.len());
+                let ratio = ours as f64 / theirs as f64;
+                println!(
+                    "{:<28} {:>8.2} MiB vs flac -5 {:.2} MiB = {:.3}   {:<22} {}",
+                    "  FLAC size",
+                    mb(ours),
+                    mb(theirs),
+                    ratio,
+                    "<= 1.03 x flac -5",
+                    verdict(ratio <= 1.03)
+                );
+            }
+            _ => println!(
+                "{:<28} {:>8.2} MiB (flac not installed: no comparison with flac -5)",
+                "  FLAC size",
+                mb(ours)
+            ),
         }
     }
-
+    if want("verify") {
+        if !flac_out.exists() {
+            run(exe, &stamp(&flac_out));
+        }
+        let (best, median, peak) =
+            measure(exe, &args(&[OsStr::new("verify"), flac_out.as_os_str()]));
+        row(
+            "verify FLAC, whole track",
+            best,
+            median,
+            SECONDS,
+            peak,
+            "<= 0.170 s CPU",
+            median.as_secs_f64() <= 0.170,
+        );
+        // A 10 s clip of the stamped audio, as a WAV.
+        let marked = decode_file(&flac_out).expect("decode stamped");
+        let ch = usize::from(marked.channels);
+        let rate = marked.sample_rate as usize;
+        let clip = earmark::audio::Audio {
+            samples: marked.samples[37 * rate * ch..47 * rate * ch].to_vec(),
+            ..marked
+        };
+        let clip_path = dir.0.join("clip-10s.wav");
+        write_looped_wav(&clip, 10.0, &clip_path);
+        let (best, median, peak) =
+            measure(exe, &args(&[OsStr::new("verify"), clip_path.as_os_str()]));
+        row(
+            "verify 10 s clip",
+            best,
+            median,
+            10.0,
+            peak,
+            "<= 0.018 s CPU",
+            median.as_secs_f64() <= 0.018,
+        );
+    }
     if want("memory") {
         if memory_off {
-            println!(
-                "(1-hour peak-RSS case skipped by EARMARK_BENCH_MEMORY=0; \
-                 run it alone with `cargo bench --bench pipeline -- memory`)"
-            );
+            println!("(1-hour memory case skipped by EARMARK_BENCH_MEMORY=0)");
         } else {
-            memory_case(&audio);
+            let big = dir.0.join("in-1h.wav");
+            write_looped_wav(&audio, LONG_SECONDS, &big);
+            let big_out = dir.0.join("out-1h.flac");
+            let u = run(
+                exe,
+                &args(&[
+                    OsStr::new("stamp"),
+                    big.as_os_str(),
+                    OsStr::new("--key"),
+                    key.as_os_str(),
+                    OsStr::new("--out"),
+                    big_out.as_os_str(),
+                ]),
+            );
+            row(
+                "stamp 1 h WAV -> FLAC",
+                u.cpu,
+                u.cpu,
+                LONG_SECONDS,
+                u.peak_kib,
+                "peak RSS <= 16 MiB",
+                u.peak_kib <= 16 * 1024,
+            );
+            let _ = std::fs::remove_file(&big);
+            let u = run(exe, &args(&[OsStr::new("verify"), big_out.as_os_str()]));
+            row(
+                "verify 1 h FLAC",
+                u.cpu,
+                u.cpu,
+                LONG_SECONDS,
+                u.peak_kib,
+                "peak RSS <= 16 MiB",
+                u.peak_kib <= 16 * 1024,
+            );
         }
     }
+    // `dir` is dropped here: every temporary file is deleted.
 }

@@ -246,6 +246,30 @@ impl Catalogue {
             .optional()?)
     }
 
+    /// The entry `what` names: a payload as `KEY:TRACK` (see
+    /// [`crate::Payload`]'s `FromStr`), or an output or source path.
+    pub fn find(&self, what: &str) -> Result<Option<Entry>, CatalogueError> {
+        if let Ok(p) = what.parse::<crate::Payload>() {
+            return self.lookup(p.key_fingerprint, p.track_id);
+        }
+        Ok(self
+            .entries()?
+            .into_iter()
+            .find(|e| e.output_path == what || e.source_path == what))
+    }
+
+    /// The entries the markers found in a verified file point to.
+    pub fn entries_for(&self, v: &crate::Verification) -> Vec<Entry> {
+        v.markers
+            .iter()
+            .filter_map(|m| {
+                self.lookup(m.payload.key_fingerprint, m.payload.track_id)
+                    .ok()
+                    .flatten()
+            })
+            .collect()
+    }
+
     /// Every entry, in the order they were recorded.
     pub fn entries(&self) -> Result<Vec<Entry>, CatalogueError> {
         let mut st = self

@@ -1,4 +1,9 @@
-//! The crate's error type: every failure names the file it concerns.
+//! The crate's error type: every failure names the file it concerns, when
+//! there is one.
+//!
+//! Functions over paths return errors that carry the path; functions over
+//! bytes and streams return errors without one, and the caller that knows
+//! the name adds it with [`Error::with_path`] (as ripgrep's `WithPath`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,9 @@ pub enum ErrorKind {
     /// A file-system operation failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// An option is out of its range (the message names it).
+    #[error("{0}")]
+    InvalidOption(String),
     /// The output path already exists and overwriting was not allowed.
     #[error("output exists (use --force to overwrite)")]
     OutputExists,
@@ -36,10 +44,11 @@ pub enum ErrorKind {
     Other(String),
 }
 
-/// An error about one file: displayed as `path: cause`.
+/// An error, about one file when [`Error::path`] says which: displayed as
+/// `path: cause`, or just `cause`.
 #[derive(Debug)]
 pub struct Error {
-    path: PathBuf,
+    path: Option<PathBuf>,
     kind: ErrorKind,
 }
 
@@ -47,14 +56,30 @@ impl Error {
     /// Creates an error about `path`.
     pub fn new(path: impl AsRef<Path>, kind: impl Into<ErrorKind>) -> Self {
         Error {
-            path: path.as_ref().to_path_buf(),
+            path: Some(path.as_ref().to_path_buf()),
             kind: kind.into(),
         }
     }
 
-    /// The file the error concerns.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Creates an error about no file in particular (bytes, a stream).
+    pub fn unnamed(kind: impl Into<ErrorKind>) -> Self {
+        Error {
+            path: None,
+            kind: kind.into(),
+        }
+    }
+
+    /// The same error about `path`, unless it already names a file.
+    pub fn with_path(self, path: impl AsRef<Path>) -> Self {
+        match self.path {
+            Some(_) => self,
+            None => Error::new(path, self.kind),
+        }
+    }
+
+    /// The file the error concerns, if known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// The cause.
@@ -63,9 +88,18 @@ impl Error {
     }
 }
 
+impl<E: Into<ErrorKind>> From<E> for Error {
+    fn from(e: E) -> Self {
+        Error::unnamed(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.kind)
+        match &self.path {
+            Some(p) => write!(f, "{}: {}", p.display(), self.kind),
+            None => write!(f, "{}", self.kind),
+        }
     }
 }
 
@@ -75,10 +109,9 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<crate::provenance::KeyError> for Error {
+impl From<crate::provenance::KeyError> for ErrorKind {
     fn from(e: crate::provenance::KeyError) -> Self {
-        // KeyError already carries its path when it has one.
-        let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+        // The key error names its path itself; as a kind, keep the cause only.
         let text = e.to_string();
         let cause = match e.path() {
             Some(p) => text
@@ -87,7 +120,7 @@ impl From<crate::provenance::KeyError> for Error {
                 .to_string(),
             None => text,
         };
-        Error::new(path, ErrorKind::Key(cause))
+        ErrorKind::Key(cause)
     }
 }
 

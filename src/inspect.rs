@@ -1,22 +1,22 @@
-//! Inspecting one file: everything earmark can read about it — the
+//! Inspecting one input: everything earmark can read about it — the
 //! declaration in each metadata carrier (and whether they agree), the signed
-//! manifest and its checks, and any marker in the audio.
+//! manifest and its checks, and any marker and seal in the audio — from the
+//! same single pass [`crate::verify`] makes.
 
-use crate::error::{Error, Result};
-use crate::metadata::{self, FileMetadata};
-use crate::verify::{
-    check_manifest, find_manifest, FoundMarker, ManifestReport, SealReport, SealStatus,
-    VerifyOptions,
-};
+use crate::error::Result;
+use crate::exit::Status;
+use crate::metadata::FileMetadata;
+use crate::verify::{examine, FoundMarker, ManifestReport, SealReport, SealStatus, VerifyOptions};
 use serde::Serialize;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// What [`inspect_file`] found.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
-pub struct InspectOutcome {
-    /// The file.
-    pub path: PathBuf,
+pub struct Inspection {
+    /// The file (or a name the caller gave the input).
+    pub path: Option<PathBuf>,
     /// Its metadata, when the container is one earmark reads.
     pub metadata: Option<FileMetadata>,
     /// Why the metadata could not be read.
@@ -40,11 +40,11 @@ pub struct InspectOutcome {
     pub audio_error: Option<String>,
 }
 
-impl InspectOutcome {
-    /// Exit status for the CLI: 0 nothing wrong found, 3 a manifest that is
+impl Inspection {
+    /// The exit status: 0 nothing wrong found; 3 a manifest that is
     /// invalid, contradicts the marker or does not match this file's audio,
     /// a seal whose signature does not verify, or carriers that disagree.
-    pub fn exit_code(&self) -> i32 {
+    pub fn status(&self) -> Status {
         let manifest_bad = self.manifest_error.is_some()
             || self
                 .manifest
@@ -59,42 +59,80 @@ impl InspectOutcome {
             || !self.carriers_agree
             || self.declaration_matches_manifest == Some(false)
         {
-            3
+            Status::Invalid
         } else {
-            0
+            Status::Ok
         }
+    }
+
+    /// [`status`](Self::status) as a process exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.status().code()
     }
 }
 
-/// Inspects one file. Fails only when the file cannot be read at all.
-pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<InspectOutcome> {
-    if let Err(e) = std::fs::File::open(path) {
-        return Err(Error::new(path, e));
-    }
-    let (meta, metadata_error) = match metadata::read_metadata(path) {
+/// Inspects `input`. Fails only when it cannot be read at all; undecodable
+/// audio is reported in [`Inspection::audio_error`].
+pub fn inspect<R>(input: R, opts: &VerifyOptions) -> Result<Inspection>
+where
+    R: Read + Seek + Send + 'static,
+{
+    inspect_with(input, opts, None, None)
+}
+
+/// Inspects the file at `path` (the sidecar manifest next to it counts when
+/// the file has none inside).
+pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<Inspection> {
+    let input = crate::output::open_input(path)?;
+    let hint = path.extension().and_then(|e| e.to_str());
+    let sidecar = crate::naming::sidecar_path(path);
+    let sidecar = (sidecar != path).then_some(sidecar.as_path());
+    let mut i = inspect_with(input, opts, hint, sidecar).map_err(|e| e.with_path(path))?;
+    i.path = Some(path.to_path_buf());
+    Ok(i)
+}
+
+fn inspect_with<R>(
+    input: R,
+    opts: &VerifyOptions,
+    hint: Option<&str>,
+    sidecar: Option<&Path>,
+) -> Result<Inspection>
+where
+    R: Read + Seek + Send + 'static,
+{
+    let examined = examine(input, opts, hint, sidecar)?;
+    let (meta, metadata_error) = match examined.metadata {
         Ok(m) => (Some(m), None),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) => (None, Some(e)),
     };
-    let (markers, seal, seal_missing, manifest, manifest_error, audio_error) =
-        match crate::verify::verify_file(path, opts) {
-            Ok(v) => (
-                v.markers,
-                v.seal,
-                v.seal_missing,
-                v.manifest,
-                v.manifest_error,
+    let (markers, seal, seal_missing, manifest, manifest_error, audio_error) = match examined.audio
+    {
+        Ok(v) => (
+            v.markers,
+            v.seal,
+            v.seal_missing,
+            v.manifest,
+            v.manifest_error,
+            None,
+        ),
+        Err(e) => {
+            let (manifest, manifest_error) = match examined.undecoded_manifest {
+                Some(Ok(m)) => (Some(m), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
+            let cause = e.kind().to_string();
+            (
+                Vec::new(),
                 None,
-            ),
-            Err(e) => {
-                // No decoder (e.g. Opus) or damaged audio: the manifest can
-                // still be checked against the encoded packets.
-                let (found, manifest_error) = find_manifest(path);
-                let report = found
-                    .map(|(source, m)| check_manifest(path, source, m, &opts.trusted, &[], None));
-                let cause = e.kind().to_string();
-                (Vec::new(), None, None, report, manifest_error, Some(cause))
-            }
-        };
+                None,
+                manifest,
+                manifest_error,
+                Some(cause),
+            )
+        }
+    };
     let carriers_agree = meta.as_ref().is_none_or(FileMetadata::carriers_agree);
     let declaration_matches_manifest = match (&meta, &manifest) {
         (Some(meta), Some(m)) if !meta.carriers.is_empty() => {
@@ -103,8 +141,8 @@ pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<InspectOutcome>
         }
         _ => None,
     };
-    Ok(InspectOutcome {
-        path: path.to_path_buf(),
+    Ok(Inspection {
+        path: None,
         metadata: meta,
         metadata_error,
         carriers_agree,

@@ -1,40 +1,63 @@
-//! Stamping one file: decode, embed the marker, write WAV or FLAC with the
-//! signed manifest inside, and a sidecar copy of the manifest.
+//! Stamping: the marker and the seal embedded in the audio, the signed
+//! manifest and the no-AI declaration written into the output.
 //!
-//! Audio flows through in chunks (decode → embed → write + hash), so memory
-//! does not grow with the length of the track.
+//! One engine, three ways in:
+//!
+//! * [`Stamper`]: interleaved `f32` chunks in, marked chunks out, the signed
+//!   manifest at the end (for callers that already have PCM). Memory does
+//!   not grow with the length of the audio.
+//! * [`stamp`] (any `Read + Seek` in, FLAC or WAV to any `Write + Seek`),
+//!   [`stamp_bytes`] (bytes in, bytes out) and [`stamp_to_stream`] (to a
+//!   `Write` that cannot seek, such as a pipe: two passes over the input):
+//!   decode once, embed, write with the declaration and the manifest inside.
+//! * [`stamp_file`]: paths; adds only a temporary file, a read-back of the
+//!   result, the sidecar manifest and the rename into place.
+//!
+//! Every way gives the same bytes for the same input, options, track id and
+//! time ([`StampOptions::created`]).
 
-use crate::audio::{AudioReader, OutputFormat, PcmHasher, PcmWriter, SampleFormat};
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::audio::{
+    quantize_into, AudioReader, FlacMd5, KnownOutput, OutputFormat, OutputTags, PcmHasher,
+    PcmWriter, SampleFormat, WriterSpec,
+};
+use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mark::seal::SealMessage;
 use crate::mark::{layout::Layout, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
-use crate::metadata::{self, current_year, CarriedTags, Declaration};
-use crate::output;
+use crate::metadata::{self, CarriedTags, Declaration};
+use crate::naming;
+use crate::output::{self, FileOutput};
+use crate::payload::{random_track_id, Payload};
+use crate::policy::{policy_code, Policy};
 use crate::provenance::{
-    policy_code, sign_seal, AudioDigest, Manifest, Payload, Policy, SignedManifest, SigningKeyPair,
+    sign_seal, utc_timestamp, AudioDigest, Manifest, SignedManifest, SigningKeyPair,
 };
-use std::path::{Path, PathBuf};
 
-/// Tag (FLAC Vorbis comment / ID3 `TXXX` description) that holds the signed manifest.
-pub const MANIFEST_TAG: &str = crate::metadata::MANIFEST_KEY;
+/// Largest marker strength accepted (+12 dB over the tuned default).
+pub const MAX_STRENGTH: f32 = 4.0;
 
 /// What to stamp with.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StampOptions {
-    /// The artist's Ed25519 key: signs the manifest; its fingerprint goes into the marker.
+    /// The artist's Ed25519 key: signs the manifest and the seal; its
+    /// fingerprint goes into the marker.
     pub signing_key: SigningKeyPair,
     /// The watermark key. Default: the built-in public key, so anyone can verify.
     pub wm_key: WatermarkKey,
-    /// Output path (`.wav` or `.flac`). Default: `NAME.earmark.flac` next to the input.
-    pub out: Option<PathBuf>,
-    /// Title recorded in the manifest.
+    /// Title recorded in the manifest. Default: the input's title tag.
     pub title: Option<String>,
-    /// Artist recorded in the manifest.
+    /// Artist recorded in the manifest. Default: the input's artist tag.
     pub artist: Option<String>,
     /// Track id carried by the marker. Default: a random 32-bit number.
     pub track_id: Option<u32>,
-    /// Marker strength (see [`EmbedOptions::strength`]). Default: 1.0.
+    /// Marker strength relative to the masking threshold, in (0, 4]:
+    /// 1 is the tuned default, 2 is 6 dB stronger, 0.5 6 dB weaker.
+    /// Default: 1.0.
     pub strength: f32,
     /// Also embed the seal: the signature over the payload and policy, in a
     /// band above the marker, so a bare copy of the whole track proves its
@@ -46,11 +69,12 @@ pub struct StampOptions {
     /// Copyright owner for the declaration's copyright line. Default: the
     /// artist (option, else the input's artist tag); none if neither is known.
     pub owner: Option<String>,
-    /// Replace an existing output file. Default: false.
-    pub force: bool,
-    /// Extra tag in temporary file names (a batch uses its shard, so a re-run
-    /// removes only its own leftovers). Default: none.
-    pub temp_tag: Option<String>,
+    /// Output container of [`stamp`], [`stamp_bytes`] and
+    /// [`stamp_to_stream`] ([`stamp_file`] takes it from the output's
+    /// extension). Default: FLAC.
+    pub format: OutputFormat,
+    /// The time the manifest records. Default: when stamping starts.
+    pub created: Option<SystemTime>,
 }
 
 impl StampOptions {
@@ -59,7 +83,6 @@ impl StampOptions {
         StampOptions {
             signing_key,
             wm_key: WatermarkKey::public(),
-            out: None,
             title: None,
             artist: None,
             track_id: None,
@@ -67,65 +90,39 @@ impl StampOptions {
             seal: true,
             policy: Policy::default(),
             owner: None,
-            force: false,
-            temp_tag: None,
+            format: OutputFormat::Flac,
+            created: None,
         }
+    }
+
+    /// Checks the options that have a range.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.strength > 0.0 && self.strength <= MAX_STRENGTH) {
+            return Err(Error::unnamed(ErrorKind::InvalidOption(format!(
+                "--strength must be in (0, {MAX_STRENGTH}], got {}",
+                self.strength
+            ))));
+        }
+        Ok(())
     }
 }
 
-/// The result of stamping one file.
+/// What stamping produced.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct StampOutcome {
-    /// The input file.
-    pub input: PathBuf,
-    /// The stamped audio file.
-    pub output: PathBuf,
-    /// The sidecar manifest file.
-    pub sidecar: PathBuf,
+pub struct Stamped {
     /// The payload the marker carries.
     pub payload: Payload,
-    /// The signed manifest (also inside the output and the sidecar).
+    /// The signed manifest (also inside the output).
     pub manifest: SignedManifest,
     /// What the embedder did.
     pub stats: EmbedStats,
     /// Audio length, seconds.
     pub seconds: f64,
+    /// The samples as stored (rate, channels, sample format).
+    pub spec: WriterSpec,
     /// Things the user should know (weak marker, clipping, skipped packets).
     pub warnings: Vec<String>,
-}
-
-/// The default output for `input`: `NAME.earmark.flac` in the same folder.
-pub fn default_output(input: &Path) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "audio".into());
-    input.with_file_name(format!("{stem}.earmark.flac"))
-}
-
-/// The sidecar manifest for an output: `NAME.earmark.json` (for
-/// `NAME.earmark.flac` or `NAME.wav` alike).
-pub fn sidecar_path(output: &Path) -> PathBuf {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = stem.strip_suffix(".earmark").unwrap_or(&stem);
-    output.with_file_name(format!("{stem}.earmark.json"))
-}
-
-/// The output format for a path, from its extension.
-pub fn output_format(path: &Path) -> Result<OutputFormat> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "flac" => Ok(OutputFormat::Flac),
-        "wav" | "wave" => Ok(OutputFormat::Wav),
-        _ => Err(Error::new(path, ErrorKind::UnsupportedOutput(ext))),
-    }
 }
 
 /// Manifest name of a sample format.
@@ -137,131 +134,201 @@ pub fn sample_format_name(f: SampleFormat) -> &'static str {
     }
 }
 
-/// Stamps `input` and writes the output and sidecar atomically.
-pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
-    let output = opts.out.clone().unwrap_or_else(|| default_output(input));
-    let format = output_format(&output)?;
-    if output::same_file(input, &output) {
-        return Err(Error::new(&output, ErrorKind::OutputIsInput));
-    }
-    let sidecar = sidecar_path(&output);
-    if output::same_file(input, &sidecar) {
-        return Err(Error::new(&sidecar, ErrorKind::OutputIsInput));
-    }
-    output::check_writable(&output, opts.force)?;
-    output::check_writable(&sidecar, opts.force)?;
+/// Stamps interleaved `f32` audio as it streams through.
+///
+/// ```
+/// use earmark::audio::{SampleFormat, WriterSpec};
+/// use earmark::provenance::SigningKeyPair;
+/// use earmark::{StampOptions, Stamper};
+///
+/// let mut options = StampOptions::new(SigningKeyPair::generate());
+/// options.track_id = Some(7);
+/// let spec = WriterSpec { sample_rate: 44_100, channels: 2, sample_format: SampleFormat::I16 };
+/// let mut stamper = Stamper::new(spec, &options)?;
+/// let music: Vec<f32> = (0..44_100 * 2 * 3).map(|i| ((i as f32) * 0.031).sin() * 0.3).collect();
+/// let mut marked = Vec::new();
+/// for chunk in music.chunks(4096 * 2) {
+///     stamper.process(chunk, &mut marked);
+/// }
+/// let stamped = stamper.finish(&mut marked);
+/// assert_eq!(marked.len(), music.len());
+/// assert_eq!(stamped.payload.track_id, 7);
+/// assert_eq!(stamped.manifest.manifest.payload, stamped.payload);
+/// # Ok::<(), earmark::Error>(())
+/// ```
+///
+/// The manifest's audio hash covers the output quantised to
+/// `spec.sample_format` (see [`crate::audio::quantize`]): store the samples
+/// that way and the manifest matches them.
+#[derive(Debug)]
+pub struct Stamper {
+    embedder: Embedder,
+    out: Signer,
+}
 
-    let mut reader = AudioReader::open(input).map_err(|e| Error::new(input, e))?;
-    let spec = reader.spec().clone();
-    let wspec = spec.writer_spec().effective_for(format);
-    let channels = usize::from(spec.channels);
-    let payload = Payload::new(
-        opts.signing_key.public_key().fingerprint32(),
-        opts.track_id.unwrap_or_else(random_track_id),
-    );
-    let mut embed_options = EmbedOptions::with_strength(opts.strength);
-    if opts.seal {
-        let code = policy_code(opts.policy.kind());
-        embed_options = embed_options.with_seal(SealMessage {
-            signature: sign_seal(&opts.signing_key, payload, code),
-            policy: code,
-        });
-    }
-    let mut embedder = Embedder::new(
-        &opts.wm_key,
-        payload.to_bytes(),
-        spec.sample_rate,
-        channels,
-        embed_options,
-    );
-    let temp = output::temp_tagged(&output, opts.temp_tag.as_deref())?;
-    let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
-    let mut writer = PcmWriter::new(std::io::BufWriter::new(file), format, wspec)
-        .map_err(|e| Error::new(&output, e))?;
-    let mut hasher = PcmHasher::new(&wspec);
-    let (mut chunk, mut marked) = (Vec::new(), Vec::new());
-    let mut write = |marked: &mut Vec<f32>, writer: &mut PcmWriter<_>| -> Result<()> {
-        writer
-            .write_interleaved(marked)
-            .map_err(|e| Error::new(&output, e))?;
-        hasher.update(marked);
-        marked.clear();
-        Ok(())
-    };
-    loop {
-        let frames = reader
-            .read_chunk(&mut chunk)
-            .map_err(|e| Error::new(input, e))?;
-        if frames == 0 {
-            break;
+/// Everything but the embedder: what hashes the output and signs for it.
+#[derive(Debug)]
+struct Signer {
+    hasher: PcmHasher,
+    spec: WriterSpec,
+    payload: Payload,
+    signing_key: SigningKeyPair,
+    policy: Policy,
+    title: Option<String>,
+    artist: Option<String>,
+    created: String,
+    quantized: Vec<i32>,
+    marked: Vec<f32>,
+    frames: u64,
+}
+
+impl Stamper {
+    /// A stamper for audio of `spec` (the sample format is the one the
+    /// output will store; the manifest hashes that).
+    pub fn new(spec: WriterSpec, opts: &StampOptions) -> Result<Stamper> {
+        opts.validate()?;
+        if spec.channels == 0 || spec.sample_rate == 0 {
+            return Err(Error::unnamed(ErrorKind::InvalidOption(format!(
+                "cannot stamp audio with {} channels at {} Hz",
+                spec.channels, spec.sample_rate
+            ))));
         }
-        embedder.process(&chunk, &mut marked);
-        write(&mut marked, &mut writer)?;
-    }
-    let stats = embedder.finish(&mut marked);
-    write(&mut marked, &mut writer)?;
-    let frames = stats.input_frames;
-    let digest = AudioDigest::new(
-        crate::provenance::hex::encode(&hasher.finish()),
-        frames,
-        spec.sample_rate,
-        spec.channels,
-        sample_format_name(wspec.sample_format),
-    );
-    // Tags of the input (title, artist, album, artwork, ISRC) carry over.
-    let carried = CarriedTags::read(input);
-    let title = opts
-        .title
-        .clone()
-        .or_else(|| carried.as_ref().and_then(CarriedTags::title));
-    let artist = opts
-        .artist
-        .clone()
-        .or_else(|| carried.as_ref().and_then(CarriedTags::artist));
-    let mut manifest = Manifest::new(payload, digest, opts.policy.clone());
-    manifest.title = title;
-    manifest.artist = artist.clone();
-    let signed = manifest.sign(&opts.signing_key);
-    let buf = writer.finish(&[]).map_err(|e| Error::new(&output, e))?;
-    let file = buf
-        .into_inner()
-        .map_err(|e| Error::new(&output, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::new(&output, e))?;
-    drop(file);
-    // The declaration in every carrier of the output, with the manifest.
-    let owner = opts.owner.clone().or(artist);
-    let decl = Declaration::new(opts.policy.clone(), owner.as_deref(), current_year());
-    let json = signed.to_json_compact();
-    let tag_warnings =
-        metadata::write_declaration(temp.path(), &decl, Some(&json), carried.as_ref())
-            .map_err(|e| Error::new(&output, e))?;
-    let back = metadata::read_metadata(temp.path()).map_err(|e| Error::new(&output, e))?;
-    if !back.manifests.contains(&json) {
-        return Err(Error::new(
-            &output,
-            ErrorKind::Other("the written file does not read back with its manifest".into()),
-        ));
-    }
-    // Check that the output reads back before it takes the final name.
-    AudioReader::open(temp.path()).map_err(|e| {
-        Error::new(
-            &output,
-            ErrorKind::Other(format!("written file does not read back: {e}")),
-        )
-    })?;
-    // The sidecar is prepared first but renamed last, so a failure leaves
-    // neither file behind.
-    let json = format!("{}\n", signed.to_json_pretty());
-    let sidecar_temp =
-        output::temp_with_tagged(&sidecar, json.as_bytes(), opts.temp_tag.as_deref())?;
-    output::persist(temp, &output, opts.force)?;
-    if let Err(e) = output::persist(sidecar_temp, &sidecar, opts.force) {
-        let _ = std::fs::remove_file(&output);
-        return Err(e);
+        let payload = Payload::new(
+            opts.signing_key.public_key().fingerprint32(),
+            opts.track_id.unwrap_or_else(random_track_id),
+        );
+        let mut embed = EmbedOptions::with_strength(opts.strength);
+        if opts.seal {
+            let code = policy_code(opts.policy.kind());
+            embed = embed.with_seal(SealMessage {
+                signature: sign_seal(&opts.signing_key, payload, code),
+                policy: code,
+            });
+        }
+        let embedder = Embedder::new(
+            &opts.wm_key,
+            payload.to_bytes(),
+            spec.sample_rate,
+            usize::from(spec.channels),
+            embed,
+        );
+        Ok(Stamper {
+            embedder,
+            out: Signer {
+                hasher: PcmHasher::new(&spec),
+                spec,
+                payload,
+                signing_key: opts.signing_key.clone(),
+                policy: opts.policy.clone(),
+                title: opts.title.clone(),
+                artist: opts.artist.clone(),
+                created: utc_timestamp(opts.created.unwrap_or_else(SystemTime::now)),
+                quantized: Vec::new(),
+                marked: Vec::new(),
+                frames: 0,
+            },
+        })
     }
 
-    let seconds = frames as f64 / f64::from(spec.sample_rate);
-    let mut warnings = tag_warnings;
+    /// The payload the marker carries.
+    pub fn payload(&self) -> Payload {
+        self.out.payload
+    }
+
+    /// Marks `input` (interleaved, whole frames) and appends the marked
+    /// samples that are ready to `output`. Output trails input by about one
+    /// analysis frame (23 ms); [`finish`](Self::finish) flushes the rest.
+    ///
+    /// # Panics
+    /// If `input.len()` is not a multiple of the channel count.
+    pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) {
+        let start = output.len();
+        self.embedder.process(input, output);
+        self.out.account(&output[start..]);
+    }
+
+    /// Flushes the last samples into `output` and signs the manifest.
+    pub fn finish(self, output: &mut Vec<f32>) -> Stamped {
+        let Stamper { embedder, mut out } = self;
+        let start = output.len();
+        let stats = embedder.finish(output);
+        out.account(&output[start..]);
+        out.stamped(stats)
+    }
+
+    /// As [`process`](Self::process), giving the output quantised (for a
+    /// writer) in `out`, which is replaced.
+    pub(crate) fn process_quantized(&mut self, input: &[f32], quantized: &mut Vec<i32>) {
+        self.out.marked.clear();
+        self.embedder.process(input, &mut self.out.marked);
+        self.out.quantize_marked(quantized);
+    }
+
+    /// As [`finish`](Self::finish), giving the last samples quantised.
+    pub(crate) fn finish_quantized(self, quantized: &mut Vec<i32>) -> Stamped {
+        let Stamper { embedder, mut out } = self;
+        out.marked.clear();
+        let stats = embedder.finish(&mut out.marked);
+        out.quantize_marked(quantized);
+        out.stamped(stats)
+    }
+
+    /// A manifest at least as long as the real one will be (the frame count
+    /// at its widest), to reserve room for it before the audio is known.
+    pub(crate) fn longest_manifest(&self) -> SignedManifest {
+        self.out.manifest("0".repeat(64), u64::MAX)
+    }
+}
+
+impl Signer {
+    /// Hashes samples just produced.
+    fn account(&mut self, samples: &[f32]) {
+        quantize_into(samples, self.spec.sample_format, &mut self.quantized);
+        self.hasher.update_quantized(&self.quantized);
+        self.frames += (samples.len() / usize::from(self.spec.channels)) as u64;
+    }
+
+    fn quantize_marked(&mut self, out: &mut Vec<i32>) {
+        quantize_into(&self.marked, self.spec.sample_format, out);
+        self.hasher.update_quantized(out);
+        self.frames += (self.marked.len() / usize::from(self.spec.channels)) as u64;
+    }
+
+    /// The manifest for audio with this digest.
+    fn manifest(&self, sha256: String, frames: u64) -> SignedManifest {
+        let digest = AudioDigest::new(
+            sha256,
+            frames,
+            self.spec.sample_rate,
+            self.spec.channels,
+            sample_format_name(self.spec.sample_format),
+        );
+        let mut m = Manifest::new(self.payload, digest, self.policy.clone());
+        m.title = self.title.clone();
+        m.artist = self.artist.clone();
+        m.created = self.created.clone();
+        m.sign(&self.signing_key)
+    }
+
+    fn stamped(self, stats: EmbedStats) -> Stamped {
+        let sha = crate::hex::encode(&self.hasher.clone().finish());
+        let manifest = self.manifest(sha, self.frames);
+        let seconds = self.frames as f64 / f64::from(self.spec.sample_rate);
+        let warnings = embed_warnings(&stats, self.frames, seconds, self.spec.channels);
+        Stamped {
+            payload: self.payload,
+            manifest,
+            stats,
+            seconds,
+            spec: self.spec,
+            warnings,
+        }
+    }
+}
+
+/// What the user should know about how the marker went in.
+fn embed_warnings(stats: &EmbedStats, frames: u64, seconds: f64, channels: u16) -> Vec<String> {
+    let mut warnings = Vec::new();
     if stats.active_frames == 0 {
         warnings.push("the track is silent: no marker could be embedded".to_string());
     } else if stats.loud_fraction() < 0.5 {
@@ -279,34 +346,360 @@ pub fn stamp_file(input: &Path, opts: &StampOptions) -> Result<StampOutcome> {
     }
     // A handful of limited peaks in a loud master is inaudible; say so only
     // when it is more than one sample in a thousand.
-    if stats.clipped * 1000 > frames * u64::from(spec.channels) {
+    let samples = frames * u64::from(channels);
+    if stats.clipped * 1000 > samples {
         warnings.push(format!(
             "the marker pushed {} samples ({:.2}%) of this loud master past full scale; \
              they were limited to full scale",
             stats.clipped,
-            100.0 * stats.clipped as f64 / (frames * u64::from(spec.channels)).max(1) as f64
+            100.0 * stats.clipped as f64 / samples.max(1) as f64
         ));
     }
+    warnings
+}
+
+/// Where errors go: the input's and the output's names, when known.
+#[derive(Debug, Clone, Copy, Default)]
+struct Names<'a> {
+    input: Option<&'a Path>,
+    output: Option<&'a Path>,
+}
+
+impl Names<'_> {
+    fn input_err(&self, kind: impl Into<ErrorKind>) -> Error {
+        named(self.input, kind)
+    }
+
+    fn output_err(&self, kind: impl Into<ErrorKind>) -> Error {
+        named(self.output, kind)
+    }
+}
+
+fn named(path: Option<&Path>, kind: impl Into<ErrorKind>) -> Error {
+    match path {
+        Some(p) => Error::new(p, kind),
+        None => Error::unnamed(kind),
+    }
+}
+
+/// The input's tags, and the options with the input's title and artist
+/// filled in (read once, before decoding).
+struct Prepared {
+    opts: StampOptions,
+    carried: Option<CarriedTags>,
+    declaration: Declaration,
+}
+
+fn prepare<R: Read + Seek>(input: &mut R, opts: &StampOptions, names: &Names) -> Result<Prepared> {
+    opts.validate()?;
+    let container = Container::of_reader(input).map_err(|e| names.input_err(e))?;
+    // Tags that cannot be read are not a reason to refuse the audio.
+    let meta = container
+        .filter(|c| c.is_taggable())
+        .and_then(|c| metadata::read_metadata(input, c).ok());
+    input
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| names.input_err(e))?;
+    let carried = meta.and_then(|m| m.carried);
+    let mut opts = opts.clone();
+    opts.title = opts
+        .title
+        .or_else(|| carried.as_ref().and_then(CarriedTags::title));
+    opts.artist = opts
+        .artist
+        .or_else(|| carried.as_ref().and_then(CarriedTags::artist));
+    // A second pass must draw the same payload and the same time.
+    opts.track_id = Some(opts.track_id.unwrap_or_else(random_track_id));
+    opts.created = Some(opts.created.unwrap_or_else(SystemTime::now));
+    let owner = opts.owner.clone().or_else(|| opts.artist.clone());
+    let declaration = Declaration::new(
+        opts.policy.clone(),
+        owner.as_deref(),
+        metadata::current_year(),
+    );
+    Ok(Prepared {
+        opts,
+        carried,
+        declaration,
+    })
+}
+
+impl Prepared {
+    /// Room after STREAMINFO for the metadata with the longest manifest this
+    /// stamp can sign, plus [`PADDING_BYTES`](crate::audio::flac::PADDING_BYTES).
+    fn reserve(&self, stamper: &Stamper, names: &Names) -> Result<usize> {
+        Ok(self.tags(&stamper.longest_manifest(), names)?.flac_len()
+            + crate::audio::flac::PADDING_BYTES)
+    }
+
+    /// The output's metadata with `manifest` inside.
+    fn tags(&self, manifest: &SignedManifest, names: &Names) -> Result<OutputTags> {
+        let json = manifest.to_json_compact();
+        let carried = self.carried.as_ref();
+        let rendered = match self.opts.format {
+            OutputFormat::Flac => {
+                metadata::render_flac_blocks(&self.declaration, Some(&json), carried)
+                    .map(OutputTags::Flac)
+            }
+            OutputFormat::Wav => {
+                metadata::render_wav_chunks(&self.declaration, Some(&json), carried)
+                    .map(OutputTags::Wav)
+            }
+        };
+        rendered.map_err(|e| names.output_err(e))
+    }
+}
+
+/// Opens the decoder on `input` (after [`prepare`]).
+fn open_audio<R>(input: R, names: &Names) -> Result<AudioReader>
+where
+    R: Read + Seek + Send + 'static,
+{
+    let ext = names
+        .input
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str());
+    AudioReader::with_options(Box::new(input), ext, Default::default())
+        .map_err(|e| names.input_err(e))
+}
+
+/// Warnings about the input itself.
+fn reader_warnings(reader: &AudioReader, stamped: &mut Stamped) {
     if reader.skipped_packets() > 0 {
-        warnings.push(format!(
+        stamped.warnings.push(format!(
             "{} undecodable packets in the input were skipped",
             reader.skipped_packets()
         ));
+    }
+}
+
+/// Stamps `input` (any container earmark decodes) into `output` as
+/// `opts.format`, with the declaration and the signed manifest in the
+/// output's metadata. One decode; memory does not grow with the length.
+pub fn stamp<R, W>(input: R, output: W, opts: &StampOptions) -> Result<Stamped>
+where
+    R: Read + Seek + Send + 'static,
+    W: Write + Seek,
+{
+    stamp_named(input, output, opts, &Names::default())
+}
+
+fn stamp_named<R, W>(mut input: R, output: W, opts: &StampOptions, names: &Names) -> Result<Stamped>
+where
+    R: Read + Seek + Send + 'static,
+    W: Write + Seek,
+{
+    let prepared = prepare(&mut input, opts, names)?;
+    let mut reader = open_audio(input, names)?;
+    let format = prepared.opts.format;
+    let spec = reader.spec().writer_spec().effective_for(format);
+    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let reserve = prepared.reserve(&stamper, names)?;
+    let mut writer =
+        PcmWriter::new(output, format, spec, reserve).map_err(|e| names.output_err(e))?;
+    let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
+    while reader
+        .read_chunk(&mut chunk)
+        .map_err(|e| names.input_err(e))?
+        > 0
+    {
+        stamper.process_quantized(&chunk, &mut quantized);
+        writer
+            .write_quantized(&quantized)
+            .map_err(|e| names.output_err(e))?;
+    }
+    let mut stamped = stamper.finish_quantized(&mut quantized);
+    writer
+        .write_quantized(&quantized)
+        .map_err(|e| names.output_err(e))?;
+    let tags = prepared.tags(&stamped.manifest, names)?;
+    writer.finish(&tags).map_err(|e| names.output_err(e))?;
+    reader_warnings(&reader, &mut stamped);
+    Ok(stamped)
+}
+
+/// [`stamp`] from bytes in memory to bytes in memory.
+///
+/// ```
+/// use earmark::provenance::SigningKeyPair;
+/// use earmark::{stamp_bytes, verify_bytes, StampOptions, VerifyOptions};
+///
+/// # let wav = {
+/// #     let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+/// #     let mut c = std::io::Cursor::new(Vec::new());
+/// #     let mut w = hound::WavWriter::new(&mut c, spec).unwrap();
+/// #     let mut seed = 1u32;
+/// #     for i in 0..44_100 * 2 * 6 {
+/// #         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+/// #         let noise = (seed >> 16) as f32 / 65_536.0 - 0.5;
+/// #         let tone = ((i / 2) as f32 * 0.05).sin();
+/// #         w.write_sample(((0.2 * tone + 0.3 * noise) * 12_000.0) as i16).unwrap();
+/// #     }
+/// #     w.finalize().unwrap();
+/// #     c.into_inner()
+/// # };
+/// let key = SigningKeyPair::generate();
+/// let mut options = StampOptions::new(key.clone());
+/// options.track_id = Some(42);
+/// let (flac, stamped) = stamp_bytes(&wav, &options)?;
+///
+/// let mut verify = VerifyOptions::default();
+/// verify.trusted.push(key.public_key());
+/// let found = verify_bytes(&flac, &verify)?;
+/// assert!(found.marked);
+/// assert_eq!(found.markers[0].payload, stamped.payload);
+/// assert!(found.manifest.as_ref().is_some_and(|m| m.signature_valid && m.audio_identical));
+/// # Ok::<(), earmark::Error>(())
+/// ```
+pub fn stamp_bytes(input: &[u8], opts: &StampOptions) -> Result<(Vec<u8>, Stamped)> {
+    let mut out = std::io::Cursor::new(Vec::with_capacity(input.len()));
+    let stamped = stamp(std::io::Cursor::new(input.to_vec()), &mut out, opts)?;
+    Ok((out.into_inner(), stamped))
+}
+
+/// [`stamp`] to an output that cannot seek (a pipe, a socket): the input is
+/// decoded twice, first to learn the manifest and the header, then to write
+/// the file front to back. The second pass must give the same samples; if
+/// the input changed in between, this fails.
+pub fn stamp_to_stream<R, W>(input: R, output: W, opts: &StampOptions) -> Result<Stamped>
+where
+    R: Read + Seek + Send + 'static,
+    W: Write,
+{
+    let names = Names::default();
+    let mut input = input;
+    let prepared = prepare(&mut input, opts, &names)?;
+    let mut reader = open_audio(input, &names)?;
+    let format = prepared.opts.format;
+    let spec = reader.spec().writer_spec().effective_for(format);
+    // Pass 1: the manifest, the length and the FLAC MD5.
+    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let reserve = prepared.reserve(&stamper, &names)?;
+    let mut md5 = FlacMd5::new(&spec);
+    let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
+    while reader
+        .read_chunk(&mut chunk)
+        .map_err(|e| names.input_err(e))?
+        > 0
+    {
+        stamper.process_quantized(&chunk, &mut quantized);
+        md5.update(&quantized);
+    }
+    let first = stamper.finish_quantized(&mut quantized);
+    md5.update(&quantized);
+    let tags = prepared.tags(&first.manifest, &names)?;
+    let known = KnownOutput {
+        frames: first.manifest.manifest.audio.frames,
+        md5: md5.finish(),
+        // The padding the seekable writer leaves, so both write the same bytes.
+        padding: reserve - tags.flac_len(),
+        tags,
+    };
+    // Pass 2: the same samples, written out.
+    let mut reader = reader
+        .rewind(None, Default::default())
+        .map_err(|e| names.input_err(e))?;
+    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let mut writer = PcmWriter::streamed(output, spec, &known).map_err(|e| names.output_err(e))?;
+    while reader
+        .read_chunk(&mut chunk)
+        .map_err(|e| names.input_err(e))?
+        > 0
+    {
+        stamper.process_quantized(&chunk, &mut quantized);
+        writer
+            .write_quantized(&quantized)
+            .map_err(|e| names.output_err(e))?;
+    }
+    let mut stamped = stamper.finish_quantized(&mut quantized);
+    writer
+        .write_quantized(&quantized)
+        .map_err(|e| names.output_err(e))?;
+    writer
+        .finish_streamed(&known)
+        .map_err(|e| names.output_err(e))?;
+    if stamped.manifest != first.manifest {
+        return Err(names.input_err(ErrorKind::Other(
+            "the input changed between the two passes".into(),
+        )));
+    }
+    reader_warnings(&reader, &mut stamped);
+    Ok(stamped)
+}
+
+/// The result of stamping one file.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StampOutcome {
+    /// The input file.
+    pub input: PathBuf,
+    /// The stamped audio file.
+    pub output: PathBuf,
+    /// The sidecar manifest file.
+    pub sidecar: PathBuf,
+    /// What stamping produced.
+    pub stamped: Stamped,
+}
+
+/// Stamps the file `input` into `out` (default: `NAME.earmark.flac` next to
+/// it; `.wav` or `.flac`, which sets the format), with a sidecar copy of the
+/// manifest (`NAME.earmark.json`). Both are written to temporary files, the
+/// audio is read back, and only then are both renamed into place.
+pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result<StampOutcome> {
+    let output = out
+        .path
+        .clone()
+        .unwrap_or_else(|| naming::stamped_path(input));
+    let mut opts = opts.clone();
+    opts.format = naming::output_format(&output)?;
+    if output::same_file(input, &output) {
+        return Err(Error::new(&output, ErrorKind::OutputIsInput));
+    }
+    let sidecar = naming::sidecar_path(&output);
+    if output::same_file(input, &sidecar) {
+        return Err(Error::new(&sidecar, ErrorKind::OutputIsInput));
+    }
+    output::check_writable(&output, out.force)?;
+    output::check_writable(&sidecar, out.force)?;
+    let source = output::open_input(input)?;
+    let names = Names {
+        input: Some(input),
+        output: Some(&output),
+    };
+    let temp = output::temp_tagged(&output, out.temp_tag.as_deref())?;
+    let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
+    let mut writer = BufWriter::with_capacity(1 << 16, file);
+    let stamped = stamp_named(source, &mut writer, &opts, &names)?;
+    writer.flush().map_err(|e| Error::new(&output, e))?;
+    drop(writer);
+    read_back(temp.path(), &stamped.manifest)
+        .map_err(|why| Error::new(&output, ErrorKind::Other(why)))?;
+    // The sidecar is prepared first but renamed last, so a failure leaves
+    // neither file behind.
+    let json = format!("{}\n", stamped.manifest.to_json_pretty());
+    let sidecar_temp =
+        output::temp_with_tagged(&sidecar, json.as_bytes(), out.temp_tag.as_deref())?;
+    output::persist(temp, &output, out.force)?;
+    if let Err(e) = output::persist(sidecar_temp, &sidecar, out.force) {
+        let _ = std::fs::remove_file(&output);
+        return Err(e);
     }
     Ok(StampOutcome {
         input: input.to_path_buf(),
         output,
         sidecar,
-        payload,
-        manifest: signed,
-        stats,
-        seconds,
-        warnings,
+        stamped,
     })
 }
 
-/// A random 32-bit track id (used when none is given).
-pub fn random_track_id() -> u32 {
-    use rand_core::RngCore;
-    rand_core::OsRng.next_u32()
+/// Checks a freshly written file before it takes its final name: it opens
+/// as audio, and its tags hold the manifest.
+fn read_back(path: &Path, manifest: &SignedManifest) -> std::result::Result<(), String> {
+    let meta = metadata::read_metadata_file(path)
+        .map_err(|e| format!("the written file's tags do not read back: {e}"))?;
+    if !meta.manifests.contains(&manifest.to_json_compact()) {
+        return Err("the written file does not read back with its manifest".into());
+    }
+    AudioReader::open(path).map_err(|e| format!("written file does not read back: {e}"))?;
+    Ok(())
 }

@@ -9,12 +9,15 @@
 //! ([`HashBasis::Encoded`]), so it does not depend on any decoder.
 
 use crate::audio::stream_digest;
+use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
-use crate::metadata::{self, Container, Declaration, FileMetadata};
-use crate::output;
-use crate::provenance::{
-    hex, AudioDigest, HashBasis, Manifest, Payload, Policy, SignedManifest, SigningKeyPair,
-};
+use crate::hex;
+use crate::metadata::{self, Declaration, FileMetadata};
+use crate::naming;
+use crate::output::{self, FileOutput};
+use crate::payload::{random_track_id, Payload};
+use crate::policy::Policy;
+use crate::provenance::{AudioDigest, HashBasis, Manifest, SignedManifest, SigningKeyPair};
 use std::path::{Path, PathBuf};
 
 /// What to tag with.
@@ -33,10 +36,6 @@ pub struct TagOptions {
     pub artist: Option<String>,
     /// Track id recorded in the manifest's payload. Default: random.
     pub track_id: Option<u32>,
-    /// Output path. Default: `NAME.earmark.EXT` next to the input.
-    pub out: Option<PathBuf>,
-    /// Replace an existing output. Default: false.
-    pub force: bool,
 }
 
 impl TagOptions {
@@ -49,8 +48,6 @@ impl TagOptions {
             title: None,
             artist: None,
             track_id: None,
-            out: None,
-            force: false,
         }
     }
 }
@@ -73,48 +70,23 @@ pub struct TagOutcome {
     pub warnings: Vec<String>,
 }
 
-/// The default output for `tag`: `NAME.earmark.EXT` next to the input.
-pub fn default_tag_output(input: &Path) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "audio".into());
-    let ext = input
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if ext.is_empty() {
-        input.with_file_name(format!("{stem}.earmark"))
-    } else {
-        input.with_file_name(format!("{stem}.earmark.{ext}"))
-    }
-}
-
-/// Tags `input` and writes the result atomically.
-pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
+/// Tags `input` and writes the result atomically to `out` (default:
+/// `NAME.earmark.EXT` next to the input).
+pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<TagOutcome> {
     let container = Container::of_file(input)
         .map_err(|e| Error::new(input, e))?
+        .filter(|c| c.is_taggable())
         .ok_or_else(|| Error::new(input, metadata::MetadataError::Unsupported))?;
-    let output = opts
-        .out
+    let output = out
+        .path
         .clone()
-        .unwrap_or_else(|| default_tag_output(input));
+        .unwrap_or_else(|| naming::tagged_path(input));
     if output::same_file(input, &output) {
         return Err(Error::new(&output, ErrorKind::OutputIsInput));
     }
     if let Some(ext) = output.extension().and_then(|e| e.to_str()) {
         let ext = ext.to_ascii_lowercase();
-        let fits = match container {
-            Container::Wav => matches!(ext.as_str(), "wav" | "wave"),
-            Container::Aiff => matches!(ext.as_str(), "aif" | "aiff" | "aifc"),
-            Container::Mp3 => ext == "mp3",
-            Container::Flac => ext == "flac",
-            Container::OggVorbis | Container::Opus => {
-                matches!(ext.as_str(), "ogg" | "oga" | "opus")
-            }
-            Container::Mp4 => matches!(ext.as_str(), "m4a" | "mp4" | "m4b" | "aac"),
-        };
-        if !fits {
+        if !container.extensions().contains(&ext.as_str()) {
             return Err(Error::new(
                 &output,
                 ErrorKind::Other(format!(
@@ -125,15 +97,15 @@ pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
             ));
         }
     }
-    output::check_writable(&output, opts.force)?;
+    output::check_writable(&output, out.force)?;
 
     let digest = stream_digest(input).map_err(|e| Error::new(input, e))?;
-    let existing = metadata::read_metadata(input).map_err(|e| Error::new(input, e))?;
+    let existing = metadata::read_metadata_file(input).map_err(|e| Error::new(input, e))?;
     let title = opts.title.clone().or(existing.title.clone());
     let artist = opts.artist.clone().or(existing.artist.clone());
     let payload = Payload::new(
         opts.signing_key.public_key().fingerprint32(),
-        opts.track_id.unwrap_or_else(crate::stamp::random_track_id),
+        opts.track_id.unwrap_or_else(random_track_id),
     );
     let audio = AudioDigest::new(
         hex::encode(&digest.sha256),
@@ -155,17 +127,18 @@ pub fn tag_file(input: &Path, opts: &TagOptions) -> Result<TagOutcome> {
     );
 
     let temp = output::temp_for(&output)?;
+    let mut dst = temp.reopen().map_err(|e| Error::new(&output, e))?;
     {
         let mut src = std::fs::File::open(input).map_err(|e| Error::new(input, e))?;
-        let mut dst = temp.reopen().map_err(|e| Error::new(&output, e))?;
         std::io::copy(&mut src, &mut dst).map_err(|e| Error::new(&output, e))?;
     }
     let json = signed.to_json_compact();
-    let warnings = metadata::write_declaration(temp.path(), &decl, Some(&json), None)
+    let warnings = metadata::write_declaration(&mut dst, container, &decl, Some(&json), None)
         .map_err(|e| Error::new(&output, e))?;
+    drop(dst);
     let written = check_written(temp.path(), &json, &decl, &digest.sha256)
         .map_err(|why| Error::new(&output, ErrorKind::Other(why)))?;
-    output::persist(temp, &output, opts.force)?;
+    output::persist(temp, &output, out.force)?;
     Ok(TagOutcome {
         input: input.to_path_buf(),
         output,
@@ -184,7 +157,7 @@ fn check_written(
     decl: &Declaration,
     sha256: &[u8; 32],
 ) -> std::result::Result<FileMetadata, String> {
-    let meta = metadata::read_metadata(path)
+    let meta = metadata::read_metadata_file(path)
         .map_err(|e| format!("the tagged file does not read back: {e}"))?;
     if !meta.manifests.iter().any(|m| m == manifest) {
         return Err("the tagged file does not read back with its manifest".into());

@@ -1,24 +1,43 @@
-//! Verifying one file: find the marker, read the manifest (embedded or
-//! sidecar), check its signature, and compare it with the marker and the audio.
+//! Verifying: find the marker in the audio, read the seal, find the manifest
+//! and check it against both.
 //!
-//! The file is decoded once, streamed through the [`Detector`] and the PCM
-//! hasher. When the plain detector finds nothing, the speed/tempo/pitch
-//! search ([`crate::mark::search`]) runs on what the detector kept of the
-//! first [`ESTIMATE_SECONDS`] (analysis rows and 11 025 Hz mono samples): no
-//! second decode, and memory stays bounded whatever the file's length.
+//! One engine, three ways in:
+//!
+//! * [`Verifier`]: interleaved `f32` chunks in, a [`Verification`] out (for
+//!   callers that already have PCM). Memory stays bounded whatever the
+//!   length: the detector folds the audio as it goes and keeps only the
+//!   first [`ESTIMATE_SECONDS`] for the speed/tempo/pitch search.
+//! * [`verify`] (any `Read + Seek`) and [`verify_bytes`]: the container is
+//!   sniffed once, its tags read once (the embedded manifest), the audio
+//!   decoded once (the encoded packets hashed on the way when the manifest
+//!   signed them).
+//! * [`verify_file`]: adds the path and the sidecar manifest
+//!   (`NAME.earmark.json`) when the file has none inside.
+//!
+//! After a speed, tempo or pitch change the seal band moved too: reading
+//! the seal then takes a second pass over the audio with the change undone
+//! ([`Finished::SealPass`]); the stream functions do it themselves.
 
-use crate::audio::{stream_digest, AudioReader, PcmHasher, SampleFormat, WriterSpec};
-use crate::error::{Error, Result};
-use crate::mark::seal::{ScaledSealReader, SealReader, FULL_TRACK_SECONDS};
-use crate::mark::search::{search_kept, ESTIMATE_SECONDS};
-use crate::mark::{Detector, Scale, WatermarkKey};
-use crate::provenance::{
-    check_seal, policy_from_code, HashBasis, Payload, PublicKey, SealVerdict, SignedManifest,
-    Verdict,
-};
-use crate::stamp::sidecar_path;
-use serde::Serialize;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audio::decode::{ReadOptions, SharedSource};
+use crate::audio::{AudioReader, AudioSpec, PcmHasher, SampleFormat, StreamDigest, WriterSpec};
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::exit::Status;
+use crate::mark::seal::{ScaledSealReader, SealMessage, SealRead, SealReader, FULL_TRACK_SECONDS};
+use crate::mark::search::{search_kept, ESTIMATE_SECONDS};
+use crate::mark::{Candidate, DetectReport, Detector, Scale, WatermarkKey};
+use crate::metadata::{self, FileMetadata};
+use crate::payload::Payload;
+use crate::policy::policy_from_code;
+use crate::provenance::{check_seal, HashBasis, PublicKey, SealVerdict, SignedManifest, Verdict};
+
+/// Largest sidecar manifest read, bytes (a manifest is about 1.5 KiB).
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 
 /// What to verify with.
 #[derive(Debug, Clone)]
@@ -123,12 +142,28 @@ impl ManifestReport {
     }
 }
 
-/// Everything verification found about one file.
+/// Measurements behind the verdict, for reports and benchmarks (not part of
+/// the JSON output).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Diagnostics {
+    /// The best synchronisation candidate (with its soft coded bits).
+    pub best: Option<Candidate>,
+    /// Detector analyses run (the speed/tempo/pitch search included).
+    pub analyses: usize,
+    /// Candidates CRC-checked: the expected false payloads are this × 2^-32.
+    pub crc_checks: usize,
+    /// The seal as read (soft bits included), when a marker was found and
+    /// the rate carries the seal band.
+    pub seal: Option<SealRead>,
+}
+
+/// Everything verification found about one input.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
-pub struct VerifyOutcome {
-    /// The file.
-    pub path: PathBuf,
+pub struct Verification {
+    /// The file, when the input was one (or a name the caller gave it).
+    pub path: Option<PathBuf>,
     /// Audio length, seconds.
     pub seconds: f64,
     /// Native sample rate, Hz.
@@ -163,14 +198,18 @@ pub struct VerifyOutcome {
     pub manifest_error: Option<String>,
     /// SHA-256 of the decoded audio in the manifest's sample format.
     pub audio_sha256: String,
+    /// Measurements behind the verdict.
+    #[serde(skip)]
+    pub diagnostics: Diagnostics,
 }
 
-impl VerifyOutcome {
-    /// Exit status for the CLI: 0 marked and consistent, 1 no marker,
-    /// 3 marked but the manifest is invalid or contradicts the marker.
-    pub fn exit_code(&self) -> i32 {
+impl Verification {
+    /// The exit status (see [`crate::exit`]): 0 marked and consistent, 1 no
+    /// marker, 3 marked but the manifest is invalid or contradicts the
+    /// marker, or the seal does not verify.
+    pub fn status(&self) -> Status {
         if !self.marked {
-            1
+            Status::NoMarker
         } else if self.manifest_error.is_some()
             || self.manifest.as_ref().is_some_and(|m| !m.consistent())
             || self
@@ -178,10 +217,15 @@ impl VerifyOutcome {
                 .as_ref()
                 .is_some_and(|s| s.status == SealStatus::Invalid)
         {
-            3
+            Status::Invalid
         } else {
-            0
+            Status::Ok
         }
+    }
+
+    /// [`status`](Self::status) as a process exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.status().code()
     }
 }
 
@@ -194,46 +238,43 @@ fn parse_format(name: &str) -> Option<SampleFormat> {
     }
 }
 
-/// Finds the manifest: in the file's own metadata first, then the sidecar.
-pub(crate) fn find_manifest(path: &Path) -> (Option<(String, SignedManifest)>, Option<String>) {
-    let embedded = crate::metadata::read_metadata(path)
-        .ok()
-        .and_then(|m| m.manifests.into_iter().next());
-    let (source, text) = match embedded {
-        Some(text) => ("embedded".to_string(), text),
-        None => {
-            let side = sidecar_path(path);
-            match std::fs::read_to_string(&side) {
-                Ok(text) if side != path => (side.display().to_string(), text),
-                _ => return (None, None),
-            }
-        }
-    };
-    match SignedManifest::parse(&text) {
-        Ok(m) => (Some((source, m)), None),
-        Err(e) => (None, Some(format!("{source} manifest: {e}"))),
+/// A manifest found for an input: where, and the document or why it could
+/// not be parsed.
+#[derive(Debug, Clone)]
+struct FoundManifest {
+    source: String,
+    parsed: std::result::Result<SignedManifest, String>,
+}
+
+impl FoundManifest {
+    fn parse(source: String, text: &str) -> FoundManifest {
+        let parsed = SignedManifest::parse(text).map_err(|e| format!("{source} manifest: {e}"));
+        FoundManifest { source, parsed }
+    }
+
+    fn document(&self) -> Option<&SignedManifest> {
+        self.parsed.as_ref().ok()
     }
 }
 
-/// Checks a manifest against the trust list, the markers found and the audio.
-/// `pcm` is the decoded audio's hash and shape, when it was decoded; a
-/// manifest over the encoded packets ([`HashBasis::Encoded`]) is checked
-/// against the file's packets instead.
-pub(crate) fn check_manifest(
-    path: &Path,
+/// Checks a manifest against the trust list, the markers found and the
+/// audio: `pcm` is the decoded audio's hash and shape, when it was decoded;
+/// `encoded` the encoded packets' digest, when it was taken.
+fn check_manifest(
     source: String,
     m: SignedManifest,
     trusted: &[PublicKey],
     markers: &[FoundMarker],
     pcm: Option<(&str, u64, u32, u16)>,
+    encoded: Option<&StreamDigest>,
 ) -> ManifestReport {
     let check = m.check(trusted);
     let verdict = check.verdict();
     let a = &m.manifest.audio;
     let audio_identical = match a.basis {
-        HashBasis::Encoded => stream_digest(path).is_ok_and(|d| {
+        HashBasis::Encoded => encoded.is_some_and(|d| {
             m.manifest
-                .matches_audio_sha256(&crate::provenance::hex::encode(&d.sha256))
+                .matches_audio_sha256(&crate::hex::encode(&d.sha256))
                 && d.frames == a.frames
         }),
         HashBasis::Pcm => pcm.is_some_and(|(sha, frames, rate, channels)| {
@@ -263,20 +304,331 @@ pub(crate) fn check_manifest(
     }
 }
 
+/// Verifies interleaved `f32` audio as it streams through.
+///
+/// ```
+/// use earmark::{Finished, Verifier, VerifyOptions};
+///
+/// let noise: Vec<f32> = (0..44_100 * 2 * 4)
+///     .map(|i| (((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / 8_388_608.0 - 1.0) * 0.2)
+///     .collect();
+/// let mut verifier = Verifier::new(44_100, 2, &VerifyOptions::default())?;
+/// for chunk in noise.chunks(4096 * 2) {
+///     verifier.process(chunk);
+/// }
+/// let found = match verifier.finish() {
+///     Finished::Complete(v) => v,
+///     // Only after a speed/tempo/pitch change: feed the audio once more.
+///     Finished::SealPass(mut pass) => {
+///         pass.process(&noise);
+///         pass.finish()
+///     }
+/// };
+/// assert!(!found.marked);
+/// # Ok::<(), earmark::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Verifier {
+    detector: Detector,
+    seal: Option<SealReader>,
+    hasher: PcmHasher,
+    sample_rate: u32,
+    channels: u16,
+    frames: u64,
+    opts: VerifyOptions,
+    manifest: Option<FoundManifest>,
+    encoded: Option<StreamDigest>,
+}
+
+impl Verifier {
+    /// A verifier for `channels` interleaved channels at `sample_rate` Hz.
+    pub fn new(sample_rate: u32, channels: u16, opts: &VerifyOptions) -> Result<Verifier> {
+        if sample_rate == 0 || channels == 0 {
+            return Err(Error::unnamed(crate::error::ErrorKind::InvalidOption(
+                format!("cannot verify audio with {channels} channels at {sample_rate} Hz"),
+            )));
+        }
+        let ch = usize::from(channels);
+        let spec = WriterSpec {
+            sample_rate,
+            channels,
+            sample_format: SampleFormat::F32,
+        };
+        Ok(Verifier {
+            detector: Detector::new(&opts.wm_key, sample_rate, ch)
+                .keep_for_search(ESTIMATE_SECONDS),
+            seal: SealReader::new(sample_rate, ch),
+            hasher: PcmHasher::new(&spec),
+            sample_rate,
+            channels,
+            frames: 0,
+            opts: opts.clone(),
+            manifest: None,
+            encoded: None,
+        })
+    }
+
+    /// Hashes the audio as `format` would store it (so it can be compared
+    /// with a manifest made from such a file). Default: 32-bit float.
+    #[must_use]
+    pub fn hashing_as(mut self, format: SampleFormat) -> Verifier {
+        self.hasher = PcmHasher::new(&WriterSpec {
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            sample_format: format,
+        });
+        self
+    }
+
+    /// Checks this manifest (JSON text, e.g. a sidecar's; `source` says
+    /// where it came from) against what the audio holds; the hash follows
+    /// the manifest's sample format.
+    #[must_use]
+    pub fn with_manifest(self, source: &str, text: &str) -> Verifier {
+        self.with_found(Some(FoundManifest::parse(source.to_string(), text)))
+    }
+
+    fn with_found(mut self, found: Option<FoundManifest>) -> Verifier {
+        let format = found
+            .as_ref()
+            .and_then(FoundManifest::document)
+            .and_then(|m| parse_format(&m.manifest.audio.sample_format));
+        if let Some(f) = format {
+            self = self.hashing_as(f);
+        }
+        self.manifest = found;
+        self
+    }
+
+    /// Adds interleaved samples (whole frames).
+    pub fn process(&mut self, interleaved: &[f32]) {
+        self.frames += (interleaved.len() / usize::from(self.channels)) as u64;
+        self.detector.process(interleaved);
+        if let Some(r) = &mut self.seal {
+            r.process(interleaved);
+        }
+        self.hasher.update(interleaved);
+    }
+
+    /// Ends the audio: the marker search runs (with the speed/tempo/pitch
+    /// search when the plain detector finds nothing) and, unless a second
+    /// pass is needed for the seal, the verification is complete.
+    pub fn finish(self) -> Finished {
+        let (plain, kept) = self.detector.finish_kept();
+        // Nothing found plainly: look for a speed, tempo or pitch change.
+        let (report, scale) = search_kept(&self.opts.wm_key, plain, &kept);
+        drop(kept);
+        let scale = (scale != Scale::IDENTITY).then_some(scale);
+        let seconds = self.frames as f64 / f64::from(self.sample_rate);
+        let partial = Partial {
+            seconds,
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            frames: self.frames,
+            audio_sha256: crate::hex::encode(&self.hasher.finish()),
+            report,
+            scale,
+            opts: self.opts,
+            manifest: self.manifest,
+            encoded: self.encoded,
+        };
+        let marked = !partial.report.detections.is_empty();
+        match (scale, marked, self.seal) {
+            // After a change the seal band moved too: read it again with the
+            // change undone (only for a copy long enough to carry a seal).
+            (Some(sc), true, _) if seconds >= FULL_TRACK_SECONDS / 2.0 => {
+                match ScaledSealReader::new(partial.sample_rate, usize::from(partial.channels), sc)
+                {
+                    Some(reader) => Finished::SealPass(SealPass { reader, partial }),
+                    None => Finished::Complete(partial.complete(SealOutcome::NoBand)),
+                }
+            }
+            (Some(_), _, _) => Finished::Complete(partial.complete(SealOutcome::TooShort)),
+            (None, _, Some(reader)) => {
+                let phase = partial.phase();
+                let read = reader.finish(&partial.opts.wm_key, phase);
+                Finished::Complete(partial.complete(SealOutcome::Read(read)))
+            }
+            (None, _, None) => Finished::Complete(partial.complete(SealOutcome::NoBand)),
+        }
+    }
+}
+
+/// The end of a [`Verifier`]'s work.
+#[derive(Debug)]
+pub enum Finished {
+    /// Everything is known.
+    Complete(Verification),
+    /// The marker was found after a speed, tempo or pitch change: the seal
+    /// needs the audio once more (see [`SealPass`]).
+    SealPass(SealPass),
+}
+
+impl Finished {
+    /// The verification, skipping a second pass if one was asked for (the
+    /// seal is then reported as not read, and why).
+    pub fn without_second_pass(self) -> Verification {
+        match self {
+            Finished::Complete(v) => v,
+            Finished::SealPass(p) => p.skip(),
+        }
+    }
+}
+
+/// The second pass over the audio that reads the seal after a speed, tempo
+/// or pitch change: feed the same audio again, then [`finish`](Self::finish).
+#[derive(Debug)]
+pub struct SealPass {
+    reader: ScaledSealReader,
+    partial: Partial,
+}
+
+impl SealPass {
+    /// Adds interleaved samples of the same audio, from the start.
+    pub fn process(&mut self, interleaved: &[f32]) {
+        self.reader.process(interleaved);
+    }
+
+    /// The verification, with the seal read.
+    pub fn finish(self) -> Verification {
+        let phase = self.partial.phase();
+        let read = self.reader.finish(&self.partial.opts.wm_key, phase);
+        self.partial.complete(SealOutcome::Read(read))
+    }
+
+    /// The verification without the seal.
+    pub fn skip(self) -> Verification {
+        self.partial.complete(SealOutcome::Skipped)
+    }
+}
+
+/// Everything but the seal.
+#[derive(Debug)]
+struct Partial {
+    seconds: f64,
+    sample_rate: u32,
+    channels: u16,
+    frames: u64,
+    audio_sha256: String,
+    report: DetectReport,
+    scale: Option<Scale>,
+    opts: VerifyOptions,
+    manifest: Option<FoundManifest>,
+    encoded: Option<StreamDigest>,
+}
+
 /// What reading the seal gave.
-enum SealRead {
+enum SealOutcome {
     /// The sample rate has no seal band.
     NoBand,
     /// A changed copy too short to be worth decoding again.
     TooShort,
-    /// The reader ran; the message if its CRC matched.
-    Message(Option<crate::mark::seal::SealMessage>),
+    /// The second pass it needed was not made.
+    Skipped,
+    /// The reader ran.
+    Read(SealRead),
+}
+
+impl Partial {
+    fn phase(&self) -> f64 {
+        self.report.best.as_ref().map_or(0.0, |b| b.phase_seconds)
+    }
+
+    fn complete(self, seal: SealOutcome) -> Verification {
+        let markers: Vec<FoundMarker> = self
+            .report
+            .detections
+            .iter()
+            .map(|d| FoundMarker {
+                payload: Payload::from_bytes(d.payload),
+                sync_z: d.sync_z,
+                bit_agreement: d.agreement,
+                unit_starts: d.unit_starts.clone(),
+            })
+            .collect();
+        let document = self.manifest.as_ref().and_then(FoundManifest::document);
+        let (seal_report, seal_missing, seal_read) = match (markers.first(), seal) {
+            (None, SealOutcome::Read(r)) => (None, None, Some(r)),
+            (None, _) => (None, None, None),
+            (Some(marker), outcome) => {
+                // The manifest's own key may check the seal too (its
+                // signature says whether that key is trusted).
+                let mut keys = self.opts.trusted.clone();
+                keys.extend(document.and_then(|m| m.manifest.signer_key().ok()));
+                let message = match &outcome {
+                    SealOutcome::Read(r) => Ok(r.message),
+                    SealOutcome::NoBand => Err(SealOutcome::NoBand),
+                    SealOutcome::TooShort => Err(SealOutcome::TooShort),
+                    SealOutcome::Skipped => Err(SealOutcome::Skipped),
+                };
+                let (report, missing) = seal_verdict(
+                    message,
+                    marker.payload,
+                    &keys,
+                    &self.opts.trusted,
+                    self.seconds,
+                );
+                let read = match outcome {
+                    SealOutcome::Read(r) => Some(r),
+                    _ => None,
+                };
+                (report, missing, read)
+            }
+        };
+        let (manifest, manifest_error) = match self.manifest {
+            None => (None, None),
+            Some(FoundManifest { parsed: Err(e), .. }) => (None, Some(e)),
+            Some(FoundManifest {
+                source,
+                parsed: Ok(m),
+            }) => (
+                Some(check_manifest(
+                    source,
+                    m,
+                    &self.opts.trusted,
+                    &markers,
+                    Some((
+                        &self.audio_sha256,
+                        self.frames,
+                        self.sample_rate,
+                        self.channels,
+                    )),
+                    self.encoded.as_ref(),
+                )),
+                None,
+            ),
+        };
+        Verification {
+            path: None,
+            seconds: self.seconds,
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            marked: !markers.is_empty(),
+            best_sync_z: self.report.best.as_ref().map_or(0.0, |b| b.sync_z),
+            too_quiet: self.report.too_quiet(),
+            too_short: self.report.too_short(),
+            markers,
+            change: self.scale.map(|s| s.describe()),
+            scale: self.scale,
+            seal: seal_report,
+            seal_missing,
+            manifest,
+            manifest_error,
+            audio_sha256: self.audio_sha256,
+            diagnostics: Diagnostics {
+                best: self.report.best.clone(),
+                analyses: self.report.analyses,
+                crc_checks: self.report.crc_checks,
+                seal: seal_read,
+            },
+        }
+    }
 }
 
 /// Checks a seal read from the audio against `keys` for `payload`. Returns
 /// the seal, or why there is none.
-fn read_seal(
-    read: SealRead,
+fn seal_verdict(
+    read: std::result::Result<Option<SealMessage>, SealOutcome>,
     payload: Payload,
     keys: &[PublicKey],
     trusted: &[PublicKey],
@@ -289,23 +641,27 @@ fn read_seal(
         )
     };
     let message = match read {
-        SealRead::NoBand => {
+        Err(SealOutcome::NoBand) => {
             return (
                 None,
                 Some("the sample rate is too low to hold the seal band (4.6-8.7 kHz)".into()),
             )
         }
-        SealRead::TooShort => return (None, Some(too_short())),
-        SealRead::Message(None) if seconds < FULL_TRACK_SECONDS => {
-            return (None, Some(too_short()))
+        Err(SealOutcome::Skipped) => {
+            return (
+                None,
+                Some("not read: it needs a second pass over the audio after the speed/tempo/pitch change".into()),
+            )
         }
-        SealRead::Message(None) => {
+        Err(_) => return (None, Some(too_short())),
+        Ok(None) if seconds < FULL_TRACK_SECONDS => return (None, Some(too_short())),
+        Ok(None) => {
             return (
                 None,
                 Some("not recovered: stamped without a seal, or too damaged".into()),
             )
         }
-        SealRead::Message(Some(m)) => m,
+        Ok(Some(m)) => m,
     };
     let verdict = check_seal(keys, payload, message.policy, &message.signature);
     let (status, trusted) = match &verdict {
@@ -328,135 +684,154 @@ fn read_seal(
     )
 }
 
-/// Decodes `path` again through seal readers around `scale` (see
-/// [`ScaledSealReader`]) and returns the message, if one reads.
-fn rescan_for_seal(
-    path: &Path,
-    scale: Scale,
-    wm_key: &WatermarkKey,
-    phase: f64,
-) -> Result<Option<crate::mark::seal::SealMessage>> {
-    let mut reader = AudioReader::open(path).map_err(|e| Error::new(path, e))?;
-    let spec = reader.spec().clone();
-    let Some(mut seal) = ScaledSealReader::new(spec.sample_rate, usize::from(spec.channels), scale)
-    else {
-        return Ok(None);
-    };
-    let mut chunk = Vec::new();
-    while reader
-        .read_chunk(&mut chunk)
-        .map_err(|e| Error::new(path, e))?
-        > 0
-    {
-        seal.process(&chunk);
-    }
-    Ok(seal.finish(wm_key, phase).message)
+/// What one pass over an input found: its metadata (when the container
+/// has tags earmark reads) and the verification of its audio (or why the
+/// audio could not be decoded).
+pub(crate) struct Examined {
+    pub metadata: std::result::Result<FileMetadata, String>,
+    pub audio: Result<Verification>,
+    /// The manifest, checked against the encoded audio only, when the audio
+    /// could not be decoded.
+    pub undecoded_manifest: Option<std::result::Result<ManifestReport, String>>,
 }
 
-/// Verifies one file.
-pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<VerifyOutcome> {
-    let mut reader = AudioReader::open(path).map_err(|e| Error::new(path, e))?;
-    let spec = reader.spec().clone();
-    let (manifest, manifest_error) = find_manifest(path);
-    // Hash in the format the manifest was made from, so equal audio gives equal hashes.
-    let mut wspec: WriterSpec = spec.writer_spec();
-    if let Some(f) = manifest
-        .as_ref()
-        .and_then(|(_, m)| parse_format(&m.manifest.audio.sample_format))
-    {
-        wspec.sample_format = f;
-    }
-    let mut hasher = PcmHasher::new(&wspec);
-    let mut detector = Detector::new(&opts.wm_key, spec.sample_rate, usize::from(spec.channels))
-        .keep_for_search(ESTIMATE_SECONDS);
-    let mut seal_reader = SealReader::new(spec.sample_rate, usize::from(spec.channels));
-    let mut chunk = Vec::new();
-    let mut frames = 0u64;
-    loop {
-        let n = reader
-            .read_chunk(&mut chunk)
-            .map_err(|e| Error::new(path, e))?;
-        if n == 0 {
-            break;
+/// Reads `input` once: sniffs the container, reads its tags (the embedded
+/// manifest, else `sidecar`'s), decodes and verifies the audio (hashing the
+/// encoded packets on the way when the manifest signed them), and makes a
+/// second pass only when the seal needs one. Fails only when the input
+/// cannot be read at all.
+pub(crate) fn examine<R>(
+    input: R,
+    opts: &VerifyOptions,
+    hint: Option<&str>,
+    sidecar: Option<&Path>,
+) -> Result<Examined>
+where
+    R: Read + Seek + Send + 'static,
+{
+    let mut source = SharedSource::new(Box::new(input)).map_err(Error::unnamed)?;
+    let container = Container::of_reader(&mut source).map_err(Error::unnamed)?;
+    let metadata = match container {
+        Some(c) if c.is_taggable() => {
+            metadata::read_metadata(&mut source, c).map_err(|e| e.to_string())
         }
-        frames += n as u64;
-        detector.process(&chunk);
-        if let Some(r) = &mut seal_reader {
-            r.process(&chunk);
-        }
-        hasher.update(&chunk);
-    }
-    let (plain, kept) = detector.finish_kept();
-    // Nothing found plainly: look for a speed, tempo or pitch change.
-    let (report, scale) = search_kept(&opts.wm_key, plain, &kept);
-    drop(kept);
-    let scale = (scale != Scale::IDENTITY).then_some(scale);
-    let audio_sha256 = crate::provenance::hex::encode(&hasher.finish());
-    let markers: Vec<FoundMarker> = report
-        .detections
-        .iter()
-        .map(|d| FoundMarker {
-            payload: Payload::from_bytes(d.payload),
-            sync_z: d.sync_z,
-            bit_agreement: d.agreement,
-            unit_starts: d.unit_starts.clone(),
-        })
-        .collect();
-    let seconds = frames as f64 / f64::from(spec.sample_rate);
-    let (seal, seal_missing) = match markers.first() {
-        None => (None, None),
-        Some(marker) => {
-            // The manifest's own key may check the seal too (its signature
-            // says whether that key is trusted).
-            let mut keys = opts.trusted.clone();
-            keys.extend(
-                manifest
-                    .as_ref()
-                    .and_then(|(_, m)| m.manifest.signer_key().ok()),
-            );
-            let phase = report.best.as_ref().map_or(0.0, |b| b.phase_seconds);
-            // After a speed/tempo/pitch change the seal band moved too: read
-            // it again with the change undone (a second decode, only for a
-            // changed copy long enough to carry a seal).
-            let message = match scale {
-                Some(sc) if seconds >= FULL_TRACK_SECONDS / 2.0 => {
-                    SealRead::Message(rescan_for_seal(path, sc, &opts.wm_key, phase)?)
-                }
-                Some(_) => SealRead::TooShort,
-                None => match seal_reader {
-                    Some(r) => SealRead::Message(r.finish(&opts.wm_key, phase).message),
-                    None => SealRead::NoBand,
-                },
-            };
-            read_seal(message, marker.payload, &keys, &opts.trusted, seconds)
-        }
+        _ => Err(metadata::MetadataError::Unsupported.to_string()),
     };
-    let manifest = manifest.map(|(source, m)| {
-        check_manifest(
-            path,
-            source,
-            m,
-            &opts.trusted,
-            &markers,
-            Some((&audio_sha256, frames, spec.sample_rate, spec.channels)),
-        )
-    });
-    Ok(VerifyOutcome {
-        path: path.to_path_buf(),
-        seconds,
-        sample_rate: spec.sample_rate,
-        channels: spec.channels,
-        marked: !markers.is_empty(),
-        best_sync_z: report.best.as_ref().map_or(0.0, |b| b.sync_z),
-        too_quiet: report.too_quiet(),
-        too_short: report.too_short(),
-        markers,
-        change: scale.map(|s| s.describe()),
-        scale,
-        seal,
-        seal_missing,
-        manifest,
-        manifest_error,
-        audio_sha256,
+    let embedded = metadata
+        .as_ref()
+        .ok()
+        .and_then(|m| m.manifests.first().cloned())
+        .map(|text| FoundManifest::parse("embedded".into(), &text));
+    let found = embedded.or_else(|| sidecar.and_then(read_sidecar));
+    let encoded_basis = found
+        .as_ref()
+        .and_then(FoundManifest::document)
+        .is_some_and(|m| m.manifest.audio.basis == HashBasis::Encoded);
+    let options = ReadOptions {
+        hash_encoded: encoded_basis,
+    };
+    let audio = match AudioReader::open_shared(source.clone(), hint, options) {
+        Ok(reader) => verify_audio(reader, opts, found.clone(), hint),
+        Err(e) => Err(Error::unnamed(e)),
+    };
+    // Undecodable audio (Opus, damage): the manifest can still be checked
+    // against the encoded packets.
+    let undecoded_manifest = match (&audio, found) {
+        (Err(_), Some(f)) => Some(f.parsed.map(|m| {
+            let digest = if encoded_basis {
+                crate::audio::stream::stream_digest_of(Box::new(source), hint).ok()
+            } else {
+                None
+            };
+            check_manifest(f.source, m, &opts.trusted, &[], None, digest.as_ref())
+        })),
+        _ => None,
+    };
+    Ok(Examined {
+        metadata,
+        audio,
+        undecoded_manifest,
     })
+}
+
+/// Decodes `reader` through a [`Verifier`], with the second pass when the
+/// seal needs one.
+fn verify_audio(
+    mut reader: AudioReader,
+    opts: &VerifyOptions,
+    found: Option<FoundManifest>,
+    hint: Option<&str>,
+) -> Result<Verification> {
+    let spec: AudioSpec = reader.spec();
+    let mut verifier = Verifier::new(spec.sample_rate, spec.channels, opts)?
+        .hashing_as(spec.sample_format)
+        .with_found(found);
+    let mut chunk = Vec::new();
+    while reader.read_chunk(&mut chunk)? > 0 {
+        verifier.process(&chunk);
+    }
+    verifier.encoded = reader.encoded_digest();
+    match verifier.finish() {
+        Finished::Complete(v) => Ok(v),
+        Finished::SealPass(mut pass) => {
+            let mut reader = reader.rewind(hint, ReadOptions::default())?;
+            while reader.read_chunk(&mut chunk)? > 0 {
+                pass.process(&chunk);
+            }
+            Ok(pass.finish())
+        }
+    }
+}
+
+/// The sidecar manifest at `path`, if there is one (a regular file of at
+/// most [`MAX_SIDECAR_BYTES`]).
+fn read_sidecar(path: &Path) -> Option<FoundManifest> {
+    let meta = std::fs::metadata(path).ok()?;
+    let source = path.display().to_string();
+    if !meta.is_file() {
+        return None;
+    }
+    if meta.len() > MAX_SIDECAR_BYTES {
+        return Some(FoundManifest {
+            source: source.clone(),
+            parsed: Err(format!(
+                "{source} manifest: {} bytes is too large for a manifest",
+                meta.len()
+            )),
+        });
+    }
+    let text = std::fs::read(path).ok()?;
+    Some(FoundManifest::parse(
+        source,
+        &String::from_utf8_lossy(&text),
+    ))
+}
+
+/// Verifies `input` (any container earmark decodes): the marker, the seal
+/// and the embedded manifest. An input whose audio cannot be decoded is an
+/// error.
+pub fn verify<R>(input: R, opts: &VerifyOptions) -> Result<Verification>
+where
+    R: Read + Seek + Send + 'static,
+{
+    examine(input, opts, None, None)?.audio
+}
+
+/// [`verify`] on bytes in memory.
+pub fn verify_bytes(input: &[u8], opts: &VerifyOptions) -> Result<Verification> {
+    verify(std::io::Cursor::new(input.to_vec()), opts)
+}
+
+/// Verifies the file at `path`; the manifest is the embedded one, else the
+/// sidecar `NAME.earmark.json` next to it.
+pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
+    let input = crate::output::open_input(path)?;
+    let hint = path.extension().and_then(|e| e.to_str());
+    let sidecar = crate::naming::sidecar_path(path);
+    let sidecar = (sidecar != path).then_some(sidecar.as_path());
+    let mut v = examine(input, opts, hint, sidecar)
+        .and_then(|e| e.audio)
+        .map_err(|e| e.with_path(path))?;
+    v.path = Some(path.to_path_buf());
+    Ok(v)
 }

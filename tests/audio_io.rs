@@ -5,8 +5,8 @@ use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use earmark::audio::{
-    decode_bytes, decode_file, quantize, read_tags, read_tags_bytes, AudioError, AudioReader,
-    OutputFormat, PcmHasher, PcmWriter, SampleFormat, WriterSpec,
+    decode_bytes, decode_file, quantize, AudioError, AudioReader, OutputFormat, OutputTags,
+    PcmHasher, PcmWriter, SampleFormat, WriterSpec,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-audio/formats");
@@ -57,9 +57,9 @@ fn write_mem(
     format: OutputFormat,
     spec: WriterSpec,
     samples: &[f32],
-    tags: &[(String, String)],
+    tags: &OutputTags,
 ) -> Vec<u8> {
-    let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, spec).unwrap();
+    let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, spec, tags.flac_len()).unwrap();
     let mut rest = samples;
     let mut step = 1;
     while !rest.is_empty() {
@@ -82,7 +82,7 @@ fn expected(x: f32, fmt: SampleFormat) -> f32 {
 
 fn assert_roundtrip(format: OutputFormat, ws: WriterSpec, frames: usize) {
     let x = signal(frames, ws.channels, frames as u64 + u64::from(ws.channels));
-    let bytes = write_mem(format, ws, &x, &[]);
+    let bytes = write_mem(format, ws, &x, &OutputTags::none(format));
     let eff = ws.effective_for(format);
     let mut reader = AudioReader::from_bytes(bytes, Some(format.extension())).unwrap();
     let rs = reader.spec().clone();
@@ -157,7 +157,12 @@ fn flac_full_scale_noise_stays_small_and_exact() {
             })
             .collect();
         let ws = spec(48_000, 2, fmt);
-        let bytes = write_mem(OutputFormat::Flac, ws, &x, &[]);
+        let bytes = write_mem(
+            OutputFormat::Flac,
+            ws,
+            &x,
+            &OutputTags::none(OutputFormat::Flac),
+        );
         let raw = frames * 2 * usize::from(fmt.bits()) / 8;
         assert!(
             bytes.len() < raw + raw / 20 + 20_000,
@@ -179,7 +184,7 @@ fn flac_from_f32_spec_writes_24_bit() {
         ws.effective_for(OutputFormat::Flac).sample_format,
         SampleFormat::I24
     );
-    let w = PcmWriter::new(Cursor::new(Vec::new()), OutputFormat::Flac, ws).unwrap();
+    let w = PcmWriter::new(Cursor::new(Vec::new()), OutputFormat::Flac, ws, 0).unwrap();
     assert_eq!(w.spec().sample_format, SampleFormat::I24);
     assert_roundtrip(OutputFormat::Flac, ws, 12_345);
 }
@@ -191,14 +196,12 @@ fn writer_respects_start_offset() {
         let x = signal(5_000, 2, 9);
         let mut cur = Cursor::new(vec![0xAAu8; 100]);
         cur.seek(SeekFrom::End(0)).unwrap();
-        let mut w = PcmWriter::new(cur, format, ws).unwrap();
+        let mut w = PcmWriter::new(cur, format, ws, 0).unwrap();
         w.write_interleaved(&x).unwrap();
-        let tags = vec![("K".to_string(), "v".to_string())];
-        let bytes = w.finish(&tags).unwrap().into_inner();
+        let bytes = w.finish(&OutputTags::none(format)).unwrap().into_inner();
         assert!(bytes[..100].iter().all(|&b| b == 0xAA));
         let audio = decode_bytes(bytes[100..].to_vec(), None).unwrap();
         assert_eq!(audio.frames(), 5_000);
-        assert_eq!(read_tags_bytes(&bytes[100..]).unwrap(), tags);
     }
 }
 
@@ -207,11 +210,11 @@ fn slicing_does_not_change_output() {
     for format in [OutputFormat::Wav, OutputFormat::Flac] {
         let ws = spec(44_100, 2, SampleFormat::I24);
         let x = signal(9_999, 2, 3);
-        let a = write_mem(format, ws, &x, &[]);
-        let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, ws).unwrap();
+        let a = write_mem(format, ws, &x, &OutputTags::none(format));
+        let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, ws, 0).unwrap();
         w.write_interleaved(&x).unwrap();
         assert_eq!(w.frames_written(), 9_999);
-        let b = w.finish(&[]).unwrap().into_inner();
+        let b = w.finish(&OutputTags::none(format)).unwrap().into_inner();
         assert_eq!(a, b, "{format:?}");
     }
 }
@@ -223,10 +226,11 @@ fn incomplete_frame_is_an_error() {
             Cursor::new(Vec::new()),
             format,
             spec(44_100, 2, SampleFormat::I16),
+            0,
         )
         .unwrap();
         w.write_interleaved(&[0.1, 0.2, 0.3]).unwrap();
-        let err = w.finish(&[]).unwrap_err();
+        let err = w.finish(&OutputTags::none(format)).unwrap_err();
         assert!(err.to_string().contains("incomplete final frame"), "{err}");
     }
 }
@@ -241,7 +245,7 @@ fn unsupported_outputs_are_rejected() {
         (OutputFormat::Wav, spec(44_100, 0, SampleFormat::I16)),
         (OutputFormat::Wav, spec(0, 1, SampleFormat::I16)),
     ] {
-        let err = PcmWriter::new(c(), format, ws).unwrap_err();
+        let err = PcmWriter::new(c(), format, ws, 0).unwrap_err();
         assert!(matches!(err, AudioError::UnsupportedOutput(_)), "{err}");
     }
     // Many channels are fine in WAV.
@@ -251,7 +255,12 @@ fn unsupported_outputs_are_rejected() {
 #[test]
 fn empty_output_is_valid_and_decodes_as_zero_length() {
     for format in [OutputFormat::Wav, OutputFormat::Flac] {
-        let bytes = write_mem(format, spec(44_100, 2, SampleFormat::I16), &[], &[]);
+        let bytes = write_mem(
+            format,
+            spec(44_100, 2, SampleFormat::I16),
+            &[],
+            &OutputTags::none(format),
+        );
         let err = decode_bytes(bytes, None).unwrap_err();
         assert!(matches!(err, AudioError::ZeroLength), "{format:?}: {err}");
         assert_eq!(err.to_string(), "zero-length audio (no samples decoded)");
@@ -277,7 +286,7 @@ fn pcm_hash_survives_file_roundtrip_and_detects_one_lsb() {
     for (format, fmt) in cases {
         let ws = spec(44_100, 2, fmt);
         let x = signal(20_001, 2, 42);
-        let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, ws).unwrap();
+        let mut w = PcmWriter::new(Cursor::new(Vec::new()), format, ws, 0).unwrap();
         let eff = w.spec();
         let mut hasher = PcmHasher::new(&eff);
         for c in x.chunks(777) {
@@ -285,7 +294,7 @@ fn pcm_hash_survives_file_roundtrip_and_detects_one_lsb() {
             hasher.update(c);
         }
         let written = hasher.finish();
-        let bytes = w.finish(&[]).unwrap().into_inner();
+        let bytes = w.finish(&OutputTags::none(format)).unwrap().into_inner();
         let decoded = decode_bytes(bytes, None).unwrap();
         assert_eq!(
             hash_of(&eff, &decoded.samples),
@@ -304,23 +313,23 @@ fn pcm_hash_survives_file_roundtrip_and_detects_one_lsb() {
     }
 }
 
-fn tags() -> Vec<(String, String)> {
-    vec![
-        ("EARMARK_ID".to_string(), "abc123".to_string()),
-        ("ODD".to_string(), "x".to_string()),
-        ("EQUALS".to_string(), "a=b=c".to_string()),
-        (
-            "UNICODE".to_string(),
-            "héllo wörld ✓\nsecond line".to_string(),
+/// The declaration and a manifest, serialised for `format`.
+fn declaration_tags(format: OutputFormat, manifest: &str) -> OutputTags {
+    let decl = earmark::metadata::Declaration::new(Default::default(), Some("Ada"), 2026);
+    match format {
+        OutputFormat::Flac => OutputTags::Flac(
+            earmark::metadata::render_flac_blocks(&decl, Some(manifest), None).unwrap(),
         ),
-        ("EMPTY".to_string(), String::new()),
-        ("LONG".to_string(), "z".repeat(5_000)),
-    ]
+        OutputFormat::Wav => OutputTags::Wav(
+            earmark::metadata::render_wav_chunks(&decl, Some(manifest), None).unwrap(),
+        ),
+    }
 }
 
 #[test]
-fn tags_roundtrip_wav_and_flac() {
+fn metadata_round_trips_in_wav_and_flac() {
     let dir = tempfile::tempdir().unwrap();
+    let manifest = format!("{{\"m\": \"héllo ✓ {}\"}}", "z".repeat(5_000));
     for (format, fmt) in [
         (OutputFormat::Wav, SampleFormat::I24),
         (OutputFormat::Wav, SampleFormat::I16),
@@ -330,10 +339,14 @@ fn tags_roundtrip_wav_and_flac() {
         let ws = spec(48_000, 1, fmt);
         let x = signal(4_001, 1, 5);
         let path = dir.path().join(format!("t.{}", format.extension()));
-        let mut w = PcmWriter::create(&path, format, ws).unwrap();
-        w.write_interleaved(&x).unwrap();
-        w.finish(&tags()).unwrap();
-        assert_eq!(read_tags(&path).unwrap(), tags(), "{format:?}");
+        let tags = declaration_tags(format, &manifest);
+        std::fs::write(&path, write_mem(format, ws, &x, &tags)).unwrap();
+        let meta = earmark::metadata::read_metadata_file(&path).unwrap();
+        assert_eq!(meta.manifests, vec![manifest.clone()], "{format:?}");
+        assert!(
+            meta.carriers_agree() && !meta.carriers.is_empty(),
+            "{format:?}"
+        );
         // Still decodes, full length.
         let audio = decode_file(&path).unwrap();
         assert_eq!(audio.frames(), 4_001);
@@ -350,53 +363,27 @@ fn tags_roundtrip_wav_and_flac() {
 }
 
 #[test]
-fn no_tags_reads_back_empty() {
-    for format in [OutputFormat::Wav, OutputFormat::Flac] {
-        let bytes = write_mem(format, spec(44_100, 1, SampleFormat::I16), &[0.1; 10], &[]);
-        assert!(read_tags_bytes(&bytes).unwrap().is_empty());
-    }
-    assert!(read_tags_bytes(b"").unwrap().is_empty());
-    assert!(read_tags_bytes(b"hello, not audio").unwrap().is_empty());
-    let mut mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x0a".to_vec();
-    mp3.extend_from_slice(&[0; 10]);
-    mp3.extend(silent_mp3_frames(true, 2));
-    assert!(read_tags_bytes(&mp3).unwrap().is_empty());
-}
-
-#[test]
-fn invalid_and_oversized_tags_are_rejected() {
-    for format in [OutputFormat::Wav, OutputFormat::Flac] {
-        for key in ["", "A=B", "TAB\t", "TILDE~", "É"] {
-            let mut w = PcmWriter::new(
-                Cursor::new(Vec::new()),
-                format,
-                spec(8_000, 1, SampleFormat::I16),
-            )
-            .unwrap();
-            w.write_interleaved(&[0.0; 4]).unwrap();
-            let err = w.finish(&[(key.to_string(), "v".to_string())]).unwrap_err();
-            assert!(matches!(err, AudioError::InvalidTag(_)), "{key:?}: {err}");
-        }
-    }
+fn flac_metadata_must_fit_the_reserve() {
+    let tags = declaration_tags(OutputFormat::Flac, "{}");
     let mut w = PcmWriter::new(
         Cursor::new(Vec::new()),
         OutputFormat::Flac,
         spec(8_000, 1, SampleFormat::I16),
+        tags.flac_len() - 1,
     )
     .unwrap();
     w.write_interleaved(&[0.0; 4]).unwrap();
-    let err = w
-        .finish(&[("BIG".to_string(), "x".repeat(20_000))])
-        .unwrap_err();
+    let err = w.finish(&tags).unwrap_err();
     assert!(matches!(err, AudioError::TagsTooLarge { .. }), "{err}");
-    // WAV has no such limit.
-    let bytes = write_mem(
+    // Tags for the other container are a programming error, reported.
+    let w = PcmWriter::new(
+        Cursor::new(Vec::new()),
         OutputFormat::Wav,
         spec(8_000, 1, SampleFormat::I16),
-        &[0.0; 4],
-        &[("BIG".to_string(), "x".repeat(20_000))],
-    );
-    assert_eq!(read_tags_bytes(&bytes).unwrap()[0].1.len(), 20_000);
+        0,
+    )
+    .unwrap();
+    assert!(w.finish(&tags).is_err());
 }
 
 #[test]
@@ -409,7 +396,12 @@ fn reports_source_spec() {
         (OutputFormat::Flac, SampleFormat::I24, "flac"),
     ];
     for (format, fmt, codec) in cases {
-        let bytes = write_mem(format, spec(48_000, 2, fmt), &signal(1_000, 2, 1), &[]);
+        let bytes = write_mem(
+            format,
+            spec(48_000, 2, fmt),
+            &signal(1_000, 2, 1),
+            &OutputTags::none(format),
+        );
         let r = AudioReader::from_bytes(bytes, None).unwrap();
         let s = r.spec();
         assert_eq!(s.codec, codec);
@@ -433,7 +425,7 @@ fn read_chunk_reuses_buffers_once_warm() {
         OutputFormat::Flac,
         spec(44_100, 2, SampleFormat::I16),
         &signal(44_100 * 2, 2, 7),
-        &[],
+        &OutputTags::none(OutputFormat::Flac),
     );
     let mut r = AudioReader::from_bytes(bytes, None).unwrap();
     let mut out = Vec::new();
@@ -556,18 +548,17 @@ fn truncations_never_panic(bytes: &[u8], hint: &str) -> usize {
         if decode_bytes(cut.clone(), Some(hint)).is_err() {
             errors += 1;
         }
-        let _ = read_tags_bytes(&cut);
     }
     errors
 }
 
 #[test]
 fn truncated_generated_files_never_panic() {
-    let tags = vec![("K".to_string(), "v".to_string())];
     for (format, fmt) in [
         (OutputFormat::Wav, SampleFormat::I16),
         (OutputFormat::Flac, SampleFormat::I24),
     ] {
+        let tags = declaration_tags(format, "{}");
         let bytes = write_mem(format, spec(44_100, 2, fmt), &signal(20_000, 2, 3), &tags);
         truncations_never_panic(&bytes, format.extension());
     }
@@ -579,7 +570,7 @@ fn truncated_flac_is_reported_as_truncated() {
         OutputFormat::Flac,
         spec(44_100, 2, SampleFormat::I16),
         &signal(50_000, 2, 3),
-        &[],
+        &OutputTags::none(OutputFormat::Flac),
     );
     let cut = bytes[..bytes.len() * 2 / 3].to_vec();
     let err = decode_bytes(cut.clone(), Some("flac")).unwrap_err();
@@ -616,7 +607,7 @@ fn truncated_wav_is_reported_as_truncated() {
         OutputFormat::Wav,
         spec(44_100, 2, SampleFormat::I16),
         &signal(10_000, 2, 3),
-        &[],
+        &OutputTags::none(OutputFormat::Wav),
     );
     let err = decode_bytes(bytes[..bytes.len() / 2].to_vec(), Some("wav")).unwrap_err();
     assert!(matches!(err, AudioError::Corrupt(_)), "{err}");
@@ -728,7 +719,6 @@ fn decodes_every_fixture() {
         let Some((channels, rate, fmt, codec)) = expectation(&name) else {
             continue;
         };
-        read_tags(&path).unwrap_or_else(|e| panic!("{name}: tags: {e}"));
         let audio = decode_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         let r = AudioReader::open(&path).unwrap();
         let s = r.spec();
@@ -815,7 +805,7 @@ fn file_writer_flushes() {
     )
     .unwrap();
     w.write_interleaved(&signal(10_000, 2, 1)).unwrap();
-    let mut inner = w.finish(&[]).unwrap();
+    let mut inner = w.finish(&OutputTags::none(OutputFormat::Flac)).unwrap();
     inner.flush().unwrap();
     drop(inner);
     assert_eq!(decode_file(&path).unwrap().frames(), 10_000);

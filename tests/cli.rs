@@ -13,8 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use earmark::attacks::{apply, Attack};
-use earmark::audio::{read_tags, Audio, OutputFormat, SampleFormat};
+use earmark::audio::{Audio, OutputFormat, SampleFormat};
 use earmark::provenance::{read_public_key, SignedManifest};
 use serde_json::Value;
 
@@ -210,12 +209,9 @@ fn stamp_and_verify_real_music() {
 
     // The sidecar holds the same signed manifest as the embedded tag.
     let side = SignedManifest::parse(&fs::read_to_string(&sidecar).unwrap()).unwrap();
-    let tags = read_tags(&out).unwrap();
-    let embedded = tags
-        .iter()
-        .find(|(k, _)| k == "EARMARK_MANIFEST")
-        .expect("embedded manifest tag");
-    let embedded = SignedManifest::parse(&embedded.1).unwrap();
+    let meta = earmark::metadata::read_metadata_file(&out).unwrap();
+    let embedded =
+        SignedManifest::parse(meta.manifests.first().expect("embedded manifest")).unwrap();
     assert_eq!(side.signature, embedded.signature);
     assert_eq!(side.manifest.title.as_deref(), Some("Bay"));
     assert_eq!(side.manifest.artist.as_deref(), Some("0zone0ne"));
@@ -444,8 +440,8 @@ fn tampered_manifests_and_audio() {
     assert_contains(&run.stdout, "manifest    invalid signature");
     assert_contains(&run.stdout, "title       Title-AAAB");
 
-    // The same edit inside the WAV's embedded `emrk` chunk (same length, so
-    // the RIFF stays well-formed): invalid, exit 3.
+    // The same edit inside the WAV's embedded manifest (its ID3 chunk; same
+    // length, so the RIFF stays well-formed): invalid, exit 3.
     let mut bytes = fs::read(&a).unwrap();
     let pos = bytes
         .windows(10)
@@ -534,16 +530,17 @@ fn five_second_clips_after_mp3_are_found() {
     .expect_code(0);
     let audio = decode(&stamped);
     assert!(audio.duration_secs() > 27.9);
-    let mp3 = apply(&Attack::Mp3 { kbps: 128 }, &audio, 0).unwrap().audio;
-    assert_eq!(mp3.frames(), audio.frames());
+    if !have("ffmpeg") {
+        return;
+    }
+    let mp3_path = d.join("xeon-mp3.wav");
+    mp3_round_trip(&stamped, &mp3_path, 128);
+    let mp3 = decode(&mp3_path);
+    assert!(mp3.duration_secs() > 27.5, "{}", mp3.duration_secs());
 
-    let clips: Vec<(f64, Audio)> = [1.3, 11.0, 21.7]
+    let clips: Vec<(f64, Audio)> = [1.3, 11.0, 14.37, 21.7]
         .into_iter()
         .map(|t| (t, slice(&mp3, t, 5.0)))
-        .chain(std::iter::once({
-            let c = apply(&Attack::Clip { seconds: 5.0 }, &mp3, 7).unwrap();
-            (c.offset_frames as f64 / 44_100.0, c.audio)
-        }))
         .collect();
     for (i, (t, clip)) in clips.iter().enumerate() {
         let path = d.join(format!("clip{i}.wav"));
@@ -601,11 +598,11 @@ fn verify_finds_the_marker_after_a_speed_change() {
     assert_eq!(v["scale"], Value::Null, "found plainly: {v}");
     assert_eq!(v["change"], Value::Null, "{v}");
 
-    let fast = apply(&Attack::Speed { factor: 1.04 }, &decode(&stamped), 0)
-        .unwrap()
-        .audio;
+    if !have("ffmpeg") {
+        return;
+    }
     let path = d.join("faster.wav");
-    write_wav16(&path, &fast);
+    speed_change(&stamped, &path, 1.04);
     let (run, v) = verify_json(&path, &[]);
     // Marked, no manifest for this copy: exit 0.
     run.expect_code(0);
@@ -674,12 +671,12 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
     .expect_code(0);
 
     // The re-upload: MP3 128 kbps, decoded, written without any tags.
+    if !have("ffmpeg") {
+        return;
+    }
     let bare = |from: &Path, name: &str| {
-        let mp3 = apply(&Attack::Mp3 { kbps: 128 }, &decode(from), 0)
-            .unwrap()
-            .audio;
         let path = d.join(name);
-        write_wav16(&path, &mp3);
+        mp3_round_trip(from, &path, 128);
         path
     };
     let copy = bare(&stamped, "bare-copy.wav");
@@ -712,11 +709,8 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
 
     // Sped up by 4 % after the MP3: the search undoes the change, and the
     // seal is read again with it undone.
-    let fast = apply(&Attack::Speed { factor: 1.04 }, &decode(&copy), 0)
-        .unwrap()
-        .audio;
     let fast_path = d.join("bare-faster.wav");
-    write_wav16(&fast_path, &fast);
+    speed_change(&copy, &fast_path, 1.04);
     let (_, v) = verify_json(&fast_path, &["--trust", s(&public)]);
     assert_contains(str_field(&v, "/change"), "speed change");
     assert_eq!(str_field(&v, "/seal/status"), "valid", "{v}");

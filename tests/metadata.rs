@@ -23,28 +23,6 @@ fn tagged(name: &str) -> PathBuf {
     test_audio("tagged").join(name)
 }
 
-/// Whether an external tool is present. Missing tools fail the test in CI
-/// (`.ci/run` installs them and sets CI); elsewhere the check is skipped
-/// with a note on stderr.
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg(if tool == "exiftool" {
-            "-ver"
-        } else {
-            "-version"
-        })
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing; .ci/run installs it (libimage-exiftool-perl / ffmpeg)"
-        );
-        eprintln!("note: {tool} not installed; skipping the check that needs it");
-    }
-    found
-}
-
 fn tool_json(cmd: &mut Command) -> Value {
     let out = cmd.output().expect("run tool");
     assert!(
@@ -129,7 +107,7 @@ fn inspect_json(path: &Path, trust: &Path) -> (Option<i32>, Value) {
 
 fn tag_into(dir: &Path, input: &Path, key: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec!["tag", s(input), "--key", s(key), "--out"];
-    let out = dir.join(earmark::tag::default_tag_output(input).file_name().unwrap());
+    let out = dir.join(earmark::naming::tagged_path(input).file_name().unwrap());
     args.push(s(&out));
     args.extend_from_slice(extra);
     let run = earmark(&args);
@@ -363,11 +341,24 @@ fn tampered_copied_and_untrusted_manifests_are_told_apart() {
     assert_contains(&human.stdout, "invalid signature");
 
     // A valid manifest copied from A into B: valid signature, wrong audio.
-    let manifest = earmark::metadata::read_metadata(&a).unwrap().manifests[0].clone();
+    let manifest = earmark::metadata::read_metadata_file(&a).unwrap().manifests[0].clone();
     let b = dir.path().join("b.ogg");
     fs::copy(tagged("tagged.ogg"), &b).unwrap();
     let decl = earmark::metadata::Declaration::new(Default::default(), None, 2026);
-    earmark::metadata::write_declaration(&b, &decl, Some(&manifest), None).unwrap();
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&b)
+        .unwrap();
+    earmark::metadata::write_declaration(
+        &mut file,
+        earmark::container::Container::OggVorbis,
+        &decl,
+        Some(&manifest),
+        None,
+    )
+    .unwrap();
+    drop(file);
     let (code, v) = inspect_json(&b, &public);
     assert_eq!(code, Some(3), "{v:#}");
     assert_eq!(v["manifest"]["signature_valid"], true);

@@ -8,8 +8,9 @@ use std::process::{Command, Output};
 
 use earmark::provenance::{
     read_public_key, read_signing_key, write_private_key_pem, write_public_key_pem, AudioDigest,
-    KeyErrorKind, Manifest, Payload, Policy, SigningKeyPair,
+    KeyErrorKind, Manifest, SigningKeyPair,
 };
+use earmark::{Payload, Policy};
 
 /// Runs `openssl` with `args`, panicking with a clear message if it cannot be started.
 fn openssl(args: &[&str]) -> Output {

@@ -1,7 +1,7 @@
 //! Helpers shared by the benchmarks (each bench uses a subset).
 #![allow(dead_code)]
 
-use earmark::audio::{Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
+use earmark::audio::{Audio, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,7 +58,8 @@ pub fn write_looped_wav(audio: &Audio, seconds: f64, path: &Path) {
         w.write_interleaved(&chunk).expect("write wav");
         left -= n;
     }
-    w.finish(&[]).expect("finish wav");
+    w.finish(&OutputTags::none(OutputFormat::Wav))
+        .expect("finish wav");
 }
 
 /// Bytes in MiB.

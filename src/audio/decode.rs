@@ -48,13 +48,19 @@ use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptio
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{Audio, AudioError, AudioSpec, Result, SampleFormat};
+use super::pcm_file::PcmFile;
+use super::{Audio, AudioError, AudioSpec, Result, SampleFormat, StreamDigest};
+use crate::container::{mp4, riff, Container};
+use sha2::{Digest, Sha256};
 
 /// Missing frames at the end of a lossless stream that are not reported as
 /// truncation (see [`AudioReader::read_chunk`]).
 const TRUNCATION_TOLERANCE: u64 = 64;
 
 /// A streaming decoder producing interleaved `f32` samples.
+///
+/// Uncompressed WAV/RF64/AIFF are read directly (see `pcm_file`); every
+/// other format goes through symphonia.
 ///
 /// ```no_run
 /// # use std::path::Path;
@@ -69,7 +75,89 @@ const TRUNCATION_TOLERANCE: u64 = 64;
 /// # Ok(()) }
 /// ```
 pub struct AudioReader {
+    inner: Inner,
+    /// Another handle on the stream, to read it again from the start.
+    source: SharedSource,
+    /// Frames handed out so far.
+    frames_out: u64,
+    /// The reader stopped at an error: later calls repeat it.
+    poisoned: Option<String>,
+    ended: bool,
+}
+
+enum Inner {
+    Pcm(PcmFile<SharedSource>),
+    Sym(Box<SymphoniaReader>),
+}
+
+/// Anything readable and seekable that can move between threads.
+pub(crate) trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
+
+/// A seekable stream several readers can hold (one at a time reads it):
+/// symphonia takes ownership of its source, and a second pass needs it
+/// back.
+#[derive(Clone)]
+pub(crate) struct SharedSource {
+    inner: std::sync::Arc<std::sync::Mutex<Box<dyn ReadSeek>>>,
+    len: u64,
+}
+
+impl SharedSource {
+    pub(crate) fn new(mut source: Box<dyn ReadSeek>) -> std::io::Result<SharedSource> {
+        use std::io::SeekFrom;
+        let len = source.seek(SeekFrom::End(0))?;
+        source.seek(SeekFrom::Start(0))?;
+        Ok(SharedSource {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(source)),
+            len,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn ReadSeek>> {
+        // A panic while reading (caught by the decoder) leaves the stream
+        // usable: positions are re-sought before every use.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::io::Read for SharedSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.lock().read(buf)
+    }
+}
+
+impl std::io::Seek for SharedSource {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.lock().seek(pos)
+    }
+}
+
+impl MediaSource for SharedSource {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+/// How to read a stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadOptions {
+    /// Also hash the encoded audio (every packet of the track, or a PCM
+    /// file's sample bytes) while decoding: see [`super::stream_digest`].
+    pub hash_encoded: bool,
+}
+
+/// The symphonia decode loop.
+struct SymphoniaReader {
     format: Box<dyn FormatReader>,
+    /// The track's codec parameters.
+    params: codecs::CodecParameters,
+    /// The encoded packets' digest, when asked for.
+    encoded: Option<EncodedDigest>,
     decoder: Box<dyn Decoder>,
     track_id: u32,
     codec_type: CodecType,
@@ -107,10 +195,9 @@ enum State {
 impl std::fmt::Debug for AudioReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AudioReader")
-            .field("spec", &self.spec)
-            .field("track_id", &self.track_id)
-            .field("frames_decoded", &self.frames_decoded)
-            .field("skipped", &self.skipped)
+            .field("spec", &self.spec())
+            .field("frames_out", &self.frames_out)
+            .field("skipped", &self.skipped_packets())
             .finish_non_exhaustive()
     }
 }
@@ -132,37 +219,199 @@ impl AudioReader {
                 "is a directory",
             )));
         }
-        if meta.len() == 0 {
-            return Err(AudioError::Empty);
-        }
         let ext = path.extension().and_then(|e| e.to_str());
-        let mut head = [0u8; 64];
-        let n = {
-            use std::io::{Seek, SeekFrom};
-            let mut f = &file;
-            let n = super::read_up_to(&mut f, &mut head)?;
-            f.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
-            n
-        };
-        Self::open_source(Box::new(file), ext, &head[..n])
+        Self::with_options(Box::new(file), ext, ReadOptions::default())
     }
 
-    /// Decodes from bytes in memory (e.g. the output of an attack), with an
-    /// optional extension hint such as `"mp3"`.
+    /// Decodes from bytes in memory, with an optional extension hint such
+    /// as `"mp3"`.
     pub fn from_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<AudioReader> {
-        if bytes.is_empty() {
+        Self::with_options(
+            Box::new(Cursor::new(bytes)),
+            ext_hint,
+            ReadOptions::default(),
+        )
+    }
+
+    /// Decodes from any seekable stream (a file, a `Cursor` over bytes),
+    /// with an optional extension hint such as `"mp3"`.
+    pub fn new<R>(source: R, ext_hint: Option<&str>) -> Result<AudioReader>
+    where
+        R: std::io::Read + std::io::Seek + Send + 'static,
+    {
+        Self::with_options(Box::new(source), ext_hint, ReadOptions::default())
+    }
+
+    /// Opens `source` (from its start) with `options`.
+    pub(crate) fn with_options<R>(
+        source: Box<R>,
+        ext: Option<&str>,
+        options: ReadOptions,
+    ) -> Result<AudioReader>
+    where
+        R: std::io::Read + std::io::Seek + Send + 'static,
+    {
+        let source = SharedSource::new(source).map_err(AudioError::Read)?;
+        Self::open_shared(source, ext, options)
+    }
+
+    pub(crate) fn open_shared(
+        mut source: SharedSource,
+        ext: Option<&str>,
+        options: ReadOptions,
+    ) -> Result<AudioReader> {
+        use std::io::{Seek, SeekFrom};
+        source.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
+        if source.len == 0 {
             return Err(AudioError::Empty);
         }
-        let head: Vec<u8> = bytes.iter().take(64).copied().collect();
-        Self::open_source(Box::new(Cursor::new(bytes)), ext_hint, &head)
+        let handle = source.clone();
+        let inner = match super::pcm_file::probe(&mut source)? {
+            Some(layout) if layout.frames() > 0 => {
+                let mut pcm = PcmFile::new(source, layout)?;
+                if options.hash_encoded {
+                    pcm.hash_raw();
+                }
+                Inner::Pcm(pcm)
+            }
+            Some(_) => return Err(AudioError::ZeroLength),
+            None => {
+                let mut head = [0u8; 64];
+                let n = crate::container::read_up_to(&mut source, &mut head)
+                    .map_err(AudioError::Read)?;
+                source.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
+                Inner::Sym(Box::new(SymphoniaReader::open_source(
+                    Box::new(source),
+                    ext,
+                    &head[..n],
+                    options,
+                )?))
+            }
+        };
+        Ok(AudioReader {
+            inner,
+            source: handle,
+            frames_out: 0,
+            poisoned: None,
+            ended: false,
+        })
     }
 
+    /// The same stream, from its start again (for a second pass).
+    pub(crate) fn rewind(self, ext: Option<&str>, options: ReadOptions) -> Result<AudioReader> {
+        let source = self.source.clone();
+        drop(self);
+        Self::open_shared(source, ext, options)
+    }
+
+    /// The stream parameters.
+    pub fn spec(&self) -> AudioSpec {
+        match &self.inner {
+            Inner::Pcm(p) => p.spec(),
+            Inner::Sym(s) => s.spec.clone(),
+        }
+    }
+
+    /// Packets skipped because they failed to decode.
+    pub fn skipped_packets(&self) -> u64 {
+        match &self.inner {
+            Inner::Pcm(_) => 0,
+            Inner::Sym(s) => s.skipped,
+        }
+    }
+
+    /// Why the most recent packet was skipped, if any was.
+    pub fn last_skip_reason(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Pcm(_) => None,
+            Inner::Sym(s) => s.last_skip.as_deref(),
+        }
+    }
+
+    /// Frames delivered so far.
+    pub fn frames_decoded(&self) -> u64 {
+        self.frames_out
+    }
+
+    /// The digest of the encoded audio read so far (complete once
+    /// [`read_chunk`](Self::read_chunk) returned 0), when the reader was
+    /// opened with [`ReadOptions::hash_encoded`].
+    pub(crate) fn encoded_digest(&self) -> Option<StreamDigest> {
+        match &self.inner {
+            Inner::Pcm(p) => {
+                let (sha256, frames) = p.raw_digest()?;
+                let spec = p.spec();
+                Some(StreamDigest {
+                    sha256,
+                    packets: 1,
+                    frames,
+                    sample_rate: spec.sample_rate,
+                    channels: spec.channels,
+                    codec: spec.codec,
+                })
+            }
+            Inner::Sym(s) => s.encoded.as_ref().map(|e| e.finish(&s.params)),
+        }
+    }
+
+    /// Clears `out` and fills it with the next decoded packet as interleaved
+    /// `f32`; returns the number of frames (samples per channel) in it, or 0
+    /// at the end of the stream (after which it keeps returning 0).
+    ///
+    /// A lossless stream that ends well short of its stated length returns
+    /// [`AudioError::Corrupt`] instead of the final 0 (see the module docs).
+    /// After any error the reader is stopped: later calls return
+    /// [`AudioError::Corrupt`] naming the first error.
+    ///
+    /// Once `out` and the internal conversion buffer have grown to the
+    /// largest packet, no further allocation happens here (symphonia's
+    /// demuxers still allocate each packet's compressed bytes).
+    pub fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        if let Some(msg) = &self.poisoned {
+            return Err(AudioError::Corrupt(msg.clone()));
+        }
+        if self.ended {
+            return Ok(0);
+        }
+        let result = match &mut self.inner {
+            Inner::Sym(s) => s.read_chunk(out),
+            Inner::Pcm(p) => match p.read_chunk(out) {
+                Ok(0) => match p.missing_frames() {
+                    m if m > TRUNCATION_TOLERANCE => {
+                        let declared = p.spec().frames.unwrap_or(0);
+                        Err(AudioError::Corrupt(format!(
+                            "stream ended after {} of {declared} frames",
+                            declared - m
+                        )))
+                    }
+                    _ => Ok(0),
+                },
+                other => other,
+            },
+        };
+        match result {
+            Ok(0) => self.ended = true,
+            Ok(n) => self.frames_out += n as u64,
+            Err(ref e) => {
+                out.clear();
+                self.poisoned = Some(format!("reader stopped after an earlier error ({e})"));
+            }
+        }
+        result
+    }
+}
+
+impl SymphoniaReader {
     fn open_source(
         source: Box<dyn MediaSource>,
         ext: Option<&str>,
         head: &[u8],
-    ) -> Result<AudioReader> {
-        let result = match catch_unwind(AssertUnwindSafe(|| Self::open_inner(source, ext, head))) {
+        options: ReadOptions,
+    ) -> Result<SymphoniaReader> {
+        let result = match catch_unwind(AssertUnwindSafe(|| {
+            Self::open_inner(source, ext, head, options)
+        })) {
             Ok(r) => r,
             Err(payload) => Err(AudioError::Corrupt(panic_message(&*payload))),
         };
@@ -185,15 +434,20 @@ impl AudioReader {
         mut source: Box<dyn MediaSource>,
         ext: Option<&str>,
         head: &[u8],
-    ) -> Result<AudioReader> {
-        if is_mp4(head) {
-            mp4_tables_fit(&mut source)?;
+        options: ReadOptions,
+    ) -> Result<SymphoniaReader> {
+        if mp4::looks_like_mp4(head) {
+            mp4::tables_fit(&mut source).map_err(container_error)?;
         }
-        let aiff_frames = if is_aiff(head) {
-            aiff_sample_frames(&mut source)?
-        } else {
-            None
+        let aiff_frames = match riff::list(&mut source) {
+            Ok(chunks) if chunks.order == riff::Order::Big => {
+                riff::aiff_frames(&mut source, &chunks).map_err(container_error)?
+            }
+            _ => None,
         };
+        source
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(AudioError::Read)?;
         let mut hint = Hint::new();
         if let Some(ext) = ext {
             hint.with_extension(ext);
@@ -213,10 +467,12 @@ impl AudioReader {
         let decoder = make_decoder(track)?;
         let codec = codec_name(params.codec);
 
-        let mut reader = AudioReader {
+        let mut reader = SymphoniaReader {
             format,
             decoder,
             track_id,
+            encoded: options.hash_encoded.then(EncodedDigest::default),
+            params: params.clone(),
             codec_type: params.codec,
             spec: AudioSpec {
                 sample_rate: params.sample_rate.unwrap_or(0),
@@ -256,39 +512,8 @@ impl AudioReader {
         Ok(reader)
     }
 
-    /// The stream parameters.
-    pub fn spec(&self) -> &AudioSpec {
-        &self.spec
-    }
-
-    /// Packets skipped because they failed to decode.
-    pub fn skipped_packets(&self) -> u64 {
-        self.skipped
-    }
-
-    /// Why the most recent packet was skipped, if any was.
-    pub fn last_skip_reason(&self) -> Option<&str> {
-        self.last_skip.as_deref()
-    }
-
-    /// Frames delivered so far (including the packet decoded by `open`).
-    pub fn frames_decoded(&self) -> u64 {
-        self.frames_decoded
-    }
-
-    /// Clears `out` and fills it with the next decoded packet as interleaved
-    /// `f32`; returns the number of frames (samples per channel) in it, or 0
-    /// at the end of the stream (after which it keeps returning 0).
-    ///
-    /// A lossless stream that ends well short of its stated length returns
-    /// [`AudioError::Corrupt`] instead of the final 0 (see the module docs).
-    /// After any error the reader is stopped: later calls return
-    /// [`AudioError::Corrupt`] naming the first error.
-    ///
-    /// Once `out` and the internal conversion buffer have grown to the
-    /// largest packet, no further allocation happens here (symphonia's
-    /// demuxers still allocate each packet's compressed bytes).
-    pub fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+    /// See [`AudioReader::read_chunk`].
+    fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<usize> {
         let mut n = self.read_chunk_raw(out)?;
         if let Some(limit) = self.frame_limit {
             let left = limit.saturating_sub(self.frames_out) as usize;
@@ -387,6 +612,9 @@ impl AudioReader {
             };
             if packet.track_id() != self.track_id {
                 continue;
+            }
+            if let Some(e) = &mut self.encoded {
+                e.update(&packet);
             }
             let decoded = match self.decoder.decode(&packet) {
                 Ok(d) => d,
@@ -577,7 +805,7 @@ pub(super) fn probe_error(e: SymError, head: &[u8]) -> AudioError {
         // cut short fails the same way. Tell them apart by the magic at the
         // start of the input.
         SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            if flac_declares_no_frames(head) {
+            if crate::container::flac::declares_no_frames(head) {
                 AudioError::ZeroLength
             } else if has_known_magic(head) {
                 AudioError::Corrupt("header cut short".into())
@@ -609,10 +837,12 @@ pub(super) fn stream_error(e: SymError, codec: &str) -> AudioError {
     }
 }
 
-/// True if `head` starts like a container symphonia reads.
+/// True if `head` starts like a container symphonia reads (a header cut
+/// too short for [`Container::sniff`] included).
 fn has_known_magic(head: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 7] = [
+    const MAGICS: [&[u8]; 8] = [
         b"RIFF",
+        b"RF64",
         b"fLaC",
         b"OggS",
         b"FORM",
@@ -620,145 +850,55 @@ fn has_known_magic(head: &[u8]) -> bool {
         b"caff",
         &[0x1a, 0x45, 0xdf, 0xa3],
     ];
-    MAGICS.iter().any(|m| head.starts_with(m))
-        || is_mp4(head)
+    Container::sniff(head).is_some()
+        || MAGICS.iter().any(|m| head.starts_with(m))
+        || mp4::looks_like_mp4(head)
         || (head.len() >= 2 && head[0] == 0xff && head[1] & 0xe0 == 0xe0)
 }
 
-/// True for a FLAC header whose STREAMINFO states 0 total frames (a valid
-/// empty FLAC file, which symphonia's reader cannot open).
-fn flac_declares_no_frames(head: &[u8]) -> bool {
-    // "fLaC", block header (type 0), then STREAMINFO: the 36-bit total sits
-    // in the low 4 bits of byte 13 and bytes 14..18 of the block body.
-    head.len() >= 8 + 18
-        && head.starts_with(b"fLaC")
-        && head[4] & 0x7f == 0
-        && head[8 + 13] & 0x0f == 0
-        && head[8 + 14..8 + 18].iter().all(|&b| b == 0)
-}
-
-/// True if `head` looks like an ISO-BMFF (MP4/M4A/MOV) file.
-pub(super) fn is_aiff(head: &[u8]) -> bool {
-    head.len() >= 12 && &head[0..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC")
-}
-
-/// `numSampleFrames` from an AIFF file's `COMM` chunk (then rewinds).
-fn aiff_sample_frames<R: std::io::Read + std::io::Seek + ?Sized>(r: &mut R) -> Result<Option<u64>> {
-    use std::io::SeekFrom;
-    let len = r.seek(SeekFrom::End(0)).map_err(AudioError::Read)?;
-    let mut at = 12u64;
-    let mut found = None;
-    while at + 8 <= len {
-        r.seek(SeekFrom::Start(at)).map_err(AudioError::Read)?;
-        let mut h = [0u8; 14];
-        let n = r.read(&mut h).map_err(AudioError::Read)?;
-        if n < 8 {
-            break;
-        }
-        let size = u64::from(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
-        if &h[0..4] == b"COMM" && n >= 14 {
-            found = Some(u64::from(u32::from_be_bytes([h[10], h[11], h[12], h[13]])));
-            break;
-        }
-        at += 8 + size + (size & 1);
+/// An error from a container walker, as a decode error.
+fn container_error(e: std::io::Error) -> AudioError {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        AudioError::Corrupt(e.to_string())
+    } else {
+        AudioError::Read(e)
     }
-    r.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
-    Ok(found)
 }
 
-pub(super) fn is_mp4(head: &[u8]) -> bool {
-    matches!(
-        head.get(4..8),
-        Some(b"ftyp" | b"moov" | b"mdat" | b"free" | b"skip" | b"wide")
-    )
+/// The running digest of a track's encoded packets (see
+/// [`super::stream_digest`]).
+#[derive(Default)]
+pub(super) struct EncodedDigest {
+    sha: Sha256,
+    packets: u64,
+    frames: u64,
 }
 
-/// Checks that every MP4 sample table (`stts`, `ctts`, `stsc`, `stsz`,
-/// `stco`, `co64`) fits inside its box, so a corrupted entry count cannot
-/// make symphonia attempt a giant allocation (which aborts). Rewinds the
-/// source afterwards.
-pub(super) fn mp4_tables_fit<R: std::io::Read + std::io::Seek + ?Sized>(r: &mut R) -> Result<()> {
-    use std::io::SeekFrom;
-    let len = r.seek(SeekFrom::End(0)).map_err(AudioError::Read)?;
-    let result = mp4_walk(r, 0, len, 0);
-    r.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
-    result
-}
-
-fn mp4_walk<R: std::io::Read + std::io::Seek + ?Sized>(
-    r: &mut R,
-    start: u64,
-    end: u64,
-    depth: u32,
-) -> Result<()> {
-    use std::io::SeekFrom;
-    const CONTAINERS: [&[u8; 4]; 9] = [
-        b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf",
-    ];
-    let mut pos = start;
-    while depth < 16 && pos + 8 <= end {
-        r.seek(SeekFrom::Start(pos)).map_err(AudioError::Read)?;
-        let mut h = [0u8; 16];
-        if super::read_up_to(r, &mut h[..8])? < 8 {
-            return Ok(());
-        }
-        let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-        let kind = [h[4], h[5], h[6], h[7]];
-        let (size, header) = match size32 {
-            0 => (end - pos, 8),
-            1 => {
-                if super::read_up_to(r, &mut h[8..16])? < 8 {
-                    return Ok(());
-                }
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&h[8..16]);
-                (u64::from_be_bytes(b), 16)
-            }
-            n => (u64::from(n), 8),
-        };
-        if size < header {
-            // symphonia reports this itself.
-            return Ok(());
-        }
-        // A box running past its parent (or a truncated file) is clamped.
-        let box_end = pos.saturating_add(size).min(end);
-        let body = pos + header;
-        if CONTAINERS.contains(&&kind) {
-            mp4_walk(r, body, box_end, depth + 1)?;
-        } else if let Some(entry) = mp4_table_entry(&kind) {
-            // version/flags, [stsz: sample size], entry count.
-            let mut t = [0u8; 12];
-            let got = super::read_up_to(r, &mut t)?;
-            let (constant_size, count_at) = if &kind == b"stsz" {
-                (got >= 8 && t[4..8] != [0; 4], 8)
-            } else {
-                (false, 4)
-            };
-            if got >= count_at + 4 && !constant_size {
-                let c = &t[count_at..count_at + 4];
-                let count = u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-                let room = box_end.saturating_sub(body + count_at as u64 + 4);
-                if count * entry > room {
-                    return Err(AudioError::Corrupt(format!(
-                        "mp4: {} table claims {count} entries but its box holds at most {}",
-                        String::from_utf8_lossy(&kind),
-                        room / entry
-                    )));
-                }
-            }
-        }
-        pos = box_end;
+impl EncodedDigest {
+    /// Adds one packet of the track.
+    pub(super) fn update(&mut self, p: &symphonia::core::formats::Packet) {
+        self.sha.update(p.buf());
+        self.packets += 1;
+        // With gapless playback on, `dur` leaves out the trimmed frames;
+        // the digest counts every frame the packets code.
+        self.frames += p.dur + u64::from(p.trim_start) + u64::from(p.trim_end);
     }
-    Ok(())
-}
 
-/// Entry size in bytes of the MP4 sample tables symphonia preallocates.
-fn mp4_table_entry(kind: &[u8; 4]) -> Option<u64> {
-    match kind {
-        b"stts" | b"ctts" | b"co64" => Some(8),
-        b"stsc" => Some(12),
-        b"stsz" | b"stco" => Some(4),
-        _ => None,
+    /// Packets hashed so far.
+    pub(super) fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// The digest so far.
+    pub(super) fn finish(&self, params: &codecs::CodecParameters) -> StreamDigest {
+        StreamDigest {
+            sha256: self.sha.clone().finalize().into(),
+            packets: self.packets,
+            frames: self.frames,
+            sample_rate: params.sample_rate.unwrap_or(0),
+            channels: params.channels.map_or(0, |c| c.count() as u16),
+            codec: codec_name(params.codec),
+        }
     }
 }
 

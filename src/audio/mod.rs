@@ -1,18 +1,20 @@
 //! Audio input and output.
 //!
-//! This module decodes any format symphonia understands into interleaved
-//! `f32` samples, writes WAV (via hound) and FLAC (via flacenc), stores and
-//! reads back small key/value tags, and defines the canonical PCM hash. It
-//! knows nothing about watermarks or cryptography.
+//! This module decodes any format symphonia understands (and uncompressed
+//! WAV/AIFF directly) into interleaved `f32` samples, writes WAV and FLAC
+//! with metadata serialised elsewhere, and defines the canonical PCM hash
+//! and the digest of encoded packets. It knows nothing about watermarks or
+//! cryptography.
 //!
 //! Units: a *frame* is one sample per channel; a *sample* is one value of one
 //! channel. Interleaved buffers hold `frames * channels` samples.
 //!
 //! * [`decode`]: the streaming [`AudioReader`] and the [`decode_file`] /
-//!   [`decode_bytes`] conveniences.
-//! * [`wav`] / [`flac`]: streaming writers to any `Write + Seek`, unified by
-//!   [`PcmWriter`].
+//!   [`decode_bytes`] conveniences; `pcm_file` reads WAV/AIFF samples
+//!   directly.
+//! * [`wav`] / [`flac`]: streaming writers, unified by [`PcmWriter`].
 //! * [`pcm`]: the shared quantiser and the [`PcmHasher`].
+//! * [`stream`]: the digest of the encoded audio ([`stream_digest`]).
 //!
 //! Errors are [`AudioError`]. They never contain a path: like ripgrep, the
 //! caller that knows the path adds it when reporting (for example
@@ -21,16 +23,17 @@
 pub mod decode;
 pub mod flac;
 pub mod pcm;
+mod pcm_file;
 pub mod stream;
 pub mod wav;
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 
 pub use decode::{decode_bytes, decode_file, AudioReader};
 pub use flac::FlacWriter;
-pub use pcm::{quantize, PcmHasher};
+pub use pcm::{quantize, quantize_into, PcmHasher};
 pub use stream::{stream_digest, StreamDigest};
 pub use wav::WavWriter;
 
@@ -162,9 +165,6 @@ pub enum AudioError {
     /// The requested output cannot be produced (bad rate, channel count, ...).
     #[error("unsupported output: {0}")]
     UnsupportedOutput(String),
-    /// A tag key or value cannot be stored.
-    #[error("invalid tag: {0}")]
-    InvalidTag(String),
     /// The tags do not fit in the space reserved in the FLAC header.
     #[error("tags too large: {needed} bytes needed, {available} bytes reserved")]
     TagsTooLarge {
@@ -173,8 +173,9 @@ pub enum AudioError {
         /// Bytes reserved for it.
         available: usize,
     },
-    /// The FLAC encoder rejected its input (an internal error).
-    #[error("flac encoder error: {0}")]
+    /// The encoder rejected its input, or a second pass differed from the
+    /// first.
+    #[error("encoder error: {0}")]
     Encode(String),
 }
 
@@ -229,21 +230,67 @@ impl WriterSpec {
     }
 }
 
+/// Metadata for an output file, serialised for its container by
+/// [`crate::metadata::render_flac_blocks`] or
+/// [`crate::metadata::render_wav_chunks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTags {
+    /// FLAC metadata blocks `(type, body)`, placed after STREAMINFO.
+    Flac(Vec<(u8, Vec<u8>)>),
+    /// RIFF chunks `(id, data)`, placed after the audio.
+    Wav(Vec<([u8; 4], Vec<u8>)>),
+}
+
+impl OutputTags {
+    /// No metadata, for `format`.
+    pub fn none(format: OutputFormat) -> OutputTags {
+        match format {
+            OutputFormat::Flac => OutputTags::Flac(Vec::new()),
+            OutputFormat::Wav => OutputTags::Wav(Vec::new()),
+        }
+    }
+
+    /// Bytes these tags take in a FLAC header after STREAMINFO, block
+    /// headers included (0 for WAV chunks).
+    pub fn flac_len(&self) -> usize {
+        match self {
+            OutputTags::Flac(b) => b.iter().map(|(_, d)| 4 + d.len()).sum(),
+            OutputTags::Wav(_) => 0,
+        }
+    }
+
+    fn flac_blocks(&self) -> Result<&[(u8, Vec<u8>)]> {
+        match self {
+            OutputTags::Flac(b) => Ok(b),
+            OutputTags::Wav(_) => Err(AudioError::Encode("wav tags given to a flac writer".into())),
+        }
+    }
+
+    fn wav_chunks(&self) -> Result<&[([u8; 4], Vec<u8>)]> {
+        match self {
+            OutputTags::Wav(c) => Ok(c),
+            OutputTags::Flac(_) => {
+                Err(AudioError::Encode("flac tags given to a wav writer".into()))
+            }
+        }
+    }
+}
+
 /// A streaming PCM writer for either output format.
 ///
 /// Feed interleaved `f32` samples with [`write_interleaved`](Self::write_interleaved)
-/// (any slicing: a call may end mid-frame), then call [`finish`](Self::finish)
-/// with the tags to store. Memory use does not grow with the length of the
-/// recording. Dropping the writer without `finish` leaves an incomplete file.
-///
-/// Samples are quantised with [`quantize`], exactly like [`PcmHasher`].
+/// (any slicing: a call may end mid-frame) or integers already quantised
+/// with [`quantize_into`] with [`write_quantized`](Self::write_quantized),
+/// then call [`finish`](Self::finish) with the metadata to store. Memory use
+/// does not grow with the length of the recording. Dropping the writer
+/// without `finish` leaves an incomplete file.
 #[derive(Debug)]
-pub struct PcmWriter<W: Write + Seek> {
+pub struct PcmWriter<W: Write> {
     inner: WriterInner<W>,
 }
 
 #[derive(Debug)]
-enum WriterInner<W: Write + Seek> {
+enum WriterInner<W: Write> {
     Wav(WavWriter<W>),
     Flac(Box<FlacWriter<W>>),
 }
@@ -251,15 +298,76 @@ enum WriterInner<W: Write + Seek> {
 impl<W: Write + Seek> PcmWriter<W> {
     /// Starts a file of the given format at the writer's current position.
     ///
-    /// For FLAC an [`SampleFormat::F32`] request is written as 24-bit (see
+    /// For FLAC, `reserve` bytes after STREAMINFO are kept for the metadata
+    /// blocks [`finish`](Self::finish) writes (see [`OutputTags::flac_len`]);
+    /// an [`SampleFormat::F32`] request is written as 24-bit (see
     /// [`WriterSpec::effective_for`]). For speed, `writer` should be buffered
     /// (e.g. a `BufWriter<File>`).
-    pub fn new(writer: W, format: OutputFormat, spec: WriterSpec) -> Result<Self> {
+    pub fn new(writer: W, format: OutputFormat, spec: WriterSpec, reserve: usize) -> Result<Self> {
         let inner = match format {
             OutputFormat::Wav => WriterInner::Wav(WavWriter::new(writer, spec)?),
-            OutputFormat::Flac => WriterInner::Flac(Box::new(FlacWriter::new(writer, spec)?)),
+            OutputFormat::Flac => {
+                WriterInner::Flac(Box::new(FlacWriter::new(writer, spec, reserve)?))
+            }
         };
         Ok(PcmWriter { inner })
+    }
+
+    /// Completes the file with `tags` (which must be for this format) and
+    /// returns the underlying writer.
+    ///
+    /// Fails if the samples written do not form whole frames or the tags do
+    /// not fit the FLAC reserve.
+    pub fn finish(self, tags: &OutputTags) -> Result<W> {
+        match self.inner {
+            WriterInner::Wav(w) => w.finish(tags.wav_chunks()?),
+            WriterInner::Flac(w) => w.finish(tags.flac_blocks()?),
+        }
+    }
+}
+
+/// What a writer that cannot seek must know before the first sample: the
+/// length, the FLAC MD5 and the metadata (from a first pass).
+#[derive(Debug, Clone)]
+pub struct KnownOutput {
+    /// Frames that will be written.
+    pub frames: u64,
+    /// MD5 of the samples as FLAC defines it ([`flac_md5`]).
+    pub md5: [u8; 16],
+    /// The metadata.
+    pub tags: OutputTags,
+    /// Bytes of FLAC PADDING after the metadata.
+    pub padding: usize,
+}
+
+impl<W: Write> PcmWriter<W> {
+    /// Starts a file whose header is final from the start (length, MD5 and
+    /// metadata known from an earlier pass), for outputs that cannot seek
+    /// (a pipe). Complete it with [`finish_streamed`](Self::finish_streamed).
+    pub fn streamed(writer: W, spec: WriterSpec, known: &KnownOutput) -> Result<Self> {
+        let inner = match &known.tags {
+            OutputTags::Wav(c) => {
+                WriterInner::Wav(WavWriter::with_sizes(writer, spec, known.frames, c)?)
+            }
+            OutputTags::Flac(b) => WriterInner::Flac(Box::new(FlacWriter::with_header(
+                writer,
+                spec,
+                known.frames,
+                known.md5,
+                b,
+                known.padding,
+            )?)),
+        };
+        Ok(PcmWriter { inner })
+    }
+
+    /// Completes a file started with [`streamed`](Self::streamed), checking
+    /// that the samples were the ones `known` describes.
+    pub fn finish_streamed(self, known: &KnownOutput) -> Result<W> {
+        match self.inner {
+            WriterInner::Wav(w) => w.finish_streamed(known.frames, known.tags.wav_chunks()?),
+            WriterInner::Flac(w) => w.finish_streamed(known.frames, known.md5),
+        }
     }
 
     /// The spec actually written (after [`WriterSpec::effective_for`]).
@@ -294,105 +402,68 @@ impl<W: Write + Seek> PcmWriter<W> {
         }
     }
 
-    /// Completes the file, storing `tags` (FLAC: a VORBIS_COMMENT block; WAV:
-    /// one `emrk` chunk per tag), and returns the underlying writer.
-    ///
-    /// Fails if the samples written do not form whole frames, a tag is
-    /// invalid (see [`validate_tag`]), or the tags exceed the FLAC reserve.
-    pub fn finish(self, tags: &[(String, String)]) -> Result<W> {
-        match self.inner {
-            WriterInner::Wav(w) => w.finish(tags),
-            WriterInner::Flac(w) => w.finish(tags),
+    /// Writes interleaved samples already quantised for [`spec`](Self::spec)
+    /// by [`quantize_into`].
+    pub fn write_quantized(&mut self, samples: &[i32]) -> Result<()> {
+        match &mut self.inner {
+            WriterInner::Wav(w) => w.write_quantized(samples),
+            WriterInner::Flac(w) => w.write_quantized(samples),
         }
     }
 }
 
 impl PcmWriter<BufWriter<File>> {
-    /// Creates (truncating) the file at `path` and starts writing to it.
+    /// Creates (truncating) the file at `path` and starts writing to it,
+    /// with no room for FLAC metadata.
     pub fn create(path: &Path, format: OutputFormat, spec: WriterSpec) -> Result<Self> {
         let file = File::create(path).map_err(AudioError::Write)?;
-        PcmWriter::new(BufWriter::with_capacity(1 << 16, file), format, spec)
+        PcmWriter::new(BufWriter::with_capacity(1 << 16, file), format, spec, 0)
     }
 }
 
-/// Checks that a tag can be stored in both WAV `emrk` chunks and FLAC vorbis
-/// comments.
-///
-/// The key must be 1 or more ASCII characters in `0x20..=0x7D` other than
-/// `=` (the vorbis comment field-name rule). The value may be any UTF-8.
-pub fn validate_tag(key: &str, _value: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(AudioError::InvalidTag("empty key".into()));
-    }
-    if let Some(c) = key
-        .chars()
-        .find(|&c| !('\x20'..='\x7d').contains(&c) || c == '=')
-    {
-        return Err(AudioError::InvalidTag(format!(
-            "key {key:?} contains {c:?} (allowed: printable ascii except '=' and '~')"
-        )));
-    }
-    Ok(())
+/// The MD5 FLAC's STREAMINFO holds: over the samples quantised for `spec`,
+/// as little-endian integers of `bits / 8` bytes, interleaved.
+#[derive(Debug, Clone)]
+pub struct FlacMd5 {
+    md5: md5::Md5,
+    bytes: usize,
+    buf: Vec<u8>,
 }
 
-/// Reads back the tags stored by [`PcmWriter::finish`] from a file.
-///
-/// See [`read_tags_from`].
-pub fn read_tags(path: &Path) -> Result<Vec<(String, String)>> {
-    let file = File::open(path).map_err(AudioError::Read)?;
-    read_tags_from(std::io::BufReader::new(file))
-}
-
-/// Reads back the tags stored by [`PcmWriter::finish`] from bytes in memory.
-///
-/// See [`read_tags_from`].
-pub fn read_tags_bytes(bytes: &[u8]) -> Result<Vec<(String, String)>> {
-    read_tags_from(std::io::Cursor::new(bytes))
-}
-
-/// Reads back tags from a reader positioned at the start of a file.
-///
-/// WAV: every `emrk` chunk (`KEY=VALUE`). FLAC: every comment of the
-/// VORBIS_COMMENT block, including comments written by other tools (an
-/// ID3v2 tag before `fLaC` is skipped). Any other input, including an empty
-/// one, has no tags: the result is an empty list.
-/// Only the headers are read, never the audio. Tags are returned in file
-/// order; entries that are not valid UTF-8 or lack `=` are a `Corrupt`
-/// error.
-pub fn read_tags_from<R: Read + Seek>(mut reader: R) -> Result<Vec<(String, String)>> {
-    let mut magic = [0u8; 12];
-    let n = read_up_to(&mut reader, &mut magic)?;
-    let magic = &magic[..n];
-    reader.seek(SeekFrom::Start(0)).map_err(AudioError::Read)?;
-    if magic.len() >= 12 && &magic[0..4] == b"RIFF" && &magic[8..12] == b"WAVE" {
-        wav::read_tags(reader)
-    } else if magic.starts_with(b"fLaC") || magic.starts_with(b"ID3") {
-        flac::read_tags(reader)
-    } else {
-        Ok(Vec::new())
-    }
-}
-
-/// Reads until `buf` is full or EOF; returns the count read.
-fn read_up_to<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(AudioError::Read(e)),
+impl FlacMd5 {
+    /// A hasher for samples quantised for `spec` (FLAC's effective spec).
+    pub fn new(spec: &WriterSpec) -> FlacMd5 {
+        use md5::Digest;
+        FlacMd5 {
+            md5: md5::Md5::new(),
+            bytes: usize::from(spec.sample_format.bits() / 8),
+            buf: Vec::new(),
         }
     }
-    Ok(filled)
-}
 
-/// Splits a stored `KEY=VALUE` entry.
-fn split_tag(entry: &[u8], what: &str) -> Result<(String, String)> {
-    let text = std::str::from_utf8(entry)
-        .map_err(|_| AudioError::Corrupt(format!("{what} tag is not valid utf-8")))?;
-    let (k, v) = text
-        .split_once('=')
-        .ok_or_else(|| AudioError::Corrupt(format!("{what} tag has no '=': {text:?}")))?;
-    Ok((k.to_string(), v.to_string()))
+    /// Adds quantised interleaved samples.
+    pub fn update(&mut self, samples: &[i32]) {
+        use md5::Digest;
+        let n = self.bytes;
+        self.buf.resize(samples.len() * n, 0);
+        match n {
+            2 => {
+                for (d, v) in self.buf.chunks_exact_mut(2).zip(samples) {
+                    d.copy_from_slice(&(*v as i16).to_le_bytes());
+                }
+            }
+            _ => {
+                for (d, v) in self.buf.chunks_exact_mut(n).zip(samples) {
+                    d.copy_from_slice(&v.to_le_bytes()[..n]);
+                }
+            }
+        }
+        self.md5.update(&self.buf);
+    }
+
+    /// The digest.
+    pub fn finish(self) -> [u8; 16] {
+        use md5::Digest;
+        self.md5.finalize().into()
+    }
 }

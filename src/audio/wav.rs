@@ -1,22 +1,28 @@
-//! Streaming WAV writer and `emrk` tag reader.
+//! Streaming WAV writer.
 //!
 //! The RIFF/`fmt ` header comes from hound (which picks
 //! `WAVE_FORMAT_EXTENSIBLE` for more than two channels or more than 16 bits);
-//! sample data is quantised with [`quantize`] and written in bulk; at
-//! [`WavWriter::finish`] the sizes are patched and each tag is appended as
-//! its own RIFF chunk with id `emrk` and data `KEY=VALUE` (UTF-8, padded to
-//! an even length, pad byte not counted in the chunk size).
+//! sample data is written in bulk; metadata chunks (`LIST`/`INFO`, `ID3 `,
+//! `_PMX`, ...) follow the `data` chunk. On a seekable output the sizes are
+//! patched at [`WavWriter::finish`]; [`WavWriter::with_sizes`] writes them
+//! up front (known from an earlier pass) for outputs that cannot seek.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 
-use super::pcm::quantize;
-use super::{split_tag, validate_tag, AudioError, Result, SampleFormat, WriterSpec};
+use super::pcm::quantize_into;
+use super::{AudioError, Result, SampleFormat, WriterSpec};
+use crate::container::riff::{self, Order};
 
-/// RIFF chunk id of one earmark tag.
-pub const TAG_CHUNK_ID: [u8; 4] = *b"emrk";
-
-/// Samples quantised per bulk write.
+/// Samples converted per bulk write.
 const BATCH: usize = 8192;
+
+/// Bytes `chunks` take in a RIFF file (headers and pad bytes included).
+fn chunks_len(chunks: &[([u8; 4], Vec<u8>)]) -> u64 {
+    chunks
+        .iter()
+        .map(|(_, d)| 8 + d.len() as u64 + (d.len() as u64 & 1))
+        .sum()
+}
 
 /// Streaming WAV writer: 16-bit or 24-bit integer, or 32-bit float, any
 /// channel count. Memory use is constant.
@@ -24,26 +30,29 @@ const BATCH: usize = 8192;
 /// RIFF sizes are 32-bit, so the whole file must stay under 4 GiB; writing
 /// more is an [`AudioError::UnsupportedOutput`] error.
 #[derive(Debug)]
-pub struct WavWriter<W: Write + Seek> {
+pub struct WavWriter<W: Write> {
     writer: W,
     spec: WriterSpec,
     /// Stream position of the `RIFF` magic.
     start: u64,
-    /// Stream position of the `data` chunk's size field.
-    data_len_pos: u64,
     /// Bytes of the header (everything before the sample data).
     header_len: u64,
     /// Sample data bytes written so far.
     data_bytes: u64,
     /// Samples written so far (not frames).
     samples: u64,
-    /// Reusable byte buffer for one batch.
+    /// Reusable buffers for one batch.
+    quantized: Vec<i32>,
     bytes: Vec<u8>,
 }
 
-impl<W: Write + Seek> WavWriter<W> {
-    /// Writes the WAV header at the writer's current position.
-    pub fn new(mut writer: W, spec: WriterSpec) -> Result<Self> {
+impl<W: Write> WavWriter<W> {
+    fn begin(
+        mut writer: W,
+        spec: WriterSpec,
+        start: u64,
+        sizes: Option<(u32, u32)>,
+    ) -> Result<Self> {
         if spec.channels == 0 {
             return Err(AudioError::UnsupportedOutput(
                 "wav needs at least 1 channel".into(),
@@ -52,21 +61,46 @@ impl<W: Write + Seek> WavWriter<W> {
         if spec.sample_rate == 0 {
             return Err(AudioError::UnsupportedOutput("sample rate 0 hz".into()));
         }
-        let header = hound_header(&spec)?;
-        let start = writer.stream_position().map_err(AudioError::Write)?;
+        let mut header = hound_header(&spec)?;
+        if let Some((riff_size, data_size)) = sizes {
+            let n = header.len();
+            header[4..8].copy_from_slice(&riff_size.to_le_bytes());
+            header[n - 4..].copy_from_slice(&data_size.to_le_bytes());
+        }
         writer.write_all(&header).map_err(AudioError::Write)?;
-        let header_len = header.len() as u64;
         let bytes_per_sample = usize::from(spec.sample_format.bits() / 8);
         Ok(WavWriter {
             writer,
             spec,
             start,
-            data_len_pos: start + header_len - 4,
-            header_len,
+            header_len: header.len() as u64,
             data_bytes: 0,
             samples: 0,
+            quantized: Vec::new(),
             bytes: Vec::with_capacity(BATCH * bytes_per_sample),
         })
+    }
+
+    /// Writes a header whose sizes already count `frames` frames and the
+    /// metadata `chunks` [`finish_streamed`](Self::finish_streamed) will
+    /// append, so `writer` need not seek.
+    pub fn with_sizes(
+        writer: W,
+        spec: WriterSpec,
+        frames: u64,
+        chunks: &[([u8; 4], Vec<u8>)],
+    ) -> Result<Self> {
+        let header_len = hound_header(&spec)?.len() as u64;
+        let data = frames * u64::from(spec.channels) * u64::from(spec.sample_format.bits() / 8);
+        let total = header_len + data + (data & 1) + chunks_len(chunks);
+        let too_big = || {
+            AudioError::UnsupportedOutput(
+                "wav output would exceed the 4 gib riff size limit".into(),
+            )
+        };
+        let riff_size = u32::try_from(total - 8).map_err(|_| too_big())?;
+        let data_size = u32::try_from(data).map_err(|_| too_big())?;
+        Self::begin(writer, spec, 0, Some((riff_size, data_size)))
     }
 
     /// The spec being written.
@@ -81,34 +115,45 @@ impl<W: Write + Seek> WavWriter<W> {
 
     /// Quantises and writes interleaved samples (a call may end mid-frame).
     pub fn write_interleaved(&mut self, samples: &[f32]) -> Result<()> {
+        let mut q = std::mem::take(&mut self.quantized);
+        for chunk in samples.chunks(BATCH) {
+            quantize_into(chunk, self.spec.sample_format, &mut q);
+            self.write_quantized(&q)?;
+        }
+        self.quantized = q;
+        Ok(())
+    }
+
+    /// Writes interleaved samples already quantised for this spec (`f32`
+    /// samples as their bit patterns).
+    pub fn write_quantized(&mut self, samples: &[i32]) -> Result<()> {
         let bps = u64::from(self.spec.sample_format.bits() / 8);
         let new_total = self.data_bytes + samples.len() as u64 * bps;
-        // Leave room for the pad byte and a few tag chunks within the 32-bit
+        // Leave room for the pad byte and metadata chunks within the 32-bit
         // RIFF size.
-        if self.header_len + new_total > u64::from(u32::MAX) - (1 << 16) {
+        if self.header_len + new_total > u64::from(u32::MAX) - (1 << 20) {
             return Err(AudioError::UnsupportedOutput(
                 "wav output would exceed the 4 gib riff size limit".into(),
             ));
         }
-        let format = self.spec.sample_format;
+        let width = bps as usize;
         for chunk in samples.chunks(BATCH) {
-            self.bytes.clear();
-            match format {
+            self.bytes.resize(chunk.len() * width, 0);
+            match self.spec.sample_format {
                 SampleFormat::I16 => {
-                    for &x in chunk {
-                        self.bytes
-                            .extend_from_slice(&(quantize(x, format) as i16).to_le_bytes());
+                    for (d, &v) in self.bytes.chunks_exact_mut(2).zip(chunk) {
+                        d.copy_from_slice(&(v as i16).to_le_bytes());
                     }
                 }
                 SampleFormat::I24 => {
-                    for &x in chunk {
-                        self.bytes
-                            .extend_from_slice(&quantize(x, format).to_le_bytes()[..3]);
+                    for (d, &v) in self.bytes.chunks_exact_mut(3).zip(chunk) {
+                        let b = v.to_le_bytes();
+                        d.copy_from_slice(&[b[0], b[1], b[2]]);
                     }
                 }
                 SampleFormat::F32 => {
-                    for &x in chunk {
-                        self.bytes.extend_from_slice(&x.to_le_bytes());
+                    for (d, &v) in self.bytes.chunks_exact_mut(4).zip(chunk) {
+                        d.copy_from_slice(&v.to_le_bytes());
                     }
                 }
             }
@@ -121,9 +166,8 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok(())
     }
 
-    /// Appends one `emrk` chunk per tag, patches the RIFF and `data` sizes,
-    /// flushes, and returns the writer positioned at the end of the file.
-    pub fn finish(mut self, tags: &[(String, String)]) -> Result<W> {
+    /// Checks for whole frames, then writes the pad byte and `chunks`.
+    fn write_tail(&mut self, chunks: &[([u8; 4], Vec<u8>)]) -> Result<()> {
         let ch = u64::from(self.spec.channels);
         if self.samples % ch != 0 {
             return Err(AudioError::UnsupportedOutput(format!(
@@ -131,25 +175,56 @@ impl<W: Write + Seek> WavWriter<W> {
                 self.samples, ch
             )));
         }
-        for (k, v) in tags {
-            validate_tag(k, v)?;
-        }
         let w = &mut self.writer;
         if self.data_bytes % 2 == 1 {
             w.write_all(&[0]).map_err(AudioError::Write)?;
         }
-        write_tag_chunks(w, tags)?;
+        for (id, data) in chunks {
+            riff::write_chunk(w, Order::Little, id, data).map_err(AudioError::Write)?;
+        }
+        Ok(())
+    }
+
+    /// Completes a file started with [`with_sizes`](Self::with_sizes):
+    /// appends `chunks` (the same ones) and fails if the frame count
+    /// differs from the one promised.
+    pub fn finish_streamed(mut self, frames: u64, chunks: &[([u8; 4], Vec<u8>)]) -> Result<W> {
+        if self.frames_written() != frames {
+            return Err(AudioError::Encode(
+                "the samples differ from the first pass (the input changed while it was read)"
+                    .into(),
+            ));
+        }
+        self.write_tail(chunks)?;
+        self.writer.flush().map_err(AudioError::Write)?;
+        Ok(self.writer)
+    }
+}
+
+impl<W: Write + Seek> WavWriter<W> {
+    /// Writes the WAV header at the writer's current position.
+    pub fn new(mut writer: W, spec: WriterSpec) -> Result<Self> {
+        let start = writer.stream_position().map_err(AudioError::Write)?;
+        Self::begin(writer, spec, start, None)
+    }
+
+    /// Appends `chunks` (each `(id, data)`) after the samples, patches the
+    /// RIFF and `data` sizes, flushes, and returns the writer positioned at
+    /// the end of the file.
+    pub fn finish(mut self, chunks: &[([u8; 4], Vec<u8>)]) -> Result<W> {
+        self.write_tail(chunks)?;
+        let w = &mut self.writer;
         let end = w.stream_position().map_err(AudioError::Write)?;
         let riff_size = u32::try_from(end - self.start - 8).map_err(|_| {
             AudioError::UnsupportedOutput("wav output exceeds the 4 gib riff size limit".into())
         })?;
-        // Checked against the limit in `write_interleaved`.
+        // Checked against the limit in `write_quantized`.
         let data_size = self.data_bytes as u32;
         w.seek(SeekFrom::Start(self.start + 4))
             .map_err(AudioError::Write)?;
         w.write_all(&riff_size.to_le_bytes())
             .map_err(AudioError::Write)?;
-        w.seek(SeekFrom::Start(self.data_len_pos))
+        w.seek(SeekFrom::Start(self.start + self.header_len - 4))
             .map_err(AudioError::Write)?;
         w.write_all(&data_size.to_le_bytes())
             .map_err(AudioError::Write)?;
@@ -186,52 +261,34 @@ fn hound_header(spec: &WriterSpec) -> Result<Vec<u8>> {
     Ok(header)
 }
 
-/// Writes one `emrk` chunk per tag (`KEY=VALUE`, padded to even length).
-///
-/// This is the single place where WAV tags are serialised.
-fn write_tag_chunks<W: Write>(w: &mut W, tags: &[(String, String)]) -> Result<()> {
-    for (k, v) in tags {
-        let len = k.len() + 1 + v.len();
-        let len32 = u32::try_from(len)
-            .map_err(|_| AudioError::InvalidTag(format!("value of {k:?} is too long")))?;
-        let mut chunk = Vec::with_capacity(8 + len + 1);
-        chunk.extend_from_slice(&TAG_CHUNK_ID);
-        chunk.extend_from_slice(&len32.to_le_bytes());
-        chunk.extend_from_slice(k.as_bytes());
-        chunk.push(b'=');
-        chunk.extend_from_slice(v.as_bytes());
-        if len % 2 == 1 {
-            chunk.push(0);
-        }
-        w.write_all(&chunk).map_err(AudioError::Write)?;
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Reads every `emrk` chunk of a RIFF/WAVE file, in file order.
-///
-/// The walk is lenient about the end of the file: a chunk that claims to run
-/// past the end (for example the `data` chunk of a file whose writer was
-/// interrupted) stops the walk and the tags found so far are returned.
-pub(crate) fn read_tags<R: Read + Seek>(mut r: R) -> Result<Vec<(String, String)>> {
-    let file_len = r.seek(SeekFrom::End(0)).map_err(AudioError::Read)?;
-    let mut pos = 12u64;
-    let mut tags = Vec::new();
-    while pos + 8 <= file_len {
-        r.seek(SeekFrom::Start(pos)).map_err(AudioError::Read)?;
-        let mut head = [0u8; 8];
-        r.read_exact(&mut head).map_err(AudioError::Read)?;
-        let size = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
-        let body = pos + 8;
-        if body + size > file_len {
-            break;
-        }
-        if head[0..4] == TAG_CHUNK_ID {
-            let mut data = vec![0u8; size as usize];
-            r.read_exact(&mut data).map_err(AudioError::Read)?;
-            tags.push(split_tag(&data, "wav emrk")?);
-        }
-        pos = body + size + (size & 1);
+    #[test]
+    fn seekable_and_streamed_outputs_are_identical() {
+        let spec = WriterSpec {
+            sample_rate: 8_000,
+            channels: 3,
+            sample_format: SampleFormat::I24,
+        };
+        let x: Vec<f32> = (0..3 * 1001)
+            .map(|i| (i as f32 * 0.01).sin() * 0.5)
+            .collect();
+        let chunks = vec![
+            (*b"LIST", b"INFOabc".to_vec()),
+            (*b"_PMX", b"<x/>".to_vec()),
+        ];
+        let mut a = WavWriter::new(std::io::Cursor::new(Vec::new()), spec).unwrap();
+        a.write_interleaved(&x).unwrap();
+        let a = a.finish(&chunks).unwrap().into_inner();
+        let mut b = WavWriter::with_sizes(Vec::new(), spec, 1001, &chunks).unwrap();
+        b.write_interleaved(&x).unwrap();
+        let b = b.finish_streamed(1001, &chunks).unwrap();
+        assert_eq!(a, b);
+        let found = riff::chunks_in(&a).unwrap();
+        assert_eq!(found.last().unwrap().1, b"<x/>".to_vec());
+        let r = hound::WavReader::new(std::io::Cursor::new(&a)).unwrap();
+        assert_eq!(r.len(), 3 * 1001);
     }
-    Ok(tags)
 }

@@ -1,16 +1,9 @@
 //! Finding the audio files under the paths a user gives, and planning where
 //! each one's output goes.
 
-use crate::metadata::Container;
+use crate::container::{has_audio_extension, Container};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Extensions that count as audio even when the content is not recognised
-/// (so a damaged `.mp3` is reported as failed, not silently ignored).
-const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff", "aifc",
-    "caf", "mka", "webm",
-];
 
 /// One input file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +76,10 @@ pub fn is_earmark_output(name: &str) -> bool {
     name.contains(".earmark.") || name.starts_with(crate::catalogue::DEFAULT_NAME)
 }
 
+/// Audio by name (so a damaged `.mp3` is reported as failed, not silently
+/// ignored) or by content.
 fn looks_like_audio(path: &Path) -> bool {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    AUDIO_EXTENSIONS.contains(&ext.as_str()) || matches!(Container::of_file(path), Ok(Some(_)))
+    has_audio_extension(path) || matches!(Container::of_file(path), Ok(Some(_)))
 }
 
 /// Walks `paths`: files are taken as given, folders recursively (sorted, so

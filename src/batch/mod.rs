@@ -17,9 +17,11 @@ pub mod discover;
 
 use crate::catalogue::{Catalogue, Entry};
 use crate::error::{Error, ErrorKind, Result};
-use crate::provenance::{hex, Payload};
+use crate::hex;
+use crate::output::FileOutput;
+use crate::payload::Payload;
 use crate::stamp::{stamp_file, StampOptions};
-use crate::verify::{verify_file, VerifyOptions, VerifyOutcome};
+use crate::verify::{verify_file, Verification, VerifyOptions};
 use discover::{discover, plan, Found, Job, Shard};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -332,13 +334,12 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         }
     }
     let mut so = opts.stamp.clone();
-    so.out = Some(job.output.clone());
     so.track_id = Some(track_id);
     // An output without a catalogue row is left over from an interrupted
     // run (or a --force re-stamp): it is replaced.
-    so.force = true;
-    so.temp_tag = Some(tag.to_string());
-    let outcome = match stamp_file(input, &so) {
+    let mut out = FileOutput::to(Some(job.output.clone())).force(true);
+    out.temp_tag = Some(tag.to_string());
+    let outcome = match stamp_file(input, &out, &so) {
         Ok(o) => o,
         Err(e) => return Record::failed(input, e.to_string()),
     };
@@ -346,7 +347,8 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         Ok(h) => h,
         Err(e) => return Record::failed(input, format!("{}: {e}", outcome.output.display())),
     };
-    let m = &outcome.manifest.manifest;
+    let stamped = &outcome.stamped;
+    let m = &stamped.manifest.manifest;
     let entry = Entry {
         key_fingerprint: key_fp.to_string(),
         track_id,
@@ -357,7 +359,7 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         title: m.title.clone(),
         artist: m.artist.clone(),
         policy: opts.policy_name.clone(),
-        manifest: outcome.manifest.to_json_compact(),
+        manifest: stamped.manifest.to_json_compact(),
         stamped_at: m.created.clone(),
     };
     {
@@ -370,13 +372,13 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         input: input.clone(),
         status: Status::Stamped,
         output: Some(outcome.output),
-        payload: Some(outcome.payload),
+        payload: Some(outcome.stamped.payload),
         source_sha256: Some(source_sha256),
         output_sha256: Some(output_sha256),
-        seconds: outcome.seconds,
+        seconds: outcome.stamped.seconds,
         elapsed: 0.0,
         error: None,
-        warnings: outcome.warnings,
+        warnings: outcome.stamped.warnings,
     }
 }
 
@@ -384,7 +386,7 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
 #[derive(Debug)]
 pub enum VerifyItem {
     /// Verified (marked or not).
-    Done(Box<VerifyOutcome>),
+    Done(Box<Verification>),
     /// Could not be read.
     Failed(PathBuf, Error),
 }

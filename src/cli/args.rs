@@ -1,7 +1,8 @@
 //! Argument definitions (clap derive). Validation only; no work here.
 
 use clap::{Args, Parser, Subcommand};
-use earmark::provenance::PolicyKind;
+use earmark::PolicyKind;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Protect recordings before upload: an inaudible keyed watermark, a signed
@@ -36,9 +37,11 @@ pub enum Command {
     /// List, show, export or merge stamp catalogues.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
-    /// Stamp real tracks, attack them (MP3, Vorbis, resampling, noise, ...),
-    /// and report how often the marker survives; also counts false positives.
-    Robustness(RobustnessArgs),
+    /// Any other word runs `earmark-WORD` (found next to this binary or on
+    /// PATH) with the remaining arguments, as git and cargo do: `earmark
+    /// robustness` runs the robustness report of the evaluation tools.
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
 }
 
 #[derive(Debug, Args)]
@@ -217,51 +220,6 @@ pub struct InspectArgs {
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
     s.parse::<PolicyKind>().map_err(|e| e.to_string())
-}
-
-#[derive(Debug, Args)]
-pub struct RobustnessArgs {
-    /// Audio files or folders (folders are scanned, not recursively).
-    #[arg(default_value = "test-audio")]
-    pub paths: Vec<PathBuf>,
-    /// Different payloads stamped into each track.
-    #[arg(long, default_value_t = 4)]
-    pub payloads: usize,
-    /// Random clips per clip length, track and payload.
-    #[arg(long, default_value_t = 20)]
-    pub clips: usize,
-    /// Unmarked windows to analyse for false positives.
-    #[arg(long, default_value_t = 10_000)]
-    pub fp_windows: usize,
-    /// Marker strength to test.
-    #[arg(long, default_value_t = 1.0)]
-    pub strength: f32,
-    /// Seed for payloads, noise and clip offsets.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Write each track's original and stamped audio as WAV here (for ViSQOL).
-    #[arg(long)]
-    pub stamped_dir: Option<PathBuf>,
-    /// Worker threads [default: one per CPU].
-    #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
-    pub jobs: usize,
-    /// Also attack with speed (x0.95, x1.05), tempo (x0.95, x1.05) and pitch
-    /// (-1, +1 semitone) changes, on full tracks, their MP3-128 copies and
-    /// 10 s clips of those, found with the scale search `verify` uses.
-    #[arg(long)]
-    pub time_scale: bool,
-    /// Run only the seal section: whether the signature carried in the audio
-    /// is recovered and valid on full-length tracks (at least 2 minutes;
-    /// scripts/fetch-full-tracks.sh fetches some) after MP3 and other attacks.
-    #[arg(long)]
-    pub seal_only: bool,
-    /// Stamp the main rows' trials without the seal, as `earmark stamp
-    /// --no-seal` does (to compare; the seal section always uses the seal).
-    #[arg(long)]
-    pub no_seal: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,6 @@
-//! Command-line front end. Holds no watermark or crypto logic: it turns
-//! arguments into library options, calls the library, prints the results
-//! and chooses the exit code.
-//!
-//! Exit codes: 0 success (for `verify`: every file marked, manifest
-//! consistent), 1 no marker found in at least one file, 2 error (bad input,
-//! unreadable file, bad arguments), 3 a marker was found but its manifest is
-//! invalid or contradicts it. `robustness` exits 0 when every requirement
-//! passes and 1 otherwise.
+//! Command-line front end: it parses arguments, calls the library, prints
+//! the results and exits with the status the library decides (see
+//! `earmark::exit`). It holds no watermark, crypto or container logic.
 
 /// `println!` that ignores a closed stdout (e.g. `earmark verify … | head -1`)
 /// instead of panicking; the exit code still reflects the results.
@@ -23,8 +17,11 @@ mod progress;
 
 use args::{Cli, Command};
 use clap::Parser;
-use earmark::mark::WatermarkKey;
-use earmark::provenance::{self, Policy};
+use earmark::exit::Status;
+use earmark::keyfile;
+use earmark::output::FileOutput;
+use earmark::provenance;
+use earmark::Policy;
 use std::path::Path;
 
 /// Exit code for errors.
@@ -47,31 +44,13 @@ pub fn run() -> i32 {
         Command::Tag(a) => tag(&a),
         Command::Inspect(a) => inspect(&a),
         Command::Catalogue(c) => catalogue(c),
-        Command::Robustness(a) => robustness(&a),
+        Command::External(words) => external(&words),
     }
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
     eprintln!("earmark: {msg}");
     EXIT_ERROR
-}
-
-fn wm_key(path: Option<&Path>) -> Result<WatermarkKey, String> {
-    match path {
-        None => Ok(WatermarkKey::public()),
-        Some(p) => {
-            let bytes = std::fs::read(p)
-                .map_err(|e| format!("{}: cannot read watermark key: {e}", p.display()))?;
-            if bytes.len() < 16 {
-                return Err(format!(
-                    "{}: watermark key too short ({} bytes; use at least 16 random bytes)",
-                    p.display(),
-                    bytes.len()
-                ));
-            }
-            Ok(WatermarkKey::from_bytes(&bytes))
-        }
-    }
 }
 
 fn keygen(a: &args::KeygenArgs) -> i32 {
@@ -107,31 +86,16 @@ fn keygen(a: &args::KeygenArgs) -> i32 {
 }
 
 fn stamp(a: &args::StampArgs) -> i32 {
-    let key = match provenance::read_signing_key(&a.key) {
+    let key = match keyfile::read_signing_key(&a.key) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let wm = match wm_key(a.wm_key.as_deref()) {
+    let wm = match keyfile::watermark_key_or_public(a.wm_key.as_deref()) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    if !(a.strength > 0.0 && a.strength <= 4.0) {
-        return fail(format!("--strength must be in (0, 4], got {}", a.strength));
-    }
     let mut opts = earmark::StampOptions::new(key);
     opts.wm_key = wm;
-    if a.batch.out_dir.is_none() {
-        if a.inputs.len() > 1 {
-            return fail("several inputs: give --out-dir DIR for the stamped copies");
-        }
-        if a.inputs[0].is_dir() {
-            return fail(format!(
-                "{}: is a directory; to stamp every audio file in it, give --out-dir DIR",
-                a.inputs[0].display()
-            ));
-        }
-    }
-    opts.out = a.out.clone();
     opts.title = a.title.clone();
     opts.artist = a.artist.clone();
     opts.track_id = a.track_id;
@@ -139,7 +103,9 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.seal = !a.no_seal;
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
-    opts.force = a.force;
+    if let Err(e) = opts.validate() {
+        return fail(e);
+    }
     if let Some(dir) = &a.batch.out_dir {
         if a.track_id.is_some() || a.out.is_some() {
             return fail("--track-id and --out name one file; with --out-dir the catalogue allocates track ids and names the outputs");
@@ -164,7 +130,17 @@ fn stamp(a: &args::StampArgs) -> i32 {
         }
         return stamp_batch(&a.inputs, &b, a);
     }
-    match earmark::stamp_file(&a.inputs[0], &opts) {
+    if a.inputs.len() > 1 {
+        return fail("several inputs: give --out-dir DIR for the stamped copies");
+    }
+    if a.inputs[0].is_dir() {
+        return fail(format!(
+            "{}: is a directory; to stamp every audio file in it, give --out-dir DIR",
+            a.inputs[0].display()
+        ));
+    }
+    let out = FileOutput::to(a.out.clone()).force(a.force);
+    match earmark::stamp_file(&a.inputs[0], &out, &opts) {
         Ok(outcome) => {
             print::stamp(&outcome, a.json);
             0
@@ -186,7 +162,7 @@ fn policy(d: &args::DeclareArgs) -> Policy {
 }
 
 fn tag(a: &args::TagArgs) -> i32 {
-    let key = match provenance::read_signing_key(&a.key) {
+    let key = match keyfile::read_signing_key(&a.key) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
@@ -199,45 +175,41 @@ fn tag(a: &args::TagArgs) -> i32 {
             ));
         }
     }
-    let mut code = 0;
+    let mut opts = earmark::TagOptions::new(key);
+    opts.policy = policy(&a.declare);
+    opts.owner = a.declare.owner.clone();
+    opts.title = a.title.clone();
+    opts.artist = a.artist.clone();
+    let mut status = Status::Ok;
     for input in &a.files {
-        let mut opts = earmark::tag::TagOptions::new(key.clone());
-        opts.policy = policy(&a.declare);
-        opts.owner = a.declare.owner.clone();
-        opts.title = a.title.clone();
-        opts.artist = a.artist.clone();
-        opts.force = a.force;
-        opts.out = match out_dir {
-            Some(dir) => {
-                let name = earmark::tag::default_tag_output(input);
-                name.file_name().map(|n| dir.join(n))
-            }
+        let path = match out_dir {
+            Some(dir) => earmark::naming::tagged_path(input)
+                .file_name()
+                .map(|n| dir.join(n)),
             None => a.out.clone(),
         };
-        match earmark::tag::tag_file(input, &opts) {
+        match earmark::tag_file(input, &FileOutput::to(path).force(a.force), &opts) {
             Ok(o) => print::tag(&o, a.json),
             Err(e) => {
                 if a.json {
                     print::json_error(input, &e);
                 }
-                code = fail(e);
+                fail(&e);
+                status = status.worst(Status::Error);
             }
         }
     }
-    code
+    status.code()
 }
 
 /// Verify options from `--wm-key` and `--trust` (shared by verify and inspect).
 fn verify_options(
     wm: Option<&Path>,
     trust: &[std::path::PathBuf],
-) -> Result<earmark::VerifyOptions, String> {
+) -> Result<earmark::VerifyOptions, earmark::Error> {
     let mut opts = earmark::VerifyOptions::default();
-    opts.wm_key = wm_key(wm)?;
-    for t in trust {
-        opts.trusted
-            .push(provenance::read_public_key(t).map_err(|e| e.to_string())?);
-    }
+    opts.wm_key = keyfile::watermark_key_or_public(wm)?;
+    opts.trusted = keyfile::read_trusted(trust)?;
     Ok(opts)
 }
 
@@ -246,23 +218,24 @@ fn inspect(a: &args::InspectArgs) -> i32 {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    let mut code = 0;
+    let mut status = Status::Ok;
     for path in &a.files {
-        let c = match earmark::inspect::inspect_file(path, &opts) {
+        let s = match earmark::inspect_file(path, &opts) {
             Ok(o) => {
                 print::inspect(&o, a.json);
-                o.exit_code()
+                o.status()
             }
             Err(e) => {
                 if a.json {
                     print::json_error(path, &e);
                 }
-                fail(e)
+                fail(e);
+                Status::Error
             }
         };
-        code = worst(code, c);
+        status = status.worst(s);
     }
-    code
+    status.code()
 }
 
 fn verify(a: &args::VerifyArgs) -> i32 {
@@ -283,25 +256,28 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         Err(e) => return fail(e),
     };
     bar.finish();
-    let mut code = 0;
+    let mut status = Status::Ok;
     let mut report = Vec::new();
     let (mut marked, mut consistent, mut unmarked, mut errors) = (0, 0, 0, 0);
     for item in &items {
-        let c = match item {
+        let s = match item {
             earmark::batch::VerifyItem::Done(outcome) => {
-                let entries = print::catalogue_entries(outcome, catalogue.as_ref());
+                let entries = catalogue
+                    .as_ref()
+                    .map(|c| c.entries_for(outcome))
+                    .unwrap_or_default();
                 print::verify(outcome, a.json, &entries, &opts.trusted);
                 report.push(print::verify_json(outcome, &entries));
-                let c = outcome.exit_code();
-                match c {
-                    0 => {
+                let s = outcome.status();
+                match s {
+                    Status::Ok => {
                         marked += 1;
                         consistent += 1;
                     }
-                    1 => unmarked += 1,
+                    Status::NoMarker => unmarked += 1,
                     _ => marked += 1,
                 }
-                c
+                s
             }
             earmark::batch::VerifyItem::Failed(path, e) => {
                 if a.json {
@@ -309,11 +285,11 @@ fn verify(a: &args::VerifyArgs) -> i32 {
                 }
                 report.push(serde_json::json!({ "path": path, "error": e.to_string() }));
                 errors += 1;
-                fail(e)
+                fail(e);
+                Status::Error
             }
         };
-        // Errors outrank everything; then invalid manifests; then "no marker".
-        code = worst(code, c);
+        status = status.worst(s);
     }
     if items.len() > 1 && !a.json {
         eprintln!(
@@ -326,7 +302,7 @@ fn verify(a: &args::VerifyArgs) -> i32 {
             return fail(e);
         }
     }
-    code
+    status.code()
 }
 
 /// Writes JSON Lines atomically (temporary file, then rename).
@@ -401,26 +377,7 @@ fn catalogue(c: args::CatalogueCommand) -> i32 {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            let found = match what.split_once(':') {
-                Some((k, t))
-                    if k.len() == 8
-                        && u32::from_str_radix(k, 16).is_ok()
-                        && t.parse::<u32>().is_ok() =>
-                {
-                    cat.lookup(
-                        u32::from_str_radix(k, 16).unwrap_or(0),
-                        t.parse().unwrap_or(0),
-                    )
-                    .map_err(|e| e.to_string())
-                }
-                _ => cat
-                    .entries()
-                    .map(|es| {
-                        es.into_iter()
-                            .find(|e| e.output_path == what || e.source_path == what)
-                    })
-                    .map_err(|e| e.to_string()),
-            };
+            let found = cat.find(&what).map_err(|e| e.to_string());
             match found {
                 Ok(Some(e)) => {
                     out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
@@ -493,49 +450,33 @@ fn catalogue(c: args::CatalogueCommand) -> i32 {
     }
 }
 
-fn worst(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        0 => 0,
-        1 => 1,
-        3 => 2,
-        _ => 3,
+/// Runs `earmark-WORD` for an unknown subcommand WORD (as git and cargo
+/// do), from the folder of this binary first, then from PATH.
+fn external(words: &[std::ffi::OsString]) -> i32 {
+    let Some((word, rest)) = words.split_first() else {
+        return fail("no command given (try --help)");
     };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
-}
-
-fn robustness(a: &args::RobustnessArgs) -> i32 {
-    let mut opts = earmark::report::RobustnessOptions::new(a.paths.clone());
-    opts.payloads_per_track = a.payloads;
-    opts.clips_per_track = a.clips;
-    opts.fp_windows = a.fp_windows;
-    opts.strength = a.strength;
-    opts.seed = a.seed;
-    opts.stamped_dir = a.stamped_dir.clone();
-    opts.threads = a.jobs;
-    opts.progress = !a.json;
-    opts.time_scale = a.time_scale;
-    opts.seal_only = a.seal_only;
-    opts.seal = !a.no_seal;
-    match earmark::report::run(&opts) {
-        Ok(report) => {
-            if a.json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(s) => out!("{s}"),
-                    Err(e) => return fail(e),
-                }
+    let name = format!("earmark-{}", word.to_string_lossy());
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .filter(|p| p.is_file());
+    let program = beside.unwrap_or_else(|| std::path::PathBuf::from(&name));
+    match std::process::Command::new(&program).args(rest).status() {
+        Ok(status) => status.code().unwrap_or(EXIT_ERROR),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let hint = if word == "robustness" {
+                "; the robustness report is part of the evaluation tools: \
+                 `cargo install --path eval` installs it, or run \
+                 `cargo run -p earmark-eval --release -- ARGS` in the repository"
             } else {
-                out!("{report}");
-            }
-            if report.passed() {
-                0
-            } else {
-                1
-            }
+                " (see earmark --help for the commands)"
+            };
+            fail(format!(
+                "unknown command {:?}: no {name} found{hint}",
+                word.to_string_lossy()
+            ))
         }
-        Err(e) => fail(e),
+        Err(e) => fail(format!("{}: {e}", program.display())),
     }
 }

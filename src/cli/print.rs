@@ -1,16 +1,19 @@
 //! Human and JSON output of command results.
 
 use earmark::batch::{BatchSummary, Status};
-use earmark::catalogue::{Catalogue, Entry};
-use earmark::inspect::InspectOutcome;
+use earmark::catalogue::Entry;
 use earmark::metadata::Carrier;
-use earmark::provenance::Payload;
 use earmark::provenance::{PublicKey, SignedManifest};
-use earmark::tag::TagOutcome;
 use earmark::verify::{ManifestReport, SealReport, SealStatus};
-use earmark::{StampOutcome, VerifyOutcome};
+use earmark::Payload;
+use earmark::{Inspection, StampOutcome, TagOutcome, Verification};
 use serde_json::json;
 use std::path::Path;
+
+/// A file name for output (`-` for a stream with no name).
+fn display_path(p: Option<&Path>) -> String {
+    p.map_or_else(|| "-".to_string(), |p| p.display().to_string())
+}
 
 fn payload_line(p: &Payload) -> String {
     format!(
@@ -28,32 +31,33 @@ fn warnings(input: &Path, list: &[String]) {
 
 /// Prints a stamp result.
 pub fn stamp(o: &StampOutcome, as_json: bool) {
-    warnings(&o.input, &o.warnings);
+    let s = &o.stamped;
+    warnings(&o.input, &s.warnings);
     if as_json {
         let v = json!({
             "input": o.input,
             "output": o.output,
             "sidecar": o.sidecar,
-            "payload": o.payload,
-            "seconds": o.seconds,
-            "marked_fraction": o.stats.active_fraction(),
-            "loud_fraction": o.stats.loud_fraction(),
-            "warnings": o.warnings,
-            "manifest": o.manifest,
+            "payload": s.payload,
+            "seconds": s.seconds,
+            "marked_fraction": s.stats.active_fraction(),
+            "loud_fraction": s.stats.loud_fraction(),
+            "warnings": s.warnings,
+            "manifest": s.manifest,
         });
         out!("{v}");
         return;
     }
-    let m = &o.manifest.manifest;
+    let m = &s.manifest.manifest;
     out!("stamped   {} -> {}", o.input.display(), o.output.display());
-    out!("marker    {}", payload_line(&o.payload));
+    out!("marker    {}", payload_line(&s.payload));
     out!(
         "audio     {:.1} s, {} Hz, {} ch, {}; marker in {:.0}% of frames",
-        o.seconds,
+        s.seconds,
         m.audio.sample_rate,
         m.audio.channels,
         m.audio.sample_format,
-        100.0 * o.stats.active_fraction()
+        100.0 * s.stats.active_fraction()
     );
     let signer = m
         .signer_key()
@@ -66,23 +70,8 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
     out!("policy    {}", m.policy.notice);
 }
 
-/// The catalogue entries the markers found in `o` point to.
-pub fn catalogue_entries(o: &VerifyOutcome, catalogue: Option<&Catalogue>) -> Vec<Entry> {
-    let Some(cat) = catalogue else {
-        return Vec::new();
-    };
-    o.markers
-        .iter()
-        .filter_map(|m| {
-            cat.lookup(m.payload.key_fingerprint, m.payload.track_id)
-                .ok()
-                .flatten()
-        })
-        .collect()
-}
-
 /// A verify result as one JSON object (with the catalogue entries, if any).
-pub fn verify_json(o: &VerifyOutcome, entries: &[Entry]) -> serde_json::Value {
+pub fn verify_json(o: &Verification, entries: &[Entry]) -> serde_json::Value {
     let mut v = serde_json::to_value(o).unwrap_or_else(|e| json!({ "error": e.to_string() }));
     if !entries.is_empty() {
         v["catalogue"] = serde_json::to_value(entries).unwrap_or_default();
@@ -91,7 +80,7 @@ pub fn verify_json(o: &VerifyOutcome, entries: &[Entry]) -> serde_json::Value {
 }
 
 /// Prints a verify result.
-pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[PublicKey]) {
+pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[PublicKey]) {
     if as_json {
         out!("{}", verify_json(o, entries));
         return;
@@ -105,7 +94,7 @@ pub fn verify(o: &VerifyOutcome, as_json: bool, entries: &[Entry], trusted: &[Pu
     } else {
         "NO MARKER FOUND"
     };
-    out!("{}: {status}", o.path.display());
+    out!("{}: {status}", display_path(o.path.as_deref()));
     out!(
         "  audio       {:.1} s, {} Hz, {} ch",
         o.seconds,
@@ -305,7 +294,7 @@ fn carrier_line(c: &Carrier) {
 }
 
 /// Prints an inspect result.
-pub fn inspect(o: &InspectOutcome, as_json: bool) {
+pub fn inspect(o: &Inspection, as_json: bool) {
     if as_json {
         out!(
             "{}",
@@ -313,7 +302,7 @@ pub fn inspect(o: &InspectOutcome, as_json: bool) {
         );
         return;
     }
-    out!("{}:", o.path.display());
+    out!("{}:", display_path(o.path.as_deref()));
     match (&o.metadata, &o.metadata_error) {
         (Some(m), _) => {
             out!("  container   {}", m.container);

@@ -8,9 +8,10 @@
 
 use super::chunks;
 use super::xmp::{self, XmpFields};
-use super::{Container, Declaration, MetadataError, MANIFEST_KEY};
+use super::{Declaration, MetadataError, MANIFEST_KEY};
+use crate::container::{self, riff, Container};
 use lofty::config::{ParseOptions, ParsingMode, WriteOptions};
-use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::id3::v2::{
     BinaryFrame, ExtendedTextFrame, Frame, FrameId, Id3v2Tag, PrivateFrame, TextInformationFrame,
     UrlLinkFrame,
@@ -19,14 +20,13 @@ use lofty::iff::aiff::{AiffFile, AiffTextChunks};
 use lofty::iff::wav::{RiffInfoList, WavFile};
 use lofty::mp4::{Atom, AtomData, AtomIdent, Ilst, Mp4File};
 use lofty::ogg::tag::VorbisComments;
-use lofty::ogg::{OggPictureStorage, OpusFile, VorbisFile};
+use lofty::ogg::{OpusFile, VorbisFile};
 use lofty::tag::{Accessor, ItemKey, Tag, TagExt};
 use lofty::TextEncoding;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom};
-use std::path::Path;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 
 /// Vorbis comment / `TXXX` / freeform names of the machine-readable fields.
 const DATA_MINING: &str = "DATA_MINING";
@@ -64,16 +64,8 @@ impl std::fmt::Debug for CarriedTags {
 }
 
 impl CarriedTags {
-    /// The source's primary tag (title, artist, album, artwork, ISRC, …), if
-    /// it has one that can be read.
-    pub fn read(path: &Path) -> Option<CarriedTags> {
-        let tagged = lofty::probe::Probe::open(path)
-            .ok()?
-            .guess_file_type()
-            .ok()?
-            .options(parse_options())
-            .read()
-            .ok()?;
+    /// The primary tag of a parsed file (else its first tag), if it has one.
+    fn of(tagged: &TaggedFile) -> Option<CarriedTags> {
         // earmark's own fields among them are replaced when declared.
         let tag = tagged.primary_tag().or_else(|| tagged.first_tag())?.clone();
         Some(CarriedTags { tag })
@@ -215,133 +207,201 @@ fn write_into_donor<A: AudioFile>(file: &A, empty: Vec<u8>) -> Result<Vec<u8>, M
     Ok(donor.into_inner())
 }
 
-fn open_rw(path: &Path) -> Result<File, MetadataError> {
-    Ok(OpenOptions::new().read(true).write(true).open(path)?)
+/// The ID3v2 tag and RIFF INFO list a WAV gets: its own when it has them,
+/// else the carried tags; with earmark's fields declared.
+fn declared_wav(
+    wav: &mut WavFile,
+    decl: &Declaration,
+    manifest: Option<&str>,
+    carried: Option<&CarriedTags>,
+) {
+    // A new ID3 chunk starts from the INFO list, so both show the title.
+    let from_info = wav
+        .riff_info()
+        .filter(|t| !t.is_empty())
+        .map(|i| Id3v2Tag::from(Tag::from(i.clone())));
+    let mut id3 = wav
+        .id3v2()
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .or(from_info)
+        .or_else(|| carried.map(|c| Id3v2Tag::from(c.tag.clone())))
+        .unwrap_or_default();
+    declare_id3(&mut id3, decl, manifest, false);
+    wav.set_id3v2(id3);
+    let mut info = wav
+        .riff_info()
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .or_else(|| carried.map(|c| RiffInfoList::from(c.tag.clone())))
+        .unwrap_or_default();
+    declare_riff_info(&mut info, decl);
+    wav.set_riff_info(info);
+}
+
+/// As [`declared_wav`], for AIFF's ID3v2 tag and text chunks.
+fn declared_aiff(
+    aiff: &mut AiffFile,
+    decl: &Declaration,
+    manifest: Option<&str>,
+    carried: Option<&CarriedTags>,
+) {
+    let from_text = aiff
+        .text_chunks()
+        .filter(|t| !t.is_empty())
+        .map(|t| Id3v2Tag::from(Tag::from(t.clone())));
+    let mut id3 = aiff
+        .id3v2()
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .or(from_text)
+        .or_else(|| carried.map(|c| Id3v2Tag::from(c.tag.clone())))
+        .unwrap_or_default();
+    declare_id3(&mut id3, decl, manifest, false);
+    aiff.set_id3v2(id3);
+    let mut text = aiff
+        .text_chunks()
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .or_else(|| carried.map(|c| AiffTextChunks::from(c.tag.clone())))
+        .unwrap_or_default();
+    declare_aiff_text(&mut text, decl);
+    aiff.set_text_chunks(text);
+}
+
+/// The Vorbis comments a FLAC file gets: its own when it has them, else the
+/// carried tags (artwork included); with earmark's fields declared.
+fn declared_flac(
+    flac: &mut lofty::flac::FlacFile,
+    decl: &Declaration,
+    manifest: Option<&str>,
+    carried: Option<&CarriedTags>,
+) {
+    let mut vc = flac
+        .vorbis_comments()
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .or_else(|| carried.map(|c| VorbisComments::from(c.tag.clone())))
+        .unwrap_or_default();
+    declare_vorbis(&mut vc, decl, manifest);
+    flac.set_vorbis_comments(vc);
+}
+
+/// The metadata chunks of a stamped WAV, serialised: `LIST`/`INFO`, `ID3 `
+/// (with the manifest) and `_PMX` (the XMP packet), in that order, for a
+/// writer to put after the audio. `carried` supplies the standard tags
+/// (title, artist, album, ISRC, ...).
+pub fn render_wav_chunks(
+    decl: &Declaration,
+    manifest: Option<&str>,
+    carried: Option<&CarriedTags>,
+) -> Result<Vec<([u8; 4], Vec<u8>)>, MetadataError> {
+    let mut empty = std::io::Cursor::new(chunks::empty_wav());
+    let mut wav = WavFile::read_from(&mut empty, parse_options())?;
+    declared_wav(&mut wav, decl, manifest, carried);
+    let donor = write_into_donor(&wav, chunks::empty_wav())?;
+    let mut out = chunks::tag_chunks_of(&donor)?;
+    out.push(chunks::xmp_chunk(
+        riff::Order::Little,
+        xmp::packet(decl).as_bytes(),
+    ));
+    Ok(out)
+}
+
+/// The metadata blocks of a stamped FLAC file, serialised as `(type, body)`:
+/// VORBIS_COMMENT (with the manifest) and any PICTURE blocks of the carried
+/// artwork, for a writer to put after STREAMINFO.
+pub fn render_flac_blocks(
+    decl: &Declaration,
+    manifest: Option<&str>,
+    carried: Option<&CarriedTags>,
+) -> Result<Vec<(u8, Vec<u8>)>, MetadataError> {
+    use container::flac::{PICTURE, VORBIS_COMMENT};
+    let mut empty = std::io::Cursor::new(container::flac::empty_file());
+    let mut flac = lofty::flac::FlacFile::read_from(&mut empty, parse_options())?;
+    declared_flac(&mut flac, decl, manifest, carried);
+    let donor = write_into_donor(&flac, container::flac::empty_file())?;
+    Ok(container::flac::blocks_in(&donor)?
+        .into_iter()
+        .filter(|(kind, _)| matches!(*kind, VORBIS_COMMENT | PICTURE))
+        .collect())
 }
 
 /// Writes the declaration (and the manifest, when given) into every carrier
-/// of the file at `path`, in place. `carried` supplies standard tags for
-/// carriers the file does not have yet (a fresh `stamp` output).
+/// of `file`, a `container` file, in place. `carried` supplies standard tags
+/// for carriers the file does not have yet.
 ///
 /// Call it on a temporary copy: a failure can leave the file half-written.
 /// Returns warnings about existing tags that could not be read (and so were
 /// not kept), e.g. text that is not valid UTF-8.
 pub fn write_declaration(
-    path: &Path,
+    file: &mut File,
+    container: Container,
     decl: &Declaration,
     manifest: Option<&str>,
     carried: Option<&CarriedTags>,
 ) -> Result<Vec<String>, MetadataError> {
-    let container = Container::of_file(path)?.ok_or(MetadataError::Unsupported)?;
-    let warnings = strict_read_problem(path)
+    if !container.is_taggable() {
+        return Err(MetadataError::Unsupported);
+    }
+    let warnings = strict_read_problem(file)
         .map(|e| {
             vec![format!(
                 "some existing tags could not be read and were not kept ({e})"
             )]
         })
         .unwrap_or_default();
-    let mut file = open_rw(path)?;
+    file.seek(SeekFrom::Start(0))?;
     let opts = parse_options();
     let packet = xmp::packet(decl);
-    let from_carried = |kind: fn(Tag) -> Id3v2Tag| carried.map(|c| kind(c.tag.clone()));
     match container {
         Container::Wav => {
-            let mut wav = WavFile::read_from(&mut file, opts)?;
-            // A new ID3 chunk starts from the INFO list, so both show the title.
-            let from_info = wav
-                .riff_info()
-                .filter(|t| !t.is_empty())
-                .map(|i| Id3v2Tag::from(Tag::from(i.clone())));
-            let mut id3 = wav
-                .id3v2()
-                .cloned()
-                .filter(|t| !t.is_empty())
-                .or(from_info)
-                .or_else(|| from_carried(Id3v2Tag::from))
-                .unwrap_or_default();
-            declare_id3(&mut id3, decl, manifest, false);
-            wav.set_id3v2(id3);
-            let mut info = wav
-                .riff_info()
-                .cloned()
-                .filter(|t| !t.is_empty())
-                .or_else(|| carried.map(|c| RiffInfoList::from(c.tag.clone())))
-                .unwrap_or_default();
-            declare_riff_info(&mut info, decl);
-            wav.set_riff_info(info);
+            let mut wav = WavFile::read_from(file, opts)?;
+            declared_wav(&mut wav, decl, manifest, carried);
             // lofty rewrites a WAV whole and in memory; write the tags into a
             // tiny WAV instead and move its chunks over, so memory stays flat.
             let donor = write_into_donor(&wav, chunks::empty_wav())?;
-            chunks::wav_transplant_tags(&mut file, &donor)?;
-            chunks::wav_set_xmp(&mut file, packet.as_bytes())?;
+            chunks::iff_set_tags(file, chunks::tag_chunks_of(&donor)?, packet.as_bytes())?;
         }
         Container::Aiff => {
-            let mut aiff = AiffFile::read_from(&mut file, opts)?;
-            let from_text = aiff
-                .text_chunks()
-                .filter(|t| !t.is_empty())
-                .map(|t| Id3v2Tag::from(Tag::from(t.clone())));
-            let mut id3 = aiff
-                .id3v2()
-                .cloned()
-                .filter(|t| !t.is_empty())
-                .or(from_text)
-                .or_else(|| from_carried(Id3v2Tag::from))
-                .unwrap_or_default();
-            declare_id3(&mut id3, decl, manifest, false);
-            aiff.set_id3v2(id3);
-            let mut text = aiff
-                .text_chunks()
-                .cloned()
-                .filter(|t| !t.is_empty())
-                .or_else(|| carried.map(|c| AiffTextChunks::from(c.tag.clone())))
-                .unwrap_or_default();
-            declare_aiff_text(&mut text, decl);
-            aiff.set_text_chunks(text);
+            let mut aiff = AiffFile::read_from(file, opts)?;
+            declared_aiff(&mut aiff, decl, manifest, carried);
             let donor = write_into_donor(&aiff, chunks::empty_aiff())?;
-            chunks::aiff_transplant_tags(&mut file, &donor)?;
-            chunks::aiff_set_xmp(&mut file, packet.as_bytes())?;
+            chunks::iff_set_tags(file, chunks::tag_chunks_of(&donor)?, packet.as_bytes())?;
         }
         Container::Mp3 => {
-            let mut mp3 = lofty::mpeg::MpegFile::read_from(&mut file, opts)?;
+            let mut mp3 = lofty::mpeg::MpegFile::read_from(file, opts)?;
             let mut id3 = mp3
                 .id3v2()
                 .cloned()
                 .filter(|t| !t.is_empty())
-                .or_else(|| from_carried(Id3v2Tag::from))
+                .or_else(|| carried.map(|c| Id3v2Tag::from(c.tag.clone())))
                 .unwrap_or_default();
             declare_id3(&mut id3, decl, manifest, true);
             mp3.set_id3v2(id3);
             file.seek(SeekFrom::Start(0))?;
-            mp3.save_to(&mut file, write_options())?;
+            mp3.save_to(file, write_options())?;
         }
         Container::Flac => {
-            let mut flac = lofty::flac::FlacFile::read_from(&mut file, opts)?;
-            let mut vc = flac
-                .vorbis_comments()
-                .cloned()
-                .filter(|t| !t.is_empty())
-                .or_else(|| carried.map(|c| VorbisComments::from(c.tag.clone())))
-                .unwrap_or_default();
-            declare_vorbis(&mut vc, decl, manifest);
-            flac.set_vorbis_comments(vc);
+            let mut flac = lofty::flac::FlacFile::read_from(file, opts)?;
+            declared_flac(&mut flac, decl, manifest, carried);
             file.seek(SeekFrom::Start(0))?;
-            flac.save_to(&mut file, write_options())?;
+            flac.save_to(file, write_options())?;
         }
         Container::OggVorbis => {
-            let mut ogg = VorbisFile::read_from(&mut file, opts)?;
+            let mut ogg = VorbisFile::read_from(file, opts)?;
             declare_vorbis(ogg.vorbis_comments_mut(), decl, manifest);
             file.seek(SeekFrom::Start(0))?;
-            ogg.save_to(&mut file, write_options())?;
+            ogg.save_to(file, write_options())?;
         }
         Container::Opus => {
-            let mut ogg = OpusFile::read_from(&mut file, opts)?;
+            let mut ogg = OpusFile::read_from(file, opts)?;
             declare_vorbis(ogg.vorbis_comments_mut(), decl, manifest);
             file.seek(SeekFrom::Start(0))?;
-            ogg.save_to(&mut file, write_options())?;
+            ogg.save_to(file, write_options())?;
         }
         Container::Mp4 => {
-            let mut mp4 = Mp4File::read_from(&mut file, opts)?;
+            let mut mp4 = Mp4File::read_from(file, opts)?;
             let mut ilst = mp4
                 .ilst()
                 .cloned()
@@ -351,9 +411,11 @@ pub fn write_declaration(
             declare_ilst(&mut ilst, decl, manifest);
             mp4.set_ilst(ilst);
             file.seek(SeekFrom::Start(0))?;
-            mp4.save_to(&mut file, write_options())?;
-            chunks::mp4_set_xmp(&mut file, packet.as_bytes())?;
+            mp4.save_to(file, write_options())?;
+            let end = chunks::mp4_set_xmp(file, packet.as_bytes())?;
+            file.set_len(end)?;
         }
+        _ => return Err(MetadataError::Unsupported),
     }
     file.sync_all()?;
     Ok(warnings)
@@ -361,13 +423,13 @@ pub fn write_declaration(
 
 /// What a strict parse of the tags objects to, if anything: earmark reads
 /// leniently so a damaged tag does not block tagging, and says what it lost.
-fn strict_read_problem(path: &Path) -> Option<String> {
+fn strict_read_problem(file: &mut File) -> Option<String> {
     let strict = ParseOptions::new()
         .read_properties(false)
         .parsing_mode(ParsingMode::Strict);
+    file.seek(SeekFrom::Start(0)).ok()?;
     // Content decides the type: the temporary copy's name ends in `.tmp`.
-    let probe = lofty::probe::Probe::open(path)
-        .ok()?
+    let probe = lofty::probe::Probe::new(std::io::BufReader::new(file))
         .guess_file_type()
         .ok()?;
     match probe.options(strict).read() {
@@ -454,6 +516,9 @@ pub struct FileMetadata {
     pub pictures: usize,
     /// Problems met while reading (a carrier that could not be parsed).
     pub warnings: Vec<String>,
+    /// The standard tags, to carry into a stamped copy.
+    #[serde(skip)]
+    pub carried: Option<CarriedTags>,
 }
 
 impl FileMetadata {
@@ -547,10 +612,39 @@ fn ilst_carrier(ilst: &Ilst) -> (Carrier, Option<String>) {
     (c, ilst_text(ilst, &freeform(MANIFEST_KEY)))
 }
 
-/// Reads every declaration carrier, the manifest and the standard tags of a
-/// file. Carriers that cannot be parsed become warnings, not errors.
-pub fn read_metadata(path: &Path) -> Result<FileMetadata, MetadataError> {
-    let container = Container::of_file(path)?.ok_or(MetadataError::Unsupported)?;
+/// The standard tags of a parsed file (title, artist, album, ISRC, artwork).
+fn read_standard(meta: &mut FileMetadata, tagged: &TaggedFile) {
+    // The primary tag first, then any other (a WAV's INFO list, say).
+    let primary = tagged.primary_tag().map(Tag::tag_type);
+    let mut tags: Vec<&Tag> = tagged.tags().iter().collect();
+    tags.sort_by_key(|t| Some(t.tag_type()) != primary);
+    for t in tags {
+        meta.title = meta.title.take().or_else(|| t.title().map(Cow::into_owned));
+        meta.artist = meta
+            .artist
+            .take()
+            .or_else(|| t.artist().map(Cow::into_owned));
+        meta.album = meta.album.take().or_else(|| t.album().map(Cow::into_owned));
+        meta.isrc = meta
+            .isrc
+            .take()
+            .or_else(|| t.get_string(ItemKey::Isrc).map(str::to_string));
+        meta.pictures = meta.pictures.max(t.pictures().len());
+    }
+    meta.carried = CarriedTags::of(tagged);
+}
+
+/// Reads every declaration carrier, the manifests and the standard tags of
+/// a `container` stream, parsing its tags once (and its XMP chunk or box).
+/// Carriers that cannot be parsed become warnings, not errors. Leaves the
+/// stream at its start.
+pub fn read_metadata<R: Read + Seek>(
+    r: &mut R,
+    container: Container,
+) -> Result<FileMetadata, MetadataError> {
+    if !container.is_taggable() {
+        return Err(MetadataError::Unsupported);
+    }
     let mut meta = FileMetadata {
         container,
         carriers: Vec::new(),
@@ -562,13 +656,13 @@ pub fn read_metadata(path: &Path) -> Result<FileMetadata, MetadataError> {
         isrc: None,
         pictures: 0,
         warnings: Vec::new(),
+        carried: None,
     };
-    let mut file = File::open(path)?;
     // XMP in its own chunk or box first.
     let (xmp_name, xmp_found) = match container {
-        Container::Wav => ("XMP (_PMX chunk)", Some(chunks::wav_read_xmp(&mut file))),
-        Container::Aiff => ("XMP (APPL chunk)", Some(chunks::aiff_read_xmp(&mut file))),
-        Container::Mp4 => ("XMP (uuid box)", Some(chunks::mp4_read_xmp(&mut file))),
+        Container::Wav => ("XMP (_PMX chunk)", Some(chunks::iff_read_xmp(r))),
+        Container::Aiff => ("XMP (APPL chunk)", Some(chunks::iff_read_xmp(r))),
+        Container::Mp4 => ("XMP (uuid box)", Some(chunks::mp4_read_xmp(r))),
         _ => ("XMP (ID3 PRIV)", None),
     };
     let mut packets: Vec<String> = Vec::new();
@@ -581,117 +675,83 @@ pub fn read_metadata(path: &Path) -> Result<FileMetadata, MetadataError> {
         Some(Err(e)) => meta.warnings.push(format!("XMP: {e}")),
         None => {}
     }
-    file.seek(SeekFrom::Start(0))?;
-    let tagged = lofty::probe::Probe::new(std::io::BufReader::new(&mut file))
-        .options(parse_options())
-        .guess_file_type()
-        .map_err(MetadataError::Io)?
-        .read();
-    let tagged = match tagged {
-        Ok(t) => Some(t),
-        Err(e) => {
-            meta.warnings.push(format!("tags could not be read: {e}"));
-            None
-        }
-    };
-    let mut carriers = Vec::new();
-    if let Some(tagged) = &tagged {
-        // The primary tag first, then any other (a WAV's INFO list, say).
-        let primary = tagged.primary_tag().map(Tag::tag_type);
-        let mut tags: Vec<&Tag> = tagged.tags().iter().collect();
-        tags.sort_by_key(|t| Some(t.tag_type()) != primary);
-        for t in tags {
-            meta.title = meta.title.take().or_else(|| t.title().map(Cow::into_owned));
-            meta.artist = meta
-                .artist
-                .take()
-                .or_else(|| t.artist().map(Cow::into_owned));
-            meta.album = meta.album.take().or_else(|| t.album().map(Cow::into_owned));
-            meta.isrc = meta
-                .isrc
-                .take()
-                .or_else(|| t.get_string(ItemKey::Isrc).map(str::to_string));
-            meta.pictures = meta.pictures.max(t.pictures().len());
-        }
-    }
-    // Concrete tag types for the carriers (the generic view drops custom keys).
-    file.seek(SeekFrom::Start(0))?;
+    r.seek(SeekFrom::Start(0))?;
     let opts = parse_options();
-    let mut id3_from = |tag: Option<&Id3v2Tag>, carriers: &mut Vec<Carrier>| {
-        if let Some(tag) = tag {
-            let (c, m, x) = id3_carrier(tag, "ID3v2");
+    let mut carriers = Vec::new();
+    let mut id3_from =
+        |tag: Option<&Id3v2Tag>, carriers: &mut Vec<Carrier>, meta: &mut FileMetadata| {
+            if let Some(tag) = tag {
+                let (c, m, x) = id3_carrier(tag, "ID3v2");
+                carriers.push(c);
+                meta.manifests.extend(m);
+                packets.extend(x);
+            }
+        };
+    // One parse of the concrete type: its carriers, then (moved, not read
+    // again) the generic view for the standard tags.
+    let tagged: Result<TaggedFile, String> = match container {
+        Container::Wav => WavFile::read_from(r, opts).map(|wav| {
+            id3_from(wav.id3v2(), &mut carriers, &mut meta);
+            if let Some(info) = wav.riff_info() {
+                let mut c = Carrier::named("RIFF INFO");
+                c.copyright = info.get("ICOP").map(str::to_string);
+                c.notice = info.get("ICMT").map(str::to_string);
+                carriers.push(c);
+            }
+            wav.into()
+        }),
+        Container::Aiff => AiffFile::read_from(r, opts).map(|aiff| {
+            id3_from(aiff.id3v2(), &mut carriers, &mut meta);
+            if let Some(text) = aiff.text_chunks() {
+                let mut c = Carrier::named("AIFF text chunks");
+                c.copyright = text.copyright.clone();
+                c.notice = text.annotations.as_ref().and_then(|a| a.last().cloned());
+                carriers.push(c);
+            }
+            aiff.into()
+        }),
+        Container::Mp3 => lofty::mpeg::MpegFile::read_from(r, opts).map(|mp3| {
+            id3_from(mp3.id3v2(), &mut carriers, &mut meta);
+            mp3.into()
+        }),
+        Container::Flac => lofty::flac::FlacFile::read_from(r, opts).map(|flac| {
+            if let Some(vc) = flac.vorbis_comments() {
+                let (c, m) = vorbis_carrier(vc);
+                carriers.push(c);
+                meta.manifests.extend(m);
+            }
+            flac.into()
+        }),
+        Container::OggVorbis => VorbisFile::read_from(r, opts).map(|ogg| {
+            let (c, m) = vorbis_carrier(ogg.vorbis_comments());
             carriers.push(c);
             meta.manifests.extend(m);
-            packets.extend(x);
-        }
-    };
-    match container {
-        Container::Wav => match WavFile::read_from(&mut file, opts) {
-            Ok(wav) => {
-                id3_from(wav.id3v2(), &mut carriers);
-                if let Some(info) = wav.riff_info() {
-                    let mut c = Carrier::named("RIFF INFO");
-                    c.copyright = info.get("ICOP").map(str::to_string);
-                    c.notice = info.get("ICMT").map(str::to_string);
-                    carriers.push(c);
-                }
-            }
-            Err(e) => meta.warnings.push(format!("WAV tags: {e}")),
-        },
-        Container::Aiff => match AiffFile::read_from(&mut file, opts) {
-            Ok(aiff) => {
-                id3_from(aiff.id3v2(), &mut carriers);
-                if let Some(text) = aiff.text_chunks() {
-                    let mut c = Carrier::named("AIFF text chunks");
-                    c.copyright = text.copyright.clone();
-                    c.notice = text.annotations.as_ref().and_then(|a| a.last().cloned());
-                    carriers.push(c);
-                }
-            }
-            Err(e) => meta.warnings.push(format!("AIFF tags: {e}")),
-        },
-        Container::Mp3 => match lofty::mpeg::MpegFile::read_from(&mut file, opts) {
-            Ok(mp3) => id3_from(mp3.id3v2(), &mut carriers),
-            Err(e) => meta.warnings.push(format!("ID3 tags: {e}")),
-        },
-        Container::Flac => match lofty::flac::FlacFile::read_from(&mut file, opts) {
-            Ok(flac) => {
-                if let Some(vc) = flac.vorbis_comments() {
-                    let (c, m) = vorbis_carrier(vc);
-                    carriers.push(c);
-                    meta.manifests.extend(m);
-                }
-                meta.pictures = meta.pictures.max(flac.pictures().len());
-            }
-            Err(e) => meta.warnings.push(format!("FLAC tags: {e}")),
-        },
-        Container::OggVorbis => match VorbisFile::read_from(&mut file, opts) {
-            Ok(ogg) => {
-                let (c, m) = vorbis_carrier(ogg.vorbis_comments());
+            ogg.into()
+        }),
+        Container::Opus => OpusFile::read_from(r, opts).map(|ogg| {
+            let (c, m) = vorbis_carrier(ogg.vorbis_comments());
+            carriers.push(c);
+            meta.manifests.extend(m);
+            ogg.into()
+        }),
+        Container::Mp4 => Mp4File::read_from(r, opts).map(|mp4| {
+            if let Some(ilst) = mp4.ilst() {
+                let (c, m) = ilst_carrier(ilst);
                 carriers.push(c);
                 meta.manifests.extend(m);
             }
-            Err(e) => meta.warnings.push(format!("Vorbis comments: {e}")),
-        },
-        Container::Opus => match OpusFile::read_from(&mut file, opts) {
-            Ok(ogg) => {
-                let (c, m) = vorbis_carrier(ogg.vorbis_comments());
-                carriers.push(c);
-                meta.manifests.extend(m);
-            }
-            Err(e) => meta.warnings.push(format!("Opus comments: {e}")),
-        },
-        Container::Mp4 => match Mp4File::read_from(&mut file, opts) {
-            Ok(mp4) => {
-                if let Some(ilst) = mp4.ilst() {
-                    let (c, m) = ilst_carrier(ilst);
-                    carriers.push(c);
-                    meta.manifests.extend(m);
-                }
-            }
-            Err(e) => meta.warnings.push(format!("MP4 tags: {e}")),
-        },
+            mp4.into()
+        }),
+        _ => return Err(MetadataError::Unsupported),
     }
+    .map_err(|e| e.to_string());
+    match tagged {
+        Ok(tagged) => read_standard(&mut meta, &tagged),
+        Err(e) => meta
+            .warnings
+            .push(format!("{} tags could not be read: {e}", container.name())),
+    }
+    r.seek(SeekFrom::Start(0))?;
     meta.xmp_packets = packets.len();
     if packets.len() > 1 {
         meta.warnings.push(format!(
@@ -708,4 +768,11 @@ pub fn read_metadata(path: &Path) -> Result<FileMetadata, MetadataError> {
     all.extend(carriers);
     meta.carriers = all.into_iter().filter(|c| !c.is_empty()).collect();
     Ok(meta)
+}
+
+/// [`read_metadata`] of the file at `path` (its container from its content).
+pub fn read_metadata_file(path: &std::path::Path) -> Result<FileMetadata, MetadataError> {
+    let mut file = std::io::BufReader::new(File::open(path)?);
+    let container = Container::of_reader(&mut file)?.ok_or(MetadataError::Unsupported)?;
+    read_metadata(&mut file, container)
 }

@@ -161,7 +161,7 @@ pub fn looks_like_xmp(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provenance::{Policy, PolicyKind};
+    use crate::policy::{Policy, PolicyKind};
 
     #[test]
     fn packet_round_trips_through_the_reader() {

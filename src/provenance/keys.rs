@@ -37,7 +37,7 @@ use ed25519_dalek::pkcs8::{
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::hex;
+use crate::hex;
 
 /// An Ed25519 private key, with its public key.
 ///

@@ -61,93 +61,21 @@
 //! `preserve_order` feature.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::hex::{self, HexError};
 use super::keys::{PublicKey, SigningKeyPair};
+use crate::hex::{self, HexError};
+use crate::payload::Payload;
+use crate::policy::Policy;
 
 /// The value of [`Manifest::format`] this version writes and accepts.
 pub const FORMAT: &str = "earmark.manifest/1";
 
 /// The domain-separation prefix of the signed message; see the module docs.
 pub const SIGNING_DOMAIN: &[u8] = b"earmark-manifest-v1\0";
-
-/// The 64 bits the watermark carries: who marked the audio, and which track this is.
-///
-/// In JSON: `{"key_fingerprint": "1a2b3c4d", "track_id": 42}`, the fingerprint as exactly 8
-/// lowercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Payload {
-    /// [`PublicKey::fingerprint32`] of the signer's key.
-    #[serde(with = "fingerprint_hex")]
-    pub key_fingerprint: u32,
-    /// A number the signer chooses to tell their tracks apart.
-    pub track_id: u32,
-}
-
-impl Payload {
-    /// Builds a payload.
-    pub fn new(key_fingerprint: u32, track_id: u32) -> Payload {
-        Payload {
-            key_fingerprint,
-            track_id,
-        }
-    }
-
-    /// The 8 bytes embedded in the audio: the fingerprint then the track id, both big-endian.
-    pub fn to_bytes(&self) -> [u8; 8] {
-        let mut out = [0u8; 8];
-        out[..4].copy_from_slice(&self.key_fingerprint.to_be_bytes());
-        out[4..].copy_from_slice(&self.track_id.to_be_bytes());
-        out
-    }
-
-    /// The inverse of [`Payload::to_bytes`].
-    pub fn from_bytes(bytes: [u8; 8]) -> Payload {
-        let [a, b, c, d, e, f, g, h] = bytes;
-        Payload::new(
-            u32::from_be_bytes([a, b, c, d]),
-            u32::from_be_bytes([e, f, g, h]),
-        )
-    }
-}
-
-/// Shows both halves as 8 hex digits: `fp=1a2b3c4d track=0000002a`.
-impl fmt::Display for Payload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "fp={:08x} track={:08x}",
-            self.key_fingerprint, self.track_id
-        )
-    }
-}
-
-/// Serde for `Payload::key_fingerprint`: exactly 8 lowercase hex digits.
-mod fingerprint_hex {
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(fingerprint: &u32, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{fingerprint:08x}"))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-        let text = String::deserialize(d)?;
-        super::hex::decode::<4>(&text)
-            .map(u32::from_be_bytes)
-            .map_err(|_| {
-                D::Error::custom(format!(
-                    "invalid key_fingerprint {text:?} (expected 8 lowercase hex digits)"
-                ))
-            })
-    }
-}
 
 /// What the signed audio is, as measured by the caller. This module never looks at audio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,268 +141,6 @@ impl AudioDigest {
         self.basis = basis;
         self
     }
-}
-
-/// The declared policy on AI training and data mining, one per CLI `--policy` name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum PolicyKind {
-    /// `no-ai-training`: AI/ML training prohibited (PLUS `DMI-PROHIBITED-AIMLTRAINING`).
-    /// CAWG: training, generative training and data mining `notAllowed`, inference `allowed`.
-    #[default]
-    NoAiTraining,
-    /// `no-genai-training`: generative AI/ML training prohibited (PLUS
-    /// `DMI-PROHIBITED-GENAIMLTRAINING`). CAWG: only generative training `notAllowed`.
-    NoGenAiTraining,
-    /// `no-data-mining`: all data mining prohibited (PLUS `DMI-PROHIBITED`). CAWG: everything
-    /// `notAllowed`.
-    NoDataMining,
-    /// `search-only`: prohibited except search engine indexing (PLUS
-    /// `DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING`). CAWG: training, generative training and
-    /// inference `notAllowed`, data mining `constrained` to "search engine indexing only".
-    SearchOnly,
-    /// `allow`: data mining allowed (PLUS `DMI-ALLOWED`), everything `allowed`, no TDM
-    /// reservation.
-    Allow,
-}
-
-const TDM_RESERVED: &str =
-    "Text and data mining rights reserved (Art. 4(3) Directive (EU) 2019/790).";
-
-impl PolicyKind {
-    /// Every kind, in CLI help order.
-    pub const ALL: [PolicyKind; 5] = [
-        PolicyKind::NoAiTraining,
-        PolicyKind::NoGenAiTraining,
-        PolicyKind::NoDataMining,
-        PolicyKind::SearchOnly,
-        PolicyKind::Allow,
-    ];
-
-    /// The CLI name, e.g. `"no-ai-training"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            PolicyKind::NoAiTraining => "no-ai-training",
-            PolicyKind::NoGenAiTraining => "no-genai-training",
-            PolicyKind::NoDataMining => "no-data-mining",
-            PolicyKind::SearchOnly => "search-only",
-            PolicyKind::Allow => "allow",
-        }
-    }
-
-    /// The full IPTC PLUS Data Mining URI (the value of XMP `plus:DataMining`).
-    pub fn plus_uri(self) -> &'static str {
-        match self {
-            PolicyKind::NoAiTraining => {
-                "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"
-            }
-            PolicyKind::NoGenAiTraining => {
-                "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-GENAIMLTRAINING"
-            }
-            PolicyKind::NoDataMining => "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED",
-            PolicyKind::SearchOnly => {
-                "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING"
-            }
-            PolicyKind::Allow => "http://ns.useplus.org/ldf/vocab/DMI-ALLOWED",
-        }
-    }
-
-    /// The default human-readable notice, one or two sentences ending in a period.
-    pub fn notice(self) -> String {
-        match self {
-            PolicyKind::NoAiTraining => format!("AI/ML training prohibited. {TDM_RESERVED}"),
-            PolicyKind::NoGenAiTraining => {
-                format!("Generative AI/ML training prohibited. {TDM_RESERVED}")
-            }
-            PolicyKind::NoDataMining => {
-                format!("Data mining, AI/ML training and AI inference prohibited. {TDM_RESERVED}")
-            }
-            PolicyKind::SearchOnly => format!(
-                "Data mining and AI/ML training prohibited, except search engine indexing. \
-                 {TDM_RESERVED}"
-            ),
-            PolicyKind::Allow => "Data mining and AI/ML training allowed.".to_string(),
-        }
-    }
-
-    fn training_mining(self) -> TrainingMining {
-        use Usage::{Allowed as A, Constrained as C, NotAllowed as N};
-        // ai_training, ai_generative_training, data_mining, ai_inference
-        let [training, generative, mining, inference] = match self {
-            PolicyKind::NoAiTraining => [N, N, N, A],
-            PolicyKind::NoGenAiTraining => [A, N, A, A],
-            PolicyKind::NoDataMining => [N, N, N, N],
-            PolicyKind::SearchOnly => [N, N, C, N],
-            PolicyKind::Allow => [A, A, A, A],
-        };
-        // Only `search-only` constrains anything.
-        let entry = |usage| TrainingMiningEntry {
-            usage,
-            constraint_info: (usage == C).then(|| "search engine indexing only".to_string()),
-        };
-        TrainingMining {
-            entries: TrainingMiningEntries {
-                ai_training: entry(training),
-                ai_generative_training: entry(generative),
-                data_mining: entry(mining),
-                ai_inference: entry(inference),
-            },
-        }
-    }
-}
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for PolicyKind {
-    type Err = ParsePolicyError;
-
-    /// Parses a CLI name (see [`PolicyKind::name`]).
-    fn from_str(s: &str) -> Result<PolicyKind, ParsePolicyError> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == s)
-            .ok_or_else(|| ParsePolicyError(s.to_string()))
-    }
-}
-
-/// An unknown policy name was given to [`PolicyKind::from_str`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown policy {0:?} (expected one of: no-ai-training, no-genai-training, no-data-mining, \
-     search-only, allow)"
-)]
-pub struct ParsePolicyError(String);
-
-/// The machine-readable no-AI declaration, in the vocabularies that readers already know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Policy {
-    /// IPTC PLUS Data Mining: the full URI, e.g.
-    /// `http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING`.
-    pub plus_data_mining: String,
-    /// W3C TDMRep `tdm:reservation`: 1 = text and data mining rights reserved, 0 = not.
-    pub tdm_reservation: u8,
-    /// The CAWG `cawg.training-mining` assertion, verbatim (with its `entries` wrapper).
-    pub cawg_training_mining: TrainingMining,
-    /// The human-readable notice.
-    pub notice: String,
-    /// Where the full terms are published (TDMRep `tdm:policy`); omitted when `None`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terms_url: Option<String>,
-}
-
-impl Policy {
-    /// The standard declaration for `kind`, with its default notice and no terms URL.
-    pub fn from_kind(kind: PolicyKind) -> Policy {
-        Policy {
-            plus_data_mining: kind.plus_uri().to_string(),
-            tdm_reservation: u8::from(kind != PolicyKind::Allow),
-            cawg_training_mining: kind.training_mining(),
-            notice: kind.notice(),
-            terms_url: None,
-        }
-    }
-
-    /// The kind whose PLUS URI this policy carries, if any.
-    pub fn kind(&self) -> Option<PolicyKind> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|kind| kind.plus_uri() == self.plus_data_mining)
-    }
-}
-
-/// `Policy::from_kind(PolicyKind::default())`.
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy::from_kind(PolicyKind::default())
-    }
-}
-
-/// The CAWG training-and-data-mining assertion (label [`TrainingMining::LABEL`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainingMining {
-    /// The entries, keyed by CAWG label.
-    pub entries: TrainingMiningEntries,
-}
-
-impl TrainingMining {
-    /// The assertion's label in Content Credentials.
-    pub const LABEL: &'static str = "cawg.training-mining";
-}
-
-/// The four CAWG entries earmark always writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct TrainingMiningEntries {
-    /// `cawg.ai_training`.
-    #[serde(rename = "cawg.ai_training")]
-    pub ai_training: TrainingMiningEntry,
-    /// `cawg.ai_generative_training`.
-    #[serde(rename = "cawg.ai_generative_training")]
-    pub ai_generative_training: TrainingMiningEntry,
-    /// `cawg.data_mining`.
-    #[serde(rename = "cawg.data_mining")]
-    pub data_mining: TrainingMiningEntry,
-    /// `cawg.ai_inference`.
-    #[serde(rename = "cawg.ai_inference")]
-    pub ai_inference: TrainingMiningEntry,
-}
-
-/// One CAWG entry: `{"use": "notAllowed"}`, or `{"use": "constrained", "constraint_info": …}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainingMiningEntry {
-    /// Whether the use is allowed.
-    #[serde(rename = "use")]
-    pub usage: Usage,
-    /// What the constraint is, for [`Usage::Constrained`]; omitted when `None`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constraint_info: Option<String>,
-}
-
-impl TrainingMiningEntry {
-    /// `{"use": "allowed"}`.
-    pub fn allowed() -> TrainingMiningEntry {
-        TrainingMiningEntry {
-            usage: Usage::Allowed,
-            constraint_info: None,
-        }
-    }
-
-    /// `{"use": "notAllowed"}`.
-    pub fn not_allowed() -> TrainingMiningEntry {
-        TrainingMiningEntry {
-            usage: Usage::NotAllowed,
-            constraint_info: None,
-        }
-    }
-
-    /// `{"use": "constrained", "constraint_info": info}`.
-    pub fn constrained(info: impl Into<String>) -> TrainingMiningEntry {
-        TrainingMiningEntry {
-            usage: Usage::Constrained,
-            constraint_info: Some(info.into()),
-        }
-    }
-}
-
-/// A CAWG `use` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Usage {
-    /// `"allowed"`.
-    Allowed,
-    /// `"notAllowed"`.
-    NotAllowed,
-    /// `"constrained"`: allowed under the entry's `constraint_info`.
-    Constrained,
 }
 
 /// The manifest body: everything the signature covers. See the module docs for the JSON.
@@ -856,6 +522,7 @@ fn day_or_month(n: i64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::PolicyKind;
     use serde_json::json;
     use std::time::Duration;
 
@@ -873,23 +540,6 @@ mod tests {
         manifest.created = "2026-11-21T22:05:00Z".to_string();
         manifest.tool = "earmark 0.1.0".to_string();
         manifest.sign(&key)
-    }
-
-    #[test]
-    fn payload_bytes_display_and_json() {
-        let p = Payload::new(0x1a2b_3c4d, 42);
-        assert_eq!(p.to_bytes(), [0x1a, 0x2b, 0x3c, 0x4d, 0, 0, 0, 42]);
-        assert_eq!(Payload::from_bytes(p.to_bytes()), p);
-        assert_eq!(p.to_string(), "fp=1a2b3c4d track=0000002a");
-        let v = serde_json::to_value(p).expect("serialises");
-        assert_eq!(v, json!({"key_fingerprint": "1a2b3c4d", "track_id": 42}));
-        assert_eq!(serde_json::from_value::<Payload>(v).expect("parses"), p);
-        let small = serde_json::to_value(Payload::new(0xab, 0)).expect("serialises");
-        assert_eq!(small["key_fingerprint"], "000000ab");
-        for bad in ["1A2B3C4D", "1a2b3c4", "1a2b3c4d0", "0x1a2b3c"] {
-            let v = json!({"key_fingerprint": bad, "track_id": 1});
-            assert!(serde_json::from_value::<Payload>(v).is_err(), "{bad}");
-        }
     }
 
     #[test]
@@ -1044,85 +694,6 @@ mod tests {
         let check = bad.check(&[key(1).public_key()]);
         assert_eq!((check.signature_valid, check.trusted), (false, Some(false)));
         assert_eq!(check.verdict(), Verdict::Invalid);
-    }
-
-    #[test]
-    fn policy_json_is_the_cawg_structure() {
-        let policy = Policy::from_kind(PolicyKind::NoAiTraining);
-        assert_eq!(
-            serde_json::to_value(&policy.cawg_training_mining).expect("serialises"),
-            json!({"entries": {
-                "cawg.ai_training": {"use": "notAllowed"},
-                "cawg.ai_generative_training": {"use": "notAllowed"},
-                "cawg.data_mining": {"use": "notAllowed"},
-                "cawg.ai_inference": {"use": "allowed"}
-            }})
-        );
-        assert_eq!(
-            serde_json::to_value(&policy).expect("serialises"),
-            json!({
-                "plus_data_mining": "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING",
-                "tdm_reservation": 1,
-                "cawg_training_mining": serde_json::to_value(&policy.cawg_training_mining)
-                    .expect("serialises"),
-                "notice": "AI/ML training prohibited. Text and data mining rights reserved \
-                           (Art. 4(3) Directive (EU) 2019/790)."
-            })
-        );
-        let search = Policy::from_kind(PolicyKind::SearchOnly);
-        assert_eq!(
-            serde_json::to_value(&search.cawg_training_mining).expect("serialises"),
-            json!({"entries": {
-                "cawg.ai_training": {"use": "notAllowed"},
-                "cawg.ai_generative_training": {"use": "notAllowed"},
-                "cawg.data_mining": {"use": "constrained",
-                                     "constraint_info": "search engine indexing only"},
-                "cawg.ai_inference": {"use": "notAllowed"}
-            }})
-        );
-        let genai = Policy::from_kind(PolicyKind::NoGenAiTraining).cawg_training_mining;
-        assert_eq!(
-            genai.entries.ai_generative_training.usage,
-            Usage::NotAllowed
-        );
-        assert_eq!(genai.entries.ai_training.usage, Usage::Allowed);
-        let allow = Policy::from_kind(PolicyKind::Allow);
-        assert_eq!(allow.tdm_reservation, 0);
-        assert_eq!(
-            allow.plus_data_mining,
-            "http://ns.useplus.org/ldf/vocab/DMI-ALLOWED"
-        );
-        assert_eq!(
-            Policy::from_kind(PolicyKind::NoDataMining)
-                .cawg_training_mining
-                .entries
-                .ai_inference
-                .usage,
-            Usage::NotAllowed
-        );
-    }
-
-    #[test]
-    fn policy_kinds_parse_and_round_trip() {
-        for kind in PolicyKind::ALL {
-            assert_eq!(kind.name().parse::<PolicyKind>(), Ok(kind));
-            let policy = Policy::from_kind(kind);
-            assert_eq!(policy.kind(), Some(kind));
-            assert_eq!(policy.notice, kind.notice());
-            assert!(policy.notice.ends_with('.'));
-            let json = serde_json::to_string(&policy).expect("serialises");
-            assert_eq!(
-                serde_json::from_str::<Policy>(&json).expect("parses"),
-                policy
-            );
-        }
-        assert_eq!(PolicyKind::default(), PolicyKind::NoAiTraining);
-        let err = "no-ai".parse::<PolicyKind>().expect_err("unknown");
-        assert_eq!(
-            err.to_string(),
-            "unknown policy \"no-ai\" (expected one of: no-ai-training, no-genai-training, \
-             no-data-mining, search-only, allow)"
-        );
     }
 
     #[test]

@@ -8,24 +8,10 @@
 //! public keys the checker knows which one must have signed.
 
 use super::keys::{PublicKey, SigningKeyPair};
-use super::manifest::{Payload, PolicyKind};
+use crate::payload::Payload;
 
 /// Domain separation prefix of the signed bytes (never valid as a manifest).
 pub const SEAL_DOMAIN: &[u8] = b"earmark/seal/v1\0";
-
-/// Policy code for a policy kind (1–5, in [`PolicyKind::ALL`] order); 0 for
-/// a policy that is not one of the standard kinds.
-pub fn policy_code(kind: Option<PolicyKind>) -> u8 {
-    kind.and_then(|k| PolicyKind::ALL.iter().position(|&a| a == k))
-        .map_or(0, |i| i as u8 + 1)
-}
-
-/// The policy kind of a code, `None` for 0 (custom) or an unknown code.
-pub fn policy_from_code(code: u8) -> Option<PolicyKind> {
-    PolicyKind::ALL
-        .get(usize::from(code).checked_sub(1)?)
-        .copied()
-}
 
 fn signed_bytes(payload: Payload, policy_code: u8) -> Vec<u8> {
     let mut m = SEAL_DOMAIN.to_vec();
@@ -79,6 +65,7 @@ pub fn check_seal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{policy_code, PolicyKind};
 
     #[test]
     fn seal_verifies_only_for_its_payload_policy_and_key() {
@@ -113,15 +100,5 @@ mod tests {
             check_seal(&[other.public_key()], payload, code, &sig),
             SealVerdict::UnknownSigner
         );
-    }
-
-    #[test]
-    fn policy_codes_round_trip() {
-        for kind in PolicyKind::ALL {
-            assert_eq!(policy_from_code(policy_code(Some(kind))), Some(kind));
-        }
-        assert_eq!(policy_code(None), 0);
-        assert_eq!(policy_from_code(0), None);
-        assert_eq!(policy_from_code(200), None);
     }
 }

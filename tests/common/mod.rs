@@ -7,7 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use earmark::audio::{decode_file, Audio, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
+use earmark::audio::{
+    decode_file, Audio, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -216,7 +218,7 @@ pub fn write_audio(path: &Path, audio: &Audio, format: OutputFormat, sample_form
     let mut w =
         PcmWriter::create(path, format, spec).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     w.write_interleaved(&audio.samples).expect("write samples");
-    w.finish(&[]).expect("finish file");
+    w.finish(&OutputTags::none(format)).expect("finish file");
 }
 
 /// Writes a tagless 16-bit WAV.
@@ -286,4 +288,89 @@ pub fn assert_contains(haystack: &str, needle: &str) {
         haystack.contains(needle),
         "expected {needle:?} in:\n{haystack}"
     );
+}
+
+/// Whether an external tool is present. Missing tools fail the test in CI
+/// (`.ci/run` installs them and sets CI); elsewhere the check is skipped
+/// with a note on stderr.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg(if tool == "exiftool" {
+            "-ver"
+        } else {
+            "-version"
+        })
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing; .ci/run installs it (libimage-exiftool-perl / ffmpeg)"
+        );
+        eprintln!("note: {tool} not installed; skipping the check that needs it");
+    }
+    found
+}
+
+/// Runs `ffmpeg -y -loglevel error ARGS`, asserting success.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-y", "-nostdin", "-loglevel", "error"])
+        .args(args)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a re-upload does to a file: MP3 at `kbps` (ffmpeg's LAME encoder),
+/// decoded back to a 16-bit WAV without tags at `out`.
+pub fn mp3_round_trip(input: &Path, out: &Path, kbps: u32) {
+    let mp3 = out.with_extension("tmp.mp3");
+    let rate = format!("{kbps}k");
+    ffmpeg(&[
+        "-i",
+        s(input),
+        "-map_metadata",
+        "-1",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        &rate,
+        s(&mp3),
+    ]);
+    ffmpeg(&[
+        "-i",
+        s(&mp3),
+        "-map_metadata",
+        "-1",
+        "-c:a",
+        "pcm_s16le",
+        s(out),
+    ]);
+    let _ = fs::remove_file(mp3);
+}
+
+/// A playback-speed change by `factor` (tempo and pitch together, as a
+/// turntable or `asetrate` does), written as a 16-bit WAV at `out`.
+pub fn speed_change(input: &Path, out: &Path, factor: f64) {
+    let rate = decode(input).sample_rate;
+    let filter = format!(
+        "asetrate={},aresample={rate}",
+        (f64::from(rate) * factor).round()
+    );
+    ffmpeg(&[
+        "-i",
+        s(input),
+        "-map_metadata",
+        "-1",
+        "-af",
+        &filter,
+        "-c:a",
+        "pcm_s16le",
+        s(out),
+    ]);
 }

@@ -38,12 +38,12 @@
 //! criteria (see [`RobustnessReport::checks`]).
 //!
 //! ```no_run
-//! use earmark::report::{run, RobustnessOptions};
+//! use earmark_eval::report::{run, RobustnessOptions};
 //! let opts = RobustnessOptions::new(vec!["test-audio".into()]);
 //! let report = run(&opts)?;
 //! println!("{report}");
 //! std::process::exit(if report.passed() { 0 } else { 1 });
-//! # Ok::<(), earmark::report::ReportError>(())
+//! # Ok::<(), earmark_eval::report::ReportError>(())
 //! ```
 
 use std::collections::HashSet;
@@ -60,24 +60,16 @@ mod seal;
 pub use seal::{SealRow, SealSection, REQUIRED_SEAL_RATE, SEAL_MIN_SECONDS};
 
 use crate::attacks::{self, Attack, AttackError};
-use crate::audio::{self, Audio, AudioError, OutputFormat, PcmWriter, SampleFormat, WriterSpec};
-use crate::mark::code::{encode, message_bits, CODED_BITS};
-use crate::mark::key::Pattern;
-use crate::mark::layout::Layout;
-use crate::mark::seal::SealMessage;
-use crate::mark::{
-    detect_any_scale, detect_buffer, embed_buffer, DetectReport, EmbedOptions, WatermarkKey,
+use crate::engine;
+use earmark::audio::{
+    self, Audio, AudioError, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
 };
+use earmark::mark::{coded_bits, WatermarkKey, CANDIDATES};
+use earmark::provenance::SigningKeyPair;
+use earmark::{StampOptions, Verification, VerifyOptions};
 
 /// Synchronisation candidates the detector decodes per analysis.
-const DECODES_PER_ANALYSIS: f64 = crate::mark::detect::CANDIDATES as f64;
-
-/// File extensions (lowercase) that [`find_tracks`] treats as audio when it
-/// scans a folder.
-pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "ogg", "oga", "mp3", "m4a", "mp4", "aac", "aif", "aiff", "aifc", "mka",
-    "mkv", "webm", "caf",
-];
+const DECODES_PER_ANALYSIS: f64 = CANDIDATES as f64;
 
 /// Required exact-payload recovery rate on full tracks after each attack of
 /// [`attacks::standard_suite`] (and without attack).
@@ -112,7 +104,8 @@ const CLIP_SOURCE: Attack = Attack::Mp3 { kbps: 128 };
 #[derive(Debug, Clone)]
 pub struct RobustnessOptions {
     /// Audio files, or folders whose audio files (by extension, see
-    /// [`AUDIO_EXTENSIONS`]) are used; folders are not scanned recursively.
+    /// [`earmark::container::AUDIO_EXTENSIONS`]) are used; folders are not
+    /// scanned recursively.
     pub tracks: Vec<PathBuf>,
     /// Different seeded random payloads stamped into each track, so that the
     /// recovery rate has more trials than there are tracks. Default 4.
@@ -135,7 +128,7 @@ pub struct RobustnessOptions {
     /// Seed for the payloads, noise and clip offsets; the same seed gives the
     /// same trials. Default 0.
     pub seed: u64,
-    /// Embedding strength (see [`EmbedOptions::strength`]). Default 1.0.
+    /// Embedding strength (see [`StampOptions::strength`]). Default 1.0.
     pub strength: f32,
     /// If set, each track's decoded original and its first stamped version
     /// are written there as 16-bit WAV (`<stem>.orig.wav`,
@@ -144,11 +137,11 @@ pub struct RobustnessOptions {
     /// Also run the speed, tempo and pitch attacks of
     /// [`attacks::time_scale_suite`] on the stamped track, on its MP3-128
     /// copy and on 10 s clips of that copy, detected with the scale search
-    /// ([`crate::mark::search`]). Their requirements: see [`REQUIRED_TIME_SCALE_FULL_RATE`].
+    /// ([`earmark::mark::search`]). Their requirements: see [`REQUIRED_TIME_SCALE_FULL_RATE`].
     /// Default `false`.
     pub time_scale: bool,
     /// Stamp the main rows' trials with the seal too, as `earmark stamp`
-    /// does (see [`crate::mark::seal`]); the seal section always does.
+    /// does (see [`earmark::mark::seal`]); the seal section always does.
     /// Default `true`.
     pub seal: bool,
     /// Run only the seal section (full-length tracks of at least
@@ -241,6 +234,14 @@ pub enum ReportError {
     /// The worker thread pool could not be started.
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// The engine refused to stamp or verify.
+    #[error("{}: {error}", path.display())]
+    Engine {
+        /// The track.
+        path: PathBuf,
+        /// The engine's error.
+        error: String,
+    },
 }
 
 /// Results for one attack (one table row).
@@ -331,7 +332,7 @@ pub struct FpRow {
     pub max_analyses: usize,
     /// Mean CRC checks per window (decodes of candidates whose sync score
     /// reached the gate, all passes of a search; see
-    /// [`DetectReport::crc_checks`]).
+    /// [`earmark::verify::Diagnostics::crc_checks`]).
     pub mean_crc_checks: f64,
     /// Most CRC checks in one window.
     pub max_crc_checks: usize,
@@ -529,10 +530,7 @@ pub fn find_tracks(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {
                 let p = entry.path();
                 let is_file = entry.file_type().map_err(|e| io(&p, e))?.is_file()
                     || std::fs::metadata(&p).is_ok_and(|m| m.is_file());
-                let audio_ext = p
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+                let audio_ext = earmark::container::has_audio_extension(&p);
                 if is_file && audio_ext {
                     found.push(p);
                 }
@@ -814,23 +812,26 @@ const TAG_PAYLOAD: u64 = 1;
 const TAG_ATTACK: u64 = 2;
 const TAG_CLIP: u64 = 3;
 
-/// The seeded random payload of track `t`, payload `p`.
-fn payload_for(seed: u64, t: usize, p: usize) -> [u8; 8] {
-    let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, &[TAG_PAYLOAD, t as u64, p as u64]));
-    let mut payload = [0u8; 8];
-    rng.fill_bytes(&mut payload);
-    payload
+/// The stamp options of trial `p` on track `t`: a seeded signing key (so
+/// the key fingerprint half of the payload is random too) and track id, the
+/// report's watermark key and strength, the seal unless switched off.
+fn trial_options(opts: &RobustnessOptions, t: usize, p: usize) -> StampOptions {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(opts.seed, &[TAG_PAYLOAD, t as u64, p as u64]));
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    let mut so = StampOptions::new(SigningKeyPair::from_bytes(&secret));
+    so.track_id = Some(rng.next_u32());
+    so.wm_key = opts.key.clone();
+    so.strength = opts.strength;
+    so.seal = opts.seal;
+    so
 }
 
-/// Embedding options of the main rows: the strength, and the seal unless
-/// switched off.
-fn embed_options(opts: &RobustnessOptions) -> EmbedOptions {
-    let o = EmbedOptions::with_strength(opts.strength);
-    if opts.seal {
-        o.with_seal(filler_seal())
-    } else {
-        o
-    }
+/// Verify options with the report's watermark key.
+fn verify_options(key: &WatermarkKey) -> VerifyOptions {
+    let mut vo = VerifyOptions::default();
+    vo.wm_key = key.clone();
+    vo
 }
 
 /// The error for `attack` failing on the track at `path`.
@@ -839,16 +840,6 @@ fn attack_error(path: &Path, attack: &Attack, error: AttackError) -> ReportError
         path: path.to_path_buf(),
         attack: attack.name(),
         error,
-    }
-}
-
-/// The seal message of the main rows' trials: any signature will do there
-/// (the seal section checks real ones); what matters is that the seal's
-/// signal is present, as in every stamped file.
-fn filler_seal() -> SealMessage {
-    SealMessage {
-        signature: [0xa5; 64],
-        policy: 1,
     }
 }
 
@@ -861,23 +852,16 @@ fn stamp_and_attack(
     p: usize,
 ) -> Result<Job, ReportError> {
     let key = &opts.key;
-    let payload = payload_for(opts.seed, t, p);
-    let pattern = Pattern::new(key, Layout::V1);
-    let coded = encode(&message_bits(payload, &pattern.mask));
     let orig = &track.audio;
-    let (samples, stats) = embed_buffer(
-        key,
-        payload,
-        &orig.samples,
-        orig.sample_rate,
-        usize::from(orig.channels),
-        embed_options(opts),
-    );
-    let stamped = Audio {
-        samples,
-        sample_rate: orig.sample_rate,
-        channels: orig.channels,
-    };
+    let (stamped, result) =
+        engine::stamp(orig, &trial_options(opts, t, p)).map_err(|error| ReportError::Engine {
+            path: track.path.clone(),
+            error: error.to_string(),
+        })?;
+    let payload = result.payload;
+    let stats = result.stats;
+    let coded = coded_bits(key, payload.to_bytes());
+    let verify_opts = verify_options(key);
     let snr_db = attacks::snr_db(&orig.samples, &stamped.samples);
     if p == 0 {
         if let Some(dir) = &opts.stamped_dir {
@@ -886,13 +870,12 @@ fn stamp_and_attack(
         }
     }
     let attack_err = |attack: &Attack, error| attack_error(&track.path, attack, error);
-    // Time-scale rows use the speed/tempo/pitch search, as `verify` does when
-    // plain detection finds nothing (see `mark::search`).
-    let time_scale = attacks::time_scale_suite();
-    let trial = |a: &Audio, search: bool| measure(key, payload, &coded, a, search);
+    // Every trial is what `earmark verify` does: plain detection, the
+    // speed/tempo/pitch search when that finds nothing, the seal.
+    let trial = |a: &Audio| measure(&verify_opts, payload, &coded, a);
     // `clips_per_track` clips of `seconds` cut from `source` at seeded offsets;
     // returns the trials and how many clips did not fit.
-    let clip_trials = |source: &Audio, seconds: f32, i: usize, search: bool| {
+    let clip_trials = |source: &Audio, seconds: f32, i: usize| {
         let clip = Attack::Clip { seconds };
         let mut trials = Vec::with_capacity(opts.clips_per_track);
         let mut skipped = 0;
@@ -902,7 +885,7 @@ fn stamp_and_attack(
                 &[TAG_CLIP, t as u64, p as u64, i as u64, c as u64],
             );
             match attacks::apply(&clip, source, seed) {
-                Ok(a) => trials.push(trial(&a.audio, search)),
+                Ok(a) => trials.push(trial(&a.audio)?),
                 Err(AttackError::TooShort { .. }) => skipped += 1,
                 Err(e) => return Err(attack_err(&clip, e)),
             }
@@ -920,13 +903,13 @@ fn stamp_and_attack(
             );
         }
         let row = match kind {
-            RowKind::Clean => (vec![trial(&stamped, false)], 0),
+            RowKind::Clean => (vec![trial(&stamped)?], 0),
             RowKind::Full(attack) => {
                 let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
                 let attacked = attacks::apply(attack, &stamped, seed)
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
-                let tr = trial(&attacked, time_scale.contains(attack));
+                let tr = trial(&attacked)?;
                 if *attack == CLIP_SOURCE && clip_source.is_none() {
                     clip_source = Some(attacked);
                 }
@@ -939,13 +922,13 @@ fn stamp_and_attack(
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
                 match clip {
-                    None => (vec![trial(&attacked, true)], 0),
-                    Some(seconds) => clip_trials(&attacked, *seconds, i, true)?,
+                    None => (vec![trial(&attacked)?], 0),
+                    Some(seconds) => clip_trials(&attacked, *seconds, i)?,
                 }
             }
             RowKind::Clip(seconds) => {
                 let source = clip_source.as_ref().expect("set above");
-                clip_trials(source, *seconds, i, false)?
+                clip_trials(source, *seconds, i)?
             }
         };
         rows.push(row);
@@ -959,16 +942,16 @@ fn stamp_and_attack(
     })
 }
 
-/// Runs the detector on `audio` and scores it against `payload`.
+/// Verifies `audio` with the engine and scores the verdict against
+/// `payload` (`coded`: its coded bits, for the raw bit error rate).
 fn measure(
-    key: &WatermarkKey,
-    payload: [u8; 8],
-    coded: &[u8; CODED_BITS],
+    opts: &VerifyOptions,
+    payload: earmark::Payload,
+    coded: &[u8],
     audio: &Audio,
-    search: bool,
-) -> Trial {
-    let (report, detect_ms) = timed_detect(key, audio, search);
-    let raw_ber = report.best.as_ref().map_or(0.5, |b| {
+) -> Result<Trial, ReportError> {
+    let (v, detect_ms) = timed_verify(opts, audio)?;
+    let raw_ber = v.diagnostics.best.as_ref().map_or(0.5, |b| {
         let wrong = b
             .soft
             .iter()
@@ -977,31 +960,24 @@ fn measure(
             .count();
         wrong as f64 / coded.len() as f64
     });
-    Trial {
-        recovered: report.detections.iter().any(|d| d.payload == payload),
-        false_payloads: report
-            .detections
-            .iter()
-            .filter(|d| d.payload != payload)
-            .count(),
+    Ok(Trial {
+        recovered: v.markers.iter().any(|m| m.payload == payload),
+        false_payloads: v.markers.iter().filter(|m| m.payload != payload).count(),
         raw_ber,
         detect_ms,
         seconds: audio.duration_secs(),
-        sync_z: report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z)),
-    }
+        sync_z: f64::from(v.best_sync_z),
+    })
 }
 
-/// Detects in `audio`, timing the detector alone (milliseconds).
-fn timed_detect(key: &WatermarkKey, audio: &Audio, search: bool) -> (DetectReport, f64) {
+/// Verifies `audio` with the engine, timing it (milliseconds).
+fn timed_verify(opts: &VerifyOptions, audio: &Audio) -> Result<(Verification, f64), ReportError> {
     let start = Instant::now();
-    let (rate, ch) = (audio.sample_rate, usize::from(audio.channels));
-    let report = if search {
-        // Plain detection, then the speed/tempo/pitch search.
-        detect_any_scale(key, &audio.samples, rate, ch).0
-    } else {
-        detect_buffer(key, &audio.samples, rate, ch)
-    };
-    (report, start.elapsed().as_secs_f64() * 1e3)
+    let v = engine::verify(audio, opts).map_err(|error| ReportError::Engine {
+        path: PathBuf::from("(attacked audio)"),
+        error: error.to_string(),
+    })?;
+    Ok((v, start.elapsed().as_secs_f64() * 1e3))
 }
 
 /// Writes `audio` as a 16-bit WAV.
@@ -1017,7 +993,8 @@ fn write_wav(path: &Path, audio: &Audio) -> Result<(), ReportError> {
     };
     let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).map_err(err)?;
     w.write_interleaved(&audio.samples).map_err(err)?;
-    w.finish(&[]).map_err(err)?;
+    w.finish(&OutputTags::none(OutputFormat::Wav))
+        .map_err(err)?;
     Ok(())
 }
 
@@ -1100,17 +1077,16 @@ fn false_positives(opts: &RobustnessOptions, tracks: &[Track]) -> Result<FpRow, 
                 channels: a.channels,
             };
             // What `verify` does: plain detection, then the scale search.
-            let (report, ms) = timed_detect(&keys[k], &window, true);
-            let z = report.best.as_ref().map_or(0.0, |b| f64::from(b.sync_z));
-            (
-                report.detections.len(),
-                z,
-                report.analyses,
-                report.crc_checks,
+            let (v, ms) = timed_verify(&verify_options(&keys[k]), &window)?;
+            Ok((
+                v.markers.len(),
+                f64::from(v.best_sync_z),
+                v.diagnostics.analyses,
+                v.diagnostics.crc_checks,
                 ms,
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<_, ReportError>>()?;
     let n = results.len() as f64;
     row.windows = results.len();
     row.keys = keys.len();
@@ -1422,7 +1398,7 @@ impl fmt::Display for RobustnessReport {
 mod tests {
     use super::*;
 
-    const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-audio");
+    const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-audio");
 
     /// Writes a `seconds`-long excerpt of a real test track to `dir` as WAV.
     fn excerpt(dir: &Path, seconds: f64) -> PathBuf {
@@ -1651,9 +1627,17 @@ mod tests {
 
     #[test]
     fn payloads_and_seeds_are_deterministic_and_distinct() {
-        assert_eq!(payload_for(7, 1, 2), payload_for(7, 1, 2));
-        assert_ne!(payload_for(7, 1, 2), payload_for(7, 2, 1));
-        assert_ne!(payload_for(7, 1, 2), payload_for(8, 1, 2));
+        let opts = |seed| RobustnessOptions {
+            seed,
+            ..RobustnessOptions::default()
+        };
+        let payload = |seed, t, p| {
+            let o = trial_options(&opts(seed), t, p);
+            (o.signing_key.public_key().fingerprint32(), o.track_id)
+        };
+        assert_eq!(payload(7, 1, 2), payload(7, 1, 2));
+        assert_ne!(payload(7, 1, 2), payload(7, 2, 1));
+        assert_ne!(payload(7, 1, 2), payload(8, 1, 2));
         assert_ne!(mix(0, &[1, 2]), mix(0, &[2, 1]));
     }
 }

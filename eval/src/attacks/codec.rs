@@ -1,5 +1,5 @@
 //! Lossy codec round trips: MP3 (LAME via `mp3lame-encoder`) and Ogg Vorbis (aoTuV via
-//! `vorbis_rs`), both decoded back with `crate::audio::decode_bytes` (symphonia).
+//! `vorbis_rs`), both decoded back with `earmark::audio::decode_bytes` (symphonia).
 
 use std::num::{NonZeroU32, NonZeroU8};
 
@@ -7,7 +7,7 @@ use mp3lame_encoder::{Bitrate, Builder, FlushGap, InterleavedPcm, Mode, MonoPcm,
 use vorbis_rs::{VorbisBitrateManagementStrategy, VorbisEncoderBuilder};
 
 use super::AttackError;
-use crate::audio::{decode_bytes, Audio};
+use earmark::audio::{decode_bytes, Audio};
 
 /// Total MP3 round-trip delay in frames: LAME's encoder delay (576) plus the MP3 synthesis
 /// filterbank's decoder delay (528 + 1). Measured by cross-correlation in
@@ -268,7 +268,7 @@ pub(super) fn vorbis_roundtrip(
     ))
 }
 
-/// Decode with `crate::audio::decode_bytes` and check the stream kept rate and channels.
+/// Decode with `earmark::audio::decode_bytes` and check the stream kept rate and channels.
 pub(super) fn decode(
     bytes: Vec<u8>,
     ext: &'static str,

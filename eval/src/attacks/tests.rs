@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use super::*;
-use crate::audio::Audio;
+use earmark::audio::Audio;
 
 /// Build an `Audio` without relying on any derive of the shared type.
 fn audio(samples: Vec<f32>, sample_rate: u32, channels: u16) -> Audio {
@@ -645,11 +645,11 @@ fn outputs_stay_within_full_scale() {
 // ---------------------------------------------------------------------------------------
 // Time-scale attacks: speed, tempo, pitch.
 
-const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-audio");
+const TEST_AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-audio");
 
 /// `seconds` of a real test track (from `test-audio/`), starting 4 s in.
 fn track_excerpt(name: &str, seconds: f64) -> Audio {
-    let a = crate::audio::decode_file(&std::path::Path::new(TEST_AUDIO).join(name))
+    let a = earmark::audio::decode_file(&std::path::Path::new(TEST_AUDIO).join(name))
         .expect("test track decodes");
     let ch = usize::from(a.channels);
     let start = 4 * a.sample_rate as usize;

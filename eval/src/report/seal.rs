@@ -2,27 +2,26 @@
 //! signature carried by the audio recovered, and does it verify, after the
 //! attacks a re-upload goes through?
 //!
-//! Each trial stamps a track with a payload naming the report's signing key
-//! and a fresh track id, with the seal signed by that key; attacks it; then
-//! does what `verify` does on a bare copy: the main detector finds the payload
-//! and unit phase, the seal reader folds the seal band, and
-//! [`check_seal`] verifies the signature with the public key the payload
-//! names. A trial counts only when the signature is valid for the decoded
-//! payload.
+//! Each trial stamps a track with the engine (a payload naming the report's
+//! signing key and a fresh track id, the seal signed by that key), attacks
+//! it, then verifies the bare copy with the engine, that key trusted: what
+//! `earmark verify --trust KEY` says. A trial counts only when the engine
+//! reports the seal valid for the decoded payload.
 
 use super::{attack_error, mix, Check, ReportError, RobustnessOptions, Track, REQUIRED_FULL_RATE};
 use crate::attacks::{self, Attack};
-use crate::audio::Audio;
-use crate::mark::seal::{ScaledSealReader, SealMessage, SealReader};
-use crate::mark::{detect_any_scale, embed_buffer, EmbedOptions, Scale};
-use crate::provenance::{
-    check_seal, policy_code, sign_seal, Payload, PolicyKind, SealVerdict, SigningKeyPair,
-};
+use crate::engine;
+use earmark::audio::Audio;
+use earmark::mark::SealMessage;
+use earmark::policy::policy_code;
+use earmark::provenance::{sign_seal, SigningKeyPair};
+use earmark::verify::SealStatus;
+use earmark::{PolicyKind, StampOptions, VerifyOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
 /// Shortest track the seal section uses, seconds (a full-length track).
-pub const SEAL_MIN_SECONDS: f64 = crate::mark::seal::FULL_TRACK_SECONDS;
+pub const SEAL_MIN_SECONDS: f64 = earmark::mark::FULL_TRACK_SECONDS;
 /// Required rate of valid seals after MP3 128 kbps on full-length tracks.
 pub const REQUIRED_SEAL_RATE: f64 = 0.95;
 /// The attack the requirement applies to.
@@ -211,7 +210,7 @@ fn chain_label(chain: &[Attack]) -> String {
 
 struct SealTrial {
     payload_ok: bool,
-    verdict: Option<SealVerdict>,
+    verdict: Option<SealStatus>,
     raw_ber: f64,
     seconds: f64,
 }
@@ -235,26 +234,21 @@ pub(super) fn seal_section(
         .par_iter()
         .map(|&(t, p)| {
             let track = long[t];
-            let track_id = mix(opts.seed, &[TAG_SEAL, t as u64, p as u64]) as u32;
-            let payload = Payload::new(public.fingerprint32(), track_id);
+            let mut so = StampOptions::new(signer.clone());
+            so.track_id = Some(mix(opts.seed, &[TAG_SEAL, t as u64, p as u64]) as u32);
+            so.wm_key = opts.key.clone();
+            so.strength = opts.strength;
+            so.policy = earmark::Policy::from_kind(PolicyKind::NoAiTraining);
+            let (stamped, result) =
+                engine::stamp(&track.audio, &so).map_err(|error| ReportError::Engine {
+                    path: track.path.clone(),
+                    error: error.to_string(),
+                })?;
+            let payload = result.payload;
             let code = policy_code(Some(PolicyKind::NoAiTraining));
             let message = SealMessage {
                 signature: sign_seal(&signer, payload, code),
                 policy: code,
-            };
-            let orig = &track.audio;
-            let ch = usize::from(orig.channels);
-            let (samples, _) = embed_buffer(
-                &opts.key,
-                payload.to_bytes(),
-                &orig.samples,
-                orig.sample_rate,
-                ch,
-                EmbedOptions::with_strength(opts.strength).with_seal(message),
-            );
-            let stamped = Audio {
-                samples,
-                ..orig.clone()
             };
             kinds
                 .iter()
@@ -266,7 +260,7 @@ pub(super) fn seal_section(
                             .map_err(|e| attack_error(&track.path, a, e))?
                             .audio;
                     }
-                    Ok(read_trial(opts, &attacked, payload, &message, &public))
+                    read_trial(opts, &attacked, payload, &message, &public)
                 })
                 .collect::<Result<Vec<_>, ReportError>>()
         })
@@ -283,11 +277,11 @@ pub(super) fn seal_section(
                 payload_recovered: trials.iter().filter(|t| t.payload_ok).count(),
                 seal_valid: trials
                     .iter()
-                    .filter(|t| matches!(t.verdict, Some(SealVerdict::Valid(_))))
+                    .filter(|t| t.verdict == Some(SealStatus::Valid))
                     .count(),
                 seal_invalid: trials
                     .iter()
-                    .filter(|t| matches!(t.verdict, Some(SealVerdict::Invalid(_))))
+                    .filter(|t| t.verdict == Some(SealStatus::Invalid))
                     .count(),
                 mean_raw_ber: trials.iter().map(|t| t.raw_ber).sum::<f64>() / n,
                 max_raw_ber: trials.iter().map(|t| t.raw_ber).fold(0.0, f64::max),
@@ -307,52 +301,34 @@ pub(super) fn seal_section(
     })
 }
 
-/// What `verify` does on a bare copy: payload and phase from the main
-/// detector, then the seal read at that phase and checked with the key the
-/// payload names.
+/// `earmark verify --trust KEY` on a bare copy, through the engine; the
+/// raw seal bit error rate is measured against the stamped message.
 fn read_trial(
     opts: &RobustnessOptions,
     audio: &Audio,
-    payload: Payload,
+    payload: earmark::Payload,
     message: &SealMessage,
-    public: &crate::provenance::PublicKey,
-) -> SealTrial {
+    public: &earmark::provenance::PublicKey,
+) -> Result<SealTrial, ReportError> {
     let started = std::time::Instant::now();
-    let ch = usize::from(audio.channels);
-    // The main layer as `verify` finds it: plain, else the scale search.
-    let (report, scale) = detect_any_scale(&opts.key, &audio.samples, audio.sample_rate, ch);
-    let found = report
-        .detections
-        .first()
-        .map(|d| Payload::from_bytes(d.payload));
-    let phase = report.best.as_ref().map_or(0.0, |b| b.phase_seconds);
-    // Then the seal at that phase, around the scale when there was one.
-    let read = if scale == Scale::IDENTITY {
-        SealReader::new(audio.sample_rate, ch).map(|mut r| {
-            r.process(&audio.samples);
-            r.finish(&opts.key, phase)
-        })
-    } else {
-        ScaledSealReader::new(audio.sample_rate, ch, scale).map(|mut r| {
-            r.process(&audio.samples);
-            r.finish(&opts.key, phase)
-        })
-    };
-    let verdict = match (&found, read.as_ref().and_then(|r| r.message)) {
-        (Some(found), Some(m)) => Some(check_seal(
-            std::slice::from_ref(public),
-            *found,
-            m.policy,
-            &m.signature,
-        )),
-        _ => None,
-    };
-    SealTrial {
+    let mut vo = VerifyOptions::default();
+    vo.wm_key = opts.key.clone();
+    vo.trusted = vec![public.clone()];
+    let v = engine::verify(audio, &vo).map_err(|error| ReportError::Engine {
+        path: "(attacked audio)".into(),
+        error: error.to_string(),
+    })?;
+    let found = v.markers.first().map(|m| m.payload);
+    Ok(SealTrial {
         payload_ok: found == Some(payload),
-        verdict,
-        raw_ber: read.map_or(0.5, |r| 1.0 - r.agreement(&opts.key, message)),
+        verdict: v.seal.as_ref().map(|s| s.status),
+        raw_ber: v
+            .diagnostics
+            .seal
+            .as_ref()
+            .map_or(0.5, |r| 1.0 - r.agreement(&opts.key, message)),
         seconds: started.elapsed().as_secs_f64(),
-    }
+    })
 }
 
 #[cfg(test)]

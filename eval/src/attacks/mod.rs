@@ -13,8 +13,8 @@
 //! `apply(&Attack::Clip { .. }, &apply(&Attack::Mp3 { .. }, &a, s)?.audio, s)`.
 //!
 //! ```no_run
-//! # use earmark::attacks::{apply, standard_suite};
-//! # fn demo(audio: &earmark::audio::Audio) -> Result<(), earmark::attacks::AttackError> {
+//! # use earmark_eval::attacks::{apply, standard_suite};
+//! # fn demo(audio: &earmark::audio::Audio) -> Result<(), earmark_eval::attacks::AttackError> {
 //! for attack in standard_suite() {
 //!     let attacked = apply(&attack, audio, 42)?;
 //!     println!("{}: {} frames", attack.name(), attacked.audio.samples.len());
@@ -31,7 +31,7 @@ mod tests;
 
 use std::fmt;
 
-use crate::audio::Audio;
+use earmark::audio::Audio;
 
 /// Lowest Vorbis quality the bundled aoTuV encoder accepts (libvorbis' `-q` scale divided by
 /// 10, so this is `oggenc -q -2`). Anything lower is rejected by the encoder.

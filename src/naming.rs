@@ -1,0 +1,85 @@
+//! Names of the files earmark writes next to its inputs: stamped copies,
+//! tagged copies and manifest sidecars.
+
+use crate::audio::OutputFormat;
+use crate::error::{Error, ErrorKind, Result};
+use std::path::{Path, PathBuf};
+
+/// The stem of `path`'s file name, or `fallback`.
+fn stem_of(path: &Path, fallback: &str) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| fallback.into())
+}
+
+/// The default output of `stamp`: `NAME.earmark.flac` in the input's folder.
+pub fn stamped_path(input: &Path) -> PathBuf {
+    input.with_file_name(format!("{}.earmark.flac", stem_of(input, "audio")))
+}
+
+/// The default output of `tag`: `NAME.earmark.EXT` next to the input (the
+/// audio is kept as it is, so the extension is too).
+pub fn tagged_path(input: &Path) -> PathBuf {
+    let stem = stem_of(input, "audio");
+    match input.extension() {
+        Some(ext) if !ext.is_empty() => {
+            input.with_file_name(format!("{stem}.earmark.{}", ext.to_string_lossy()))
+        }
+        _ => input.with_file_name(format!("{stem}.earmark")),
+    }
+}
+
+/// The sidecar manifest of an output: `NAME.earmark.json` (for
+/// `NAME.earmark.flac` or `NAME.wav` alike).
+pub fn sidecar_path(output: &Path) -> PathBuf {
+    let stem = stem_of(output, "");
+    let stem = stem.strip_suffix(".earmark").unwrap_or(&stem);
+    output.with_file_name(format!("{stem}.earmark.json"))
+}
+
+/// The output format a path asks for, from its extension (`.flac`, `.wav`).
+pub fn output_format(path: &Path) -> Result<OutputFormat> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "flac" => Ok(OutputFormat::Flac),
+        "wav" | "wave" => Ok(OutputFormat::Wav),
+        _ => Err(Error::new(path, ErrorKind::UnsupportedOutput(ext))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_next_to_the_input() {
+        assert_eq!(
+            stamped_path(Path::new("a/song.mp3")),
+            Path::new("a/song.earmark.flac")
+        );
+        assert_eq!(
+            tagged_path(Path::new("a/song.mp3")),
+            Path::new("a/song.earmark.mp3")
+        );
+        assert_eq!(
+            tagged_path(Path::new("a/song")),
+            Path::new("a/song.earmark")
+        );
+        assert_eq!(
+            sidecar_path(Path::new("a/song.earmark.flac")),
+            Path::new("a/song.earmark.json")
+        );
+        assert_eq!(
+            sidecar_path(Path::new("out.wav")),
+            Path::new("out.earmark.json")
+        );
+        assert_eq!(
+            output_format(Path::new("x.WAV")).unwrap(),
+            OutputFormat::Wav
+        );
+        assert!(output_format(Path::new("x.mp3")).is_err());
+    }
+}
