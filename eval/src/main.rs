@@ -37,6 +37,11 @@ struct Args {
     /// Write each track's original and stamped audio as WAV here (for ViSQOL).
     #[arg(long)]
     stamped_dir: Option<PathBuf>,
+    /// Write every whole-track trial's attacked copy here (32-bit float WAV)
+    /// with the report's verdict in the JSON output, to check with
+    /// `earmark verify`.
+    #[arg(long)]
+    attacked_dir: Option<PathBuf>,
     /// Worker threads [default: one per CPU].
     #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     jobs: usize,
@@ -79,6 +84,7 @@ fn run() -> i32 {
     opts.strength = a.strength;
     opts.seed = a.seed;
     opts.stamped_dir = a.stamped_dir.clone();
+    opts.attacked_dir = a.attacked_dir.clone();
     opts.threads = a.jobs;
     opts.progress = !a.json;
     opts.time_scale = a.time_scale;

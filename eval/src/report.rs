@@ -134,6 +134,12 @@ pub struct RobustnessOptions {
     /// are written there as 16-bit WAV (`<stem>.orig.wav`,
     /// `<stem>.stamped.wav`) for external quality scoring. Default `None`.
     pub stamped_dir: Option<PathBuf>,
+    /// If set, every whole-track trial's attacked audio is written there as
+    /// a 32-bit float WAV (`<stem>.p<N>.<attack>.wav`, the exact samples the
+    /// report verified) and its verdict recorded in
+    /// [`RobustnessReport::verdicts`], so `earmark verify` can be run on the
+    /// same files and compared. Default `None`.
+    pub attacked_dir: Option<PathBuf>,
     /// Also run the speed, tempo and pitch attacks of
     /// [`attacks::time_scale_suite`] on the stamped track, on its MP3-128
     /// copy and on 10 s clips of that copy, detected with the scale search
@@ -168,6 +174,7 @@ impl Default for RobustnessOptions {
             seed: 0,
             strength: 1.0,
             stamped_dir: None,
+            attacked_dir: None,
             time_scale: false,
             seal: true,
             seal_only: false,
@@ -402,6 +409,26 @@ pub struct RobustnessReport {
     pub seal: Option<SealSection>,
     /// The acceptance criteria, evaluated.
     pub checks: Vec<Check>,
+    /// The verdict on every whole-track trial written to
+    /// [`RobustnessOptions::attacked_dir`] (empty without it).
+    pub verdicts: Vec<TrialVerdict>,
+}
+
+/// The engine's verdict on one attacked copy the report wrote out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialVerdict {
+    /// The WAV file holding the attacked copy.
+    pub file: PathBuf,
+    /// Row label of the attack.
+    pub attack: String,
+    /// The payload stamped, `KEY:TRACK`.
+    pub stamped: String,
+    /// The payloads found, `KEY:TRACK`, strongest first.
+    pub found: Vec<String>,
+    /// The seal's status, when one was read.
+    pub seal: Option<earmark::verify::SealStatus>,
+    /// The speed/tempo/pitch change undone, in words.
+    pub change: Option<String>,
 }
 
 impl RobustnessReport {
@@ -575,6 +602,8 @@ struct Job {
     mean_beta: f64,
     /// Per row: the trials, and how many were skipped.
     rows: Vec<(Vec<Trial>, usize)>,
+    /// Verdicts on the attacked copies written out.
+    verdicts: Vec<TrialVerdict>,
 }
 
 /// One kind of row.
@@ -645,7 +674,10 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
         .build()
         .map_err(|e| ReportError::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
-    if let Some(dir) = &opts.stamped_dir {
+    for dir in [&opts.stamped_dir, &opts.attacked_dir]
+        .into_iter()
+        .flatten()
+    {
         std::fs::create_dir_all(dir).map_err(|error| ReportError::Io {
             path: dir.clone(),
             error,
@@ -750,6 +782,7 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
             fp,
             seal,
             checks,
+            verdicts: results.iter().flat_map(|j| j.verdicts.clone()).collect(),
         })
     })
 }
@@ -872,7 +905,33 @@ fn stamp_and_attack(
     let attack_err = |attack: &Attack, error| attack_error(&track.path, attack, error);
     // Every trial is what `earmark verify` does: plain detection, the
     // speed/tempo/pitch search when that finds nothing, the seal.
-    let trial = |a: &Audio| measure(&verify_opts, payload, &coded, a);
+    let verdicts = std::sync::Mutex::new(Vec::new());
+    // A whole-track trial: measured, and written out with its verdict when
+    // asked to.
+    let whole = |label: &str, a: &Audio| -> Result<Trial, ReportError> {
+        let (trial, v) = measure(&verify_opts, payload, &coded, a)?;
+        if let Some(dir) = &opts.attacked_dir {
+            let file = dir.join(format!(
+                "{}.p{p}.{}.wav",
+                track.stem,
+                label.replace(' ', "+")
+            ));
+            write_wav_as(&file, a, SampleFormat::F32)?;
+            verdicts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(TrialVerdict {
+                    file,
+                    attack: label.to_string(),
+                    stamped: payload.reference(),
+                    found: v.markers.iter().map(|m| m.payload.reference()).collect(),
+                    seal: v.seal.as_ref().map(|s| s.status),
+                    change: v.change.clone(),
+                });
+        }
+        Ok(trial)
+    };
+    let trial = |a: &Audio| measure(&verify_opts, payload, &coded, a).map(|(t, _)| t);
     // `clips_per_track` clips of `seconds` cut from `source` at seeded offsets;
     // returns the trials and how many clips did not fit.
     let clip_trials = |source: &Audio, seconds: f32, i: usize| {
@@ -903,13 +962,13 @@ fn stamp_and_attack(
             );
         }
         let row = match kind {
-            RowKind::Clean => (vec![trial(&stamped)?], 0),
+            RowKind::Clean => (vec![whole("clean", &stamped)?], 0),
             RowKind::Full(attack) => {
                 let seed = mix(opts.seed, &[TAG_ATTACK, t as u64, p as u64, i as u64]);
                 let attacked = attacks::apply(attack, &stamped, seed)
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
-                let tr = trial(&attacked)?;
+                let tr = whole(&kind.label(), &attacked)?;
                 if *attack == CLIP_SOURCE && clip_source.is_none() {
                     clip_source = Some(attacked);
                 }
@@ -922,7 +981,7 @@ fn stamp_and_attack(
                     .map_err(|e| attack_err(attack, e))?
                     .audio;
                 match clip {
-                    None => (vec![trial(&attacked)?], 0),
+                    None => (vec![whole(&kind.label(), &attacked)?], 0),
                     Some(seconds) => clip_trials(&attacked, *seconds, i)?,
                 }
             }
@@ -939,6 +998,7 @@ fn stamp_and_attack(
         active_fraction: stats.active_fraction(),
         mean_beta: stats.mean_beta,
         rows,
+        verdicts: verdicts.into_inner().unwrap_or_else(|e| e.into_inner()),
     })
 }
 
@@ -949,7 +1009,7 @@ fn measure(
     payload: earmark::Payload,
     coded: &[u8],
     audio: &Audio,
-) -> Result<Trial, ReportError> {
+) -> Result<(Trial, Verification), ReportError> {
     let (v, detect_ms) = timed_verify(opts, audio)?;
     let raw_ber = v.diagnostics.best.as_ref().map_or(0.5, |b| {
         let wrong = b
@@ -960,14 +1020,15 @@ fn measure(
             .count();
         wrong as f64 / coded.len() as f64
     });
-    Ok(Trial {
+    let trial = Trial {
         recovered: v.markers.iter().any(|m| m.payload == payload),
         false_payloads: v.markers.iter().filter(|m| m.payload != payload).count(),
         raw_ber,
         detect_ms,
         seconds: audio.duration_secs(),
         sync_z: f64::from(v.best_sync_z),
-    })
+    };
+    Ok((trial, v))
 }
 
 /// Verifies `audio` with the engine, timing it (milliseconds).
@@ -982,6 +1043,11 @@ fn timed_verify(opts: &VerifyOptions, audio: &Audio) -> Result<(Verification, f6
 
 /// Writes `audio` as a 16-bit WAV.
 fn write_wav(path: &Path, audio: &Audio) -> Result<(), ReportError> {
+    write_wav_as(path, audio, SampleFormat::I16)
+}
+
+/// Writes `audio` as a WAV of `format`.
+fn write_wav_as(path: &Path, audio: &Audio, format: SampleFormat) -> Result<(), ReportError> {
     let err = |error| ReportError::Write {
         path: path.to_path_buf(),
         error,
@@ -989,7 +1055,7 @@ fn write_wav(path: &Path, audio: &Audio) -> Result<(), ReportError> {
     let spec = WriterSpec {
         sample_rate: audio.sample_rate,
         channels: audio.channels,
-        sample_format: SampleFormat::I16,
+        sample_format: format,
     };
     let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).map_err(err)?;
     w.write_interleaved(&audio.samples).map_err(err)?;
@@ -1585,6 +1651,7 @@ mod tests {
             tracks: Vec::new(),
             fp,
             seal: None,
+            verdicts: Vec::new(),
         };
         let good = report(rows.clone(), fp.clone());
         assert!(good.passed(), "{good}");
