@@ -41,9 +41,39 @@ struct Usage {
     peak_kib: u64,
 }
 
-/// Runs `exe args` to completion (stdout and stderr discarded) and returns
-/// its rusage; panics if it fails.
+/// Runs `exe args` to completion and returns its CPU time and peak RSS.
+///
+/// A process's peak RSS (`ru_maxrss`) counts the memory of the process it
+/// was spawned from, so the bench does not spawn `earmark` itself: it runs a
+/// fresh, small copy of itself (`--measure-child`) that spawns `earmark` and
+/// prints what `wait4` reports.
 fn run<S: AsRef<OsStr> + std::fmt::Debug>(exe: &Path, args: &[S]) -> Usage {
+    let me = std::env::current_exe().expect("bench executable");
+    let out = Command::new(me)
+        .arg("--measure-child")
+        .arg(exe)
+        .args(args)
+        .output()
+        .expect("run the measuring child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "earmark {args:?} failed: {text}");
+    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().unwrap());
+    Usage {
+        cpu: Duration::from_nanos(words.next().expect("cpu")),
+        peak_kib: words.next().expect("rss"),
+    }
+}
+
+/// The `--measure-child` mode: runs the command, prints "CPU-ns peak-KiB".
+fn measure_child(exe: &OsStr, args: &[std::ffi::OsString]) -> ! {
+    let u = spawn_and_wait(Path::new(exe), args);
+    println!("{} {}", u.cpu.as_nanos(), u.peak_kib);
+    std::process::exit(0)
+}
+
+/// Runs `exe args` (stdout and stderr discarded) and returns its rusage;
+/// panics if it fails.
+fn spawn_and_wait<S: AsRef<OsStr> + std::fmt::Debug>(exe: &Path, args: &[S]) -> Usage {
     let child = Command::new(exe)
         .args(args)
         .stdout(Stdio::null())
@@ -114,14 +144,28 @@ fn args<'a>(words: &'a [&'a OsStr]) -> Vec<&'a OsStr> {
 }
 
 fn main() {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "--measure-child") {
+        measure_child(&argv[2], &argv[3..]);
+    }
+    let filter: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'));
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let memory_off = std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v == "0");
     let exe = Path::new(env!("CARGO_BIN_EXE_earmark"));
-    let audio = decode_file(Path::new(TRACK)).expect("decode test track");
     let dir = TempDir::new("pipeline-bench");
     let input = dir.0.join("in-120s.wav");
-    write_looped_wav(&audio, SECONDS, &input);
+    let big = dir.0.join("in-1h.wav");
+    // Inputs are written first and the decoded audio dropped: a child's peak
+    // RSS counts what it inherited at spawn, so this process stays small.
+    {
+        let audio = decode_file(Path::new(TRACK)).expect("decode test track");
+        write_looped_wav(&audio, SECONDS, &input);
+        if want("memory") && !memory_off {
+            write_looped_wav(&audio, LONG_SECONDS, &big);
+        }
+    }
     let key = dir.0.join("bench.pem");
     let out = Command::new(exe)
         .args([OsStr::new("keygen"), OsStr::new("--out"), key.as_os_str()])
@@ -224,15 +268,17 @@ fn main() {
             median.as_secs_f64() <= 0.170,
         );
         // A 10 s clip of the stamped audio, as a WAV.
-        let marked = decode_file(&flac_out).expect("decode stamped");
-        let ch = usize::from(marked.channels);
-        let rate = marked.sample_rate as usize;
-        let clip = earmark::audio::Audio {
-            samples: marked.samples[37 * rate * ch..47 * rate * ch].to_vec(),
-            ..marked
-        };
         let clip_path = dir.0.join("clip-10s.wav");
-        write_looped_wav(&clip, 10.0, &clip_path);
+        {
+            let marked = decode_file(&flac_out).expect("decode stamped");
+            let ch = usize::from(marked.channels);
+            let rate = marked.sample_rate as usize;
+            let clip = earmark::audio::Audio {
+                samples: marked.samples[37 * rate * ch..47 * rate * ch].to_vec(),
+                ..marked
+            };
+            write_looped_wav(&clip, 10.0, &clip_path);
+        }
         let (best, median, peak) =
             measure(exe, &args(&[OsStr::new("verify"), clip_path.as_os_str()]));
         row(
@@ -249,8 +295,6 @@ fn main() {
         if memory_off {
             println!("(1-hour memory case skipped by EARMARK_BENCH_MEMORY=0)");
         } else {
-            let big = dir.0.join("in-1h.wav");
-            write_looped_wav(&audio, LONG_SECONDS, &big);
             let big_out = dir.0.join("out-1h.flac");
             let u = run(
                 exe,

@@ -23,7 +23,10 @@
 #   e.g. scripts/robustness-report.sh --payloads 2 --clips 5 --json
 # Environment:
 #   ROBUSTNESS_DIR  output folder (default target/robustness)
-#   EARMARK         earmark command to run instead of `cargo run --release --`
+#   EARMARK         earmark command to run instead of
+#                   `cargo run --release -p earmark-eval --` (the report is the
+#                   evaluation tools' `earmark-robustness`; an installed
+#                   `earmark` runs it as `earmark robustness`)
 # Exit status: that of `earmark robustness` (non-zero when a requirement fails).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,11 +39,13 @@ rm -f "$out"/*.orig.wav "$out"/*.stamped.wav
 if [[ -n "${EARMARK:-}" ]]; then
     read -r -a earmark <<<"$EARMARK"
 else
-    earmark=(cargo run --release --quiet --)
+    earmark=(cargo run --release --quiet -p earmark-eval --bin earmark-robustness --)
 fi
 
-echo "== earmark robustness (${earmark[*]} robustness test-audio --stamped-dir $out $*)"
-"${earmark[@]}" robustness test-audio --stamped-dir "$out" "$@" | tee "$out/report.txt"
+# `earmark robustness ARGS` and `earmark-robustness ARGS` are the same report.
+if [[ -n "${EARMARK:-}" ]]; then earmark+=(robustness); fi
+echo "== earmark robustness (${earmark[*]} test-audio --stamped-dir $out $*)"
+"${earmark[@]}" test-audio --stamped-dir "$out" "$@" | tee "$out/report.txt"
 status=${PIPESTATUS[0]}
 echo
 if [[ $status -ne 0 ]]; then
@@ -86,7 +91,7 @@ if [[ "${SKIP_SEAL:-0}" == 1 ]]; then
 else
     echo "== seal on full-length tracks (scripts/fetch-full-tracks.sh, then --seal-only)"
     if tracks="$(bash scripts/fetch-full-tracks.sh)"; then
-        "${earmark[@]}" robustness "$tracks" --seal-only --payloads 2 | tee "$out/seal-report.txt"
+        "${earmark[@]}" "$tracks" --seal-only --payloads 2 | tee "$out/seal-report.txt"
         seal_status=${PIPESTATUS[0]}
         [[ $seal_status -ne 0 && $status -eq 0 ]] && status=$seal_status
     else

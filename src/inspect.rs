@@ -1,7 +1,7 @@
 //! Inspecting one input: everything earmark can read about it — the
 //! declaration in each metadata carrier (and whether they agree), the signed
 //! manifest and its checks, and any marker and seal in the audio — from the
-//! same single pass [`crate::verify`] makes.
+//! same single pass [`crate::verify()`] makes.
 
 use crate::error::Result;
 use crate::exit::Status;

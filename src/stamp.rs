@@ -61,7 +61,7 @@ pub struct StampOptions {
     pub strength: f32,
     /// Also embed the seal: the signature over the payload and policy, in a
     /// band above the marker, so a bare copy of the whole track proves its
-    /// signer (see [`crate::mark::seal`]). Default: true.
+    /// signer (see [`crate::mark`]). Default: true.
     pub seal: bool,
     /// The AI-training policy declared in the manifest and in every metadata
     /// carrier of the output. Default: no AI training.
@@ -518,39 +518,8 @@ where
     Ok(stamped)
 }
 
-/// [`stamp`] from bytes in memory to bytes in memory.
-///
-/// ```
-/// use earmark::provenance::SigningKeyPair;
-/// use earmark::{stamp_bytes, verify_bytes, StampOptions, VerifyOptions};
-///
-/// # let wav = {
-/// #     let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-/// #     let mut c = std::io::Cursor::new(Vec::new());
-/// #     let mut w = hound::WavWriter::new(&mut c, spec).unwrap();
-/// #     let mut seed = 1u32;
-/// #     for i in 0..44_100 * 2 * 6 {
-/// #         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-/// #         let noise = (seed >> 16) as f32 / 65_536.0 - 0.5;
-/// #         let tone = ((i / 2) as f32 * 0.05).sin();
-/// #         w.write_sample(((0.2 * tone + 0.3 * noise) * 12_000.0) as i16).unwrap();
-/// #     }
-/// #     w.finalize().unwrap();
-/// #     c.into_inner()
-/// # };
-/// let key = SigningKeyPair::generate();
-/// let mut options = StampOptions::new(key.clone());
-/// options.track_id = Some(42);
-/// let (flac, stamped) = stamp_bytes(&wav, &options)?;
-///
-/// let mut verify = VerifyOptions::default();
-/// verify.trusted.push(key.public_key());
-/// let found = verify_bytes(&flac, &verify)?;
-/// assert!(found.marked);
-/// assert_eq!(found.markers[0].payload, stamped.payload);
-/// assert!(found.manifest.as_ref().is_some_and(|m| m.signature_valid && m.audio_identical));
-/// # Ok::<(), earmark::Error>(())
-/// ```
+/// [`stamp`] from bytes in memory to bytes in memory (see the crate
+/// documentation for an example).
 pub fn stamp_bytes(input: &[u8], opts: &StampOptions) -> Result<(Vec<u8>, Stamped)> {
     let mut out = std::io::Cursor::new(Vec::with_capacity(input.len()));
     let stamped = stamp(std::io::Cursor::new(input.to_vec()), &mut out, opts)?;

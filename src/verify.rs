@@ -6,7 +6,7 @@
 //! * [`Verifier`]: interleaved `f32` chunks in, a [`Verification`] out (for
 //!   callers that already have PCM). Memory stays bounded whatever the
 //!   length: the detector folds the audio as it goes and keeps only the
-//!   first [`ESTIMATE_SECONDS`] for the speed/tempo/pitch search.
+//!   first 60 s for the speed/tempo/pitch search.
 //! * [`verify`] (any `Read + Seek`) and [`verify_bytes`]: the container is
 //!   sniffed once, its tags read once (the embedded manifest), the audio
 //!   decoded once (the encoded packets hashed on the way when the manifest
@@ -86,7 +86,7 @@ pub enum SealStatus {
     Unchecked,
 }
 
-/// The seal read from the audio itself (see [`crate::mark::seal`]): a
+/// The seal read from the audio itself (see [`crate::mark`]): a
 /// signature over the payload and the policy, which survives when every tag,
 /// sidecar and catalogue entry is gone.
 #[derive(Debug, Clone, Serialize)]

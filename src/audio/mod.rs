@@ -332,7 +332,7 @@ impl<W: Write + Seek> PcmWriter<W> {
 pub struct KnownOutput {
     /// Frames that will be written.
     pub frames: u64,
-    /// MD5 of the samples as FLAC defines it ([`flac_md5`]).
+    /// MD5 of the samples as FLAC defines it ([`FlacMd5`]).
     pub md5: [u8; 16],
     /// The metadata.
     pub tags: OutputTags,

@@ -84,6 +84,8 @@ pub struct PcmHasher {
     sha: Sha256,
     format: SampleFormat,
     samples: u64,
+    /// Quantised samples of one batch (reused).
+    scratch: Vec<i32>,
 }
 
 impl PcmHasher {
@@ -93,20 +95,19 @@ impl PcmHasher {
             sha: Sha256::new(),
             format: spec.sample_format,
             samples: 0,
+            scratch: Vec::new(),
         }
     }
 
     /// Adds interleaved samples (any slicing).
     pub fn update(&mut self, samples: &[f32]) {
-        const BATCH: usize = 1024;
-        let mut buf = [0u8; BATCH * 4];
+        const BATCH: usize = 4096;
+        let mut q = std::mem::take(&mut self.scratch);
         for chunk in samples.chunks(BATCH) {
-            for (dst, &x) in buf.chunks_exact_mut(4).zip(chunk) {
-                dst.copy_from_slice(&quantize(x, self.format).to_le_bytes());
-            }
-            self.sha.update(&buf[..chunk.len() * 4]);
+            quantize_into(chunk, self.format, &mut q);
+            self.update_quantized(&q);
         }
-        self.samples += samples.len() as u64;
+        self.scratch = q;
     }
 
     /// Adds interleaved samples already quantised for this hasher's format

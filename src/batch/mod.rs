@@ -2,7 +2,7 @@
 //! catalogue, a per-file report and a progress callback, losing nothing when
 //! a file is bad or the run is killed.
 //!
-//! * [`discover`]: which files, where their outputs go, sharding.
+//! * [`mod@discover`]: which files, where their outputs go, sharding.
 //! * [`stamp_batch`]: files in parallel on a rayon pool of `jobs` threads
 //!   (inner parallel work such as FLAC encoding shares that pool). A file
 //!   already in the catalogue with the same source hash, key and policy is

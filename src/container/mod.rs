@@ -1,8 +1,8 @@
 //! Container knowledge, in one place: which container a file is (from its
 //! bytes, or from its name), which file names count as audio, and walkers
-//! over the structures other modules edit or check: RIFF/RF64 and IFF
-//! chunks ([`riff`]), MP4 boxes ([`mp4`]), FLAC metadata blocks ([`flac`])
-//! and the ID3v2 header ([`id3`]).
+//! over the structures other modules edit or check (crate-internal): RIFF/RF64
+//! and IFF chunks (`riff.rs`), MP4 boxes (`mp4.rs`), FLAC metadata blocks
+//! (`flac.rs`) and the ID3v2 header (`id3.rs`).
 //!
 //! Nothing here decodes audio or parses tags: decoding is `audio`'s job,
 //! tags are `metadata`'s. Walkers read headers only and never allocate from

@@ -4,7 +4,7 @@
 //! Tags go through `lofty` by read–modify–write of the container's concrete
 //! tag types (its generic tag view would drop custom keys), so every existing
 //! frame, comment, atom and picture is kept; only the fields earmark owns are
-//! replaced. The XMP homes lofty lacks are written by [`super::chunks`].
+//! replaced. The XMP homes lofty lacks are written by `chunks.rs`.
 
 use super::chunks;
 use super::xmp::{self, XmpFields};

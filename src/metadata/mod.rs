@@ -17,7 +17,7 @@
 //! `EARMARK_MANIFEST`, or the freeform atom `----:com.apple.iTunes:EARMARK_MANIFEST`.
 //!
 //! * [`xmp`]: the XMP packet and a tolerant reader.
-//! * [`chunks`]: the `_PMX` / `APPL` / `uuid` writers that `lofty` lacks.
+//! * `chunks.rs`: the `_PMX` / `APPL` / `uuid` writers that `lofty` lacks.
 //! * [`carriers`]: everything written through `lofty`, and reading it all back.
 
 pub mod carriers;

@@ -1,12 +1,12 @@
 //! Provenance: Ed25519 keys, the 64-bit watermark payload and the signed manifest.
 //!
 //! This module knows nothing about audio. Callers hash the audio and decode the watermark
-//! themselves, then hand the results in as plain values ([`AudioDigest`], [`Payload`]).
+//! themselves, then hand the results in as plain values ([`AudioDigest`], [`crate::Payload`]).
 //!
 //! - [`keys`]: generate, read and write Ed25519 keys as PEM files that OpenSSL 3 reads and
 //!   writes too, and the key fingerprints the watermark carries.
 //! - [`manifest`]: the signed JSON manifest, its canonical byte form, and the no-AI-training
-//!   [`Policy`] it declares.
+//!   [`crate::Policy`] it declares.
 //! - [`seal`]: the short signature over payload and policy kind that the audio itself carries.
 //!
 //! ```

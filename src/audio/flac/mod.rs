@@ -1,5 +1,6 @@
 //! Streaming FLAC writer: the stream around the frames (STREAMINFO, the
-//! metadata blocks, the MD5) and the frames from [`frames`].
+//! metadata blocks, the MD5) around the frames of earmark's own frame
+//! encoder (`frames.rs`: pure Rust, runtime-dispatched SIMD).
 //!
 //! # Layout
 //!
