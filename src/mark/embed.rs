@@ -20,7 +20,7 @@
 //! energy in each band, so a sound panned hard to one side does not hide a
 //! marker that the silent side would reveal.
 
-use super::band_fft::BandFft;
+use super::band_fft::{as_real, as_real_mut, BandFft};
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{
@@ -313,50 +313,47 @@ impl Embedder {
         let ch = self.channels;
         let start = (self.frame_start(self.frame) - self.base) as usize;
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
-        self.mix.fill(Complex32::default());
-        let inv_ch = 1.0 / ch as f32;
-        // De-interleave, window and pack sample pairs (mono and stereo get
-        // tight loops).
+        // De-interleave and window: each packed buffer seen as `f32`s is the
+        // channel's windowed frame (mono and stereo get tight loops).
         let win = &self.window;
         match self.times.as_mut_slice() {
             [t] => {
-                for ((t, x), w) in t
-                    .iter_mut()
-                    .zip(frame_in.chunks_exact(2))
-                    .zip(win.chunks_exact(2))
-                {
-                    *t = Complex32::new(x[0] * w[0], x[1] * w[1]);
+                for ((t, &x), &w) in as_real_mut(t).iter_mut().zip(frame_in).zip(win) {
+                    *t = x * w;
                 }
             }
             [l, r] => {
-                for (((a, b), x), w) in l
+                for (((l, r), x), &w) in as_real_mut(l)
                     .iter_mut()
-                    .zip(r.iter_mut())
-                    .zip(frame_in.chunks_exact(4))
-                    .zip(win.chunks_exact(2))
+                    .zip(as_real_mut(r))
+                    .zip(frame_in.chunks_exact(2))
+                    .zip(win)
                 {
-                    *a = Complex32::new(x[0] * w[0], x[2] * w[1]);
-                    *b = Complex32::new(x[1] * w[0], x[3] * w[1]);
+                    *l = x[0] * w;
+                    *r = x[1] * w;
                 }
             }
             times => {
                 for (c, t) in times.iter_mut().enumerate() {
-                    for ((t, x), w) in t
+                    for ((t, x), &w) in as_real_mut(t)
                         .iter_mut()
-                        .zip(frame_in.chunks_exact(2 * ch))
-                        .zip(win.chunks_exact(2))
+                        .zip(frame_in.chunks_exact(ch))
+                        .zip(win)
                     {
-                        *t = Complex32::new(x[c] * w[0], x[ch + c] * w[1]);
+                        *t = x[c] * w;
                     }
                 }
             }
         }
         // Only the bins the bands need are computed (fewer exist at low rates).
         let used = self.used;
-        for c in 0..ch {
-            let spec = &mut self.spectra[c][..used];
-            self.fft.forward(&mut self.times[c], spec);
-            for (m, s) in self.mix[..used].iter_mut().zip(spec.iter()) {
+        let inv_ch = 1.0 / ch as f32;
+        let mix = &mut self.mix[..used];
+        mix.fill(Complex32::default());
+        for (t, spec) in self.times.iter_mut().zip(&mut self.spectra) {
+            let spec = &mut spec[..used];
+            self.fft.forward(t, spec);
+            for (m, s) in mix.iter_mut().zip(spec.iter()) {
                 *m += s * inv_ch;
             }
         }
@@ -374,7 +371,8 @@ impl Embedder {
         }
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let time_cell = unit_frame / l.cell_frames;
-        self.out_spec.fill(Complex32::default());
+        // `out_spec` is zero outside the bands, and `modulate` rewrites every
+        // bin of them each frame.
         let row = time_cell * l.freq_cells;
         let (sum, count) = modulate(
             &mut self.out_spec,
@@ -413,13 +411,12 @@ impl Embedder {
         self.fft
             .inverse_band(&self.out_spec, lo..top, &mut self.time);
         let scale = 1.0 / self.n as f32;
-        for ((w, t), win) in self.w[start..start + self.n]
-            .chunks_exact_mut(2)
-            .zip(&self.time)
-            .zip(self.window.chunks_exact(2))
+        for ((w, &t), &win) in self.w[start..start + self.n]
+            .iter_mut()
+            .zip(as_real(&self.time))
+            .zip(&self.window)
         {
-            w[0] += t.re * win[0] * scale;
-            w[1] += t.im * win[1] * scale;
+            *w += t * win * scale;
         }
         self.frame += 1;
     }
