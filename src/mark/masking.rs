@@ -40,9 +40,12 @@ pub struct MaskingModel {
     tonal_span: Vec<(usize, usize)>,
     /// Band centre in Bark.
     z: Vec<f32>,
-    /// `spread[masker * bands + maskee]`, linear power factor.
+    /// `spread[maskee * bands + masker]`, linear power factor (the maskers
+    /// of one band side by side).
     spread: Vec<f32>,
     energy: Vec<f32>,
+    /// Log power of `ln_bins`, one frame's scratch.
+    ln_power: Vec<f32>,
     /// Prefix sums over `ln_bins` of log power and power.
     cum_ln: Vec<f64>,
     cum_p: Vec<f64>,
@@ -109,7 +112,7 @@ impl MaskingModel {
             for e in 0..bands {
                 let dz = f64::from(z[e] - z[m]) + 0.474;
                 let db = 15.81 + 7.5 * dz - 17.5 * (1.0 + dz * dz).sqrt();
-                spread[m * bands + e] = 10f64.powf(db / 10.0) as f32;
+                spread[e * bands + m] = 10f64.powf(db / 10.0) as f32;
             }
         }
         let active_bands: Vec<usize> = (0..bands)
@@ -121,7 +124,7 @@ impl MaskingModel {
         };
         let maskers: Vec<std::ops::Range<usize>> = (0..bands)
             .map(|e| {
-                let reaches = |m: &usize| spread[*m * bands + e] > 1e-4;
+                let reaches = |m: &usize| spread[e * bands + *m] > 1e-4;
                 let lo = (0..bands).find(reaches).unwrap_or(e);
                 let hi = (0..bands).rev().find(reaches).unwrap_or(e) + 1;
                 lo..hi
@@ -148,6 +151,7 @@ impl MaskingModel {
             z,
             spread,
             energy: vec![0.0; bands],
+            ln_power: vec![0.0; ln_bins.len()],
             cum_ln: vec![0.0; ln_bins.len() + 1],
             cum_p: vec![0.0; ln_bins.len() + 1],
             active,
@@ -190,25 +194,35 @@ impl MaskingModel {
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
         let bands = self.bands();
         for b in self.energy_bands.clone() {
-            self.energy[b] = power[self.band_bins(b)].iter().sum();
+            self.energy[b] = power[self.edges[b]..self.edges[b + 1]].iter().sum();
+        }
+        // Log power of the tonality bins (a loop of its own, so it vectorises).
+        let ln_power = &power[self.ln_bins.clone()];
+        for (l, &p) in self.ln_power.iter_mut().zip(ln_power) {
+            *l = fast_ln(p + 1e-20);
         }
         // Prefix sums (f64: power spans many decades) of log power and power
         // over the tonality spans, so each band's means cost O(1).
         let start = self.ln_bins.start;
         let (mut acc_ln, mut acc_p) = (0.0f64, 0.0f64);
-        self.cum_ln[0] = 0.0;
-        self.cum_p[0] = 0.0;
-        for (i, &p) in power[self.ln_bins.clone()].iter().enumerate() {
-            acc_ln += f64::from(fast_ln(p + 1e-20));
+        for (((cum_ln, cum_p), &l), &p) in self.cum_ln[1..]
+            .iter_mut()
+            .zip(&mut self.cum_p[1..])
+            .zip(&self.ln_power)
+            .zip(ln_power)
+        {
+            acc_ln += f64::from(l);
             acc_p += f64::from(p);
-            self.cum_ln[i + 1] = acc_ln;
-            self.cum_p[i + 1] = acc_p;
+            *cum_ln = acc_ln;
+            *cum_p = acc_p;
         }
         for e in self.active.clone() {
-            let mut s = 0.0f32;
-            for m in self.maskers[e].clone() {
-                s += self.energy[m] * self.spread[m * bands + e];
-            }
+            let maskers = self.maskers[e].clone();
+            let spread = &self.spread[e * bands..][maskers.clone()];
+            let s = self.energy[maskers]
+                .iter()
+                .zip(spread)
+                .fold(0.0f32, |s, (&x, &f)| s + x * f);
             // Tonality from local spectral flatness (in dB, <= 0).
             let (lo, hi) = self.tonal_span[e];
             let n = (hi - lo) as f64;
