@@ -25,7 +25,7 @@ use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{
     Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SEAL_BIN_HI, SEAL_BIN_LO,
-    SEAL_CELL_BINS, SEAL_FREQ_CELLS, SEAL_SPECTRUM, SILENCE_POWER,
+    SEAL_CELL_BINS, SEAL_SPECTRUM, SILENCE_POWER,
 };
 use super::masking::MaskingModel;
 use super::seal::{seal_signs, SealMessage};
@@ -136,8 +136,6 @@ pub struct Embedder {
     channels: usize,
     rate: u64,
     layout: Layout,
-    /// Sign of every cell of a unit for this payload.
-    signs: Vec<f32>,
     strength: f32,
     /// Native frame length and number of bins.
     n: usize,
@@ -153,10 +151,16 @@ pub struct Embedder {
     out_spec: Vec<Complex32>,
     /// Native power to canonical FFT units.
     power_scale: f32,
-    /// The main band's modulation depths.
+    /// Mix power per bin in canonical units, over `power_bins`.
+    power: Vec<f32>,
+    power_bins: std::ops::Range<usize>,
+    /// Per channel, power per bin in native units, over `channel_bins`.
+    channel_power: Vec<Vec<f32>>,
+    channel_bins: std::ops::Range<usize>,
+    /// The main band's masking state and signs.
     main: BandModulation,
-    /// The seal band's modulation depths and cell signs, when sealing.
-    seal: Option<(BandModulation, Vec<f32>)>,
+    /// The seal band's, when sealing (and the rate has the band).
+    seal: Option<BandModulation>,
     /// Bins of the native spectrum the bands need.
     used: usize,
     /// Input (interleaved) from native frame `base` on.
@@ -207,23 +211,47 @@ impl Embedder {
         let layout = Layout::V1;
         let pattern = Pattern::new(key, layout);
         let coded = encode(&message_bits(payload, &pattern.mask));
-        let signs = pattern.cell_signs(&coded);
         let n = native_frame_len(sample_rate);
         let bins = n / 2 + 1;
-        let seal = options.seal.map(|m| {
-            let band = BandModulation::new(SEAL_SPECTRUM, SEAL_BIN_LO..SEAL_BIN_HI);
-            (band, seal_signs(key, &m))
-        });
+        // At low rates the top of a band does not exist (bins below Nyquist
+        // only).
+        let main = BandModulation::new(
+            BINS,
+            layout.bin_lo..layout.bin_hi(),
+            layout.cell_bins,
+            &pattern.cell_signs(&coded),
+            n / 2,
+        );
+        let seal = options
+            .seal
+            .map(|m| {
+                BandModulation::new(
+                    SEAL_SPECTRUM,
+                    SEAL_BIN_LO..SEAL_BIN_HI,
+                    SEAL_CELL_BINS,
+                    &seal_signs(key, &m),
+                    n / 2,
+                )
+            })
+            .filter(|band| !band.modulated.is_empty());
         // Spectra are at least this long (zero above Nyquist at low rates)
         // so band arithmetic never runs off the end.
-        let spectrum = if seal.is_some() { SEAL_SPECTRUM } else { BINS };
+        let spectrum = if options.seal.is_some() {
+            SEAL_SPECTRUM
+        } else {
+            BINS
+        };
+        let hull = |a: &std::ops::Range<usize>, b: Option<&std::ops::Range<usize>>| {
+            b.map_or(a.clone(), |b| a.start.min(b.start)..a.end.max(b.end))
+        };
+        let power_bins = hull(&main.needed, seal.as_ref().map(|b| &b.needed));
+        let channel_bins = hull(&main.band_bins, seal.as_ref().map(|b| &b.band_bins));
         // Power in canonical units: a native frame is n/FRAME times longer.
         let power_scale = (FRAME as f32 / n as f32).powi(2);
         Embedder {
             channels,
             rate: u64::from(sample_rate),
             layout,
-            signs,
             strength: options.strength.max(0.0),
             n,
             fft: BandFft::new(n),
@@ -234,7 +262,11 @@ impl Embedder {
             mix: vec![Complex32::default(); bins.max(spectrum)],
             out_spec: vec![Complex32::default(); bins],
             power_scale,
-            main: BandModulation::new(BINS, layout.bin_lo..layout.bin_hi()),
+            power: vec![0.0; spectrum],
+            power_bins,
+            channel_power: vec![vec![0.0; bins.max(spectrum)]; channels],
+            channel_bins,
+            main,
             seal,
             used: spectrum.min(bins),
             input: Vec::new(),
@@ -307,9 +339,6 @@ impl Embedder {
     }
 
     fn process_frame(&mut self) {
-        let l = self.layout;
-        // At rates below 2 x 4.4 kHz the top of the band does not exist.
-        let (lo, hi) = (l.bin_lo, l.bin_hi().min(self.out_spec.len() - 1));
         let ch = self.channels;
         let start = (self.frame_start(self.frame) - self.base) as usize;
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
@@ -357,56 +386,52 @@ impl Embedder {
                 *m += s * inv_ch;
             }
         }
+        // Mix power in canonical units, and each channel's own power, for
+        // the bins the bands read.
+        let power_scale = self.power_scale;
+        let bins = self.power_bins.clone();
+        for (p, m) in self.power[bins.clone()].iter_mut().zip(&self.mix[bins]) {
+            *p = m.norm_sqr() * power_scale;
+        }
+        let bins = self.channel_bins.clone();
+        for (power, spec) in self.channel_power.iter_mut().zip(&self.spectra) {
+            for (p, s) in power[bins.clone()].iter_mut().zip(&spec[bins.clone()]) {
+                *p = s.norm_sqr();
+            }
+        }
         let strength = self.strength;
         let frame = self
             .main
-            .update(&self.mix, &self.spectra, self.power_scale, strength);
+            .update(&self.power, &self.channel_power, power_scale, strength);
         self.stats.frames += 1;
         if frame.active {
             self.stats.active_frames += 1;
         }
+        let (lo, hi) = (self.main.modulated.start, self.main.modulated.end);
         let band_bins = (hi - lo).max(1) as f32;
         if frame.energy / band_bins >= QUIET_POWER {
             self.stats.loud_frames += 1;
         }
+        let l = self.layout;
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let time_cell = unit_frame / l.cell_frames;
         // `out_spec` is zero outside the bands, and `modulate` rewrites every
         // bin of them each frame.
-        let row = time_cell * l.freq_cells;
-        let (sum, count) = modulate(
-            &mut self.out_spec,
-            &self.mix,
-            &self.main.beta,
-            &self.signs[row..row + l.freq_cells],
-            lo..hi,
-            l.cell_bins,
-            frame.onset_scale,
-        );
+        self.main
+            .modulate(&mut self.out_spec, &self.mix, time_cell, frame.onset_scale);
+        let (sum, count) = self.main.beta_stats(frame.onset_scale);
         self.beta_sum += sum;
         self.beta_count += count;
         let mut top = hi;
-        if let Some((band, signs)) = &mut self.seal {
-            let seal_hi = SEAL_BIN_HI.min(self.out_spec.len() - 1);
-            if seal_hi > SEAL_BIN_LO {
-                let frame = band.update(
-                    &self.mix,
-                    &self.spectra,
-                    self.power_scale,
-                    strength * SEAL_STRENGTH,
-                );
-                let row = time_cell * SEAL_FREQ_CELLS;
-                modulate(
-                    &mut self.out_spec,
-                    &self.mix,
-                    &band.beta,
-                    &signs[row..row + SEAL_FREQ_CELLS],
-                    SEAL_BIN_LO..seal_hi,
-                    SEAL_CELL_BINS,
-                    frame.onset_scale,
-                );
-                top = seal_hi;
-            }
+        if let Some(band) = &mut self.seal {
+            let frame = band.update(
+                &self.power,
+                &self.channel_power,
+                power_scale,
+                strength * SEAL_STRENGTH,
+            );
+            band.modulate(&mut self.out_spec, &self.mix, time_cell, frame.onset_scale);
+            top = band.modulated.end;
         }
         self.fft
             .inverse_band(&self.out_spec, lo..top, &mut self.time);
@@ -476,22 +501,27 @@ impl Embedder {
     }
 }
 
-/// One modulated band's masking state: the thresholds, the quietest
-/// channel's share of each band, the resulting modulation depth per bin, and
-/// the onset guard's memory.
+/// One modulated band: its masking state, the depth per masking band and
+/// per bin, the onset guard's memory, and the payload's sign for every bin.
 #[derive(Debug)]
 struct BandModulation {
     masking: MaskingModel,
-    /// Mix power per bin in canonical units (the model's spectrum length).
-    power: Vec<f32>,
     thresholds: Vec<f32>,
-    ratio: Vec<f32>,
-    mix_energy: Vec<f32>,
-    /// Modulation depth per bin (zero outside the band).
+    /// Modulation depth per masking band (zero outside the active bands).
+    band_beta: Vec<f32>,
+    /// Modulation depth per bin (zero outside the active bands' bins).
     beta: Vec<f32>,
     prev_energy: f32,
-    /// Bins whose power the masking model reads.
+    /// Bins whose mix power the masking model and the band read.
     needed: std::ops::Range<usize>,
+    /// Bins of the active masking bands (whose channel power is read).
+    band_bins: std::ops::Range<usize>,
+    /// Bins that are modulated: the band, below Nyquist.
+    modulated: std::ops::Range<usize>,
+    /// Sign of every bin of the band in every time cell of a unit: row `t`
+    /// (`row` bins, one cell's sign repeated over its bins) is time cell `t`.
+    bin_signs: Vec<f32>,
+    row: usize,
 }
 
 /// What [`BandModulation::update`] found in one frame.
@@ -506,71 +536,79 @@ struct BandFrame {
 }
 
 impl BandModulation {
-    /// State for spectra of `spectrum` bins, modulating `bins`.
-    fn new(spectrum: usize, bins: std::ops::Range<usize>) -> Self {
+    /// State for spectra of `spectrum` bins, modulating `bins` (cut at
+    /// `top`, the Nyquist bin) in cells of `cell_bins` with `cell_signs`
+    /// (time cell by time cell, as the layouts store them).
+    fn new(
+        spectrum: usize,
+        bins: std::ops::Range<usize>,
+        cell_bins: usize,
+        cell_signs: &[f32],
+        top: usize,
+    ) -> Self {
         let masking = MaskingModel::with_spectrum(spectrum, bins.clone());
         let bands = masking.bands();
         // The bands' own bins too (their energy and channel ratios).
         let model = masking.needed_bins();
         let needed = model.start.min(bins.start)..model.end.max(bins.end).min(spectrum);
+        let active = masking.active_bands();
+        let band_bins = if active.is_empty() {
+            0..0
+        } else {
+            masking.band_bins(active.start).start..masking.band_bins(active.end - 1).end
+        };
+        let bin_signs = cell_signs
+            .iter()
+            .flat_map(|&s| std::iter::repeat_n(s, cell_bins))
+            .collect();
         BandModulation {
             needed,
+            band_bins,
             masking,
-            power: vec![0.0; spectrum],
             thresholds: vec![0.0; bands],
-            ratio: vec![0.0; bands],
-            mix_energy: vec![0.0; bands],
+            band_beta: vec![0.0; bands],
             beta: vec![0.0; spectrum],
             prev_energy: 0.0,
+            row: bins.len(),
+            modulated: bins.start..bins.end.min(top),
+            bin_signs,
         }
     }
 
-    /// Sets `beta` for one frame from the mix spectrum and the channels'
-    /// spectra (native units, scaled by `power_scale`).
+    /// Sets the depths for one frame from the mix power (canonical units,
+    /// over `needed`) and each channel's power (native units, scaled by
+    /// `power_scale`, over `band_bins`).
     fn update(
         &mut self,
-        mix: &[Complex32],
-        spectra: &[Vec<Complex32>],
+        power: &[f32],
+        channel_power: &[Vec<f32>],
         power_scale: f32,
         strength: f32,
     ) -> BandFrame {
-        // Masking threshold of the mix, in canonical power units (only the
-        // bins the model reads).
-        let needed = self.needed.clone();
-        for (p, m) in self.power[needed.clone()].iter_mut().zip(&mix[needed]) {
-            *p = m.norm_sqr() * power_scale;
-        }
-        self.masking.thresholds(&self.power, &mut self.thresholds);
-        // The quietest channel (relative to the mix) limits each band.
-        let active_bands = self.masking.active_bands();
-        for b in active_bands.clone() {
-            let bins = self.masking.band_bins(b);
-            self.mix_energy[b] = self.power[bins.clone()].iter().sum();
-            let mut r = f32::INFINITY;
-            for spec in spectra {
-                let e: f32 = spec[bins.clone()].iter().map(|c| c.norm_sqr()).sum();
-                r = r.min(e * power_scale);
-            }
-            self.ratio[b] = if self.mix_energy[b] > 0.0 {
-                (r / self.mix_energy[b]).min(1.0)
-            } else {
-                0.0
-            };
-        }
-        // Modulation depth per masking band.
+        // Masking threshold of the mix.
+        self.masking.thresholds(power, &mut self.thresholds);
         let mut energy = 0.0f32;
         let mut active = false;
-        self.beta.fill(0.0);
-        for b in active_bands {
+        for b in self.masking.active_bands() {
             let bins = self.masking.band_bins(b);
-            let e = self.mix_energy[b];
+            // The model's band energy: the sum of `power` over the band.
+            let e = self.masking.band_energy(b);
             energy += e;
-            if e / (bins.len() as f32) < SILENCE_POWER {
-                continue;
-            }
-            active = true;
-            let allowed = self.thresholds[b] * self.ratio[b] * MARGIN;
-            let beta = (allowed / e).sqrt().min(BETA_CAP) * strength;
+            let beta = if e / (bins.len() as f32) < SILENCE_POWER {
+                0.0
+            } else {
+                active = true;
+                // The quietest channel (relative to the mix) limits each band.
+                let mut r = f32::INFINITY;
+                for p in channel_power {
+                    let e: f32 = p[bins.clone()].iter().sum();
+                    r = r.min(e * power_scale);
+                }
+                let ratio = (r / e).min(1.0);
+                let allowed = self.thresholds[b] * ratio * MARGIN;
+                (allowed / e).sqrt().min(BETA_CAP) * strength
+            };
+            self.band_beta[b] = beta;
             self.beta[bins].fill(beta);
         }
         // Pre-echo guard: weaken the marker on sharp onsets.
@@ -586,38 +624,40 @@ impl BandModulation {
             onset_scale,
         }
     }
-}
 
-/// Writes the watermark spectrum of one band: bin `k` of `bins` (grouped in
-/// cells of `cell_bins`, cell `i` with sign `signs[i]`) becomes
-/// `mix[k] * sign * beta[k] * onset`. Returns the sum and count of the
-/// nonzero depths used.
-fn modulate(
-    out: &mut [Complex32],
-    mix: &[Complex32],
-    beta: &[f32],
-    signs: &[f32],
-    bins: std::ops::Range<usize>,
-    cell_bins: usize,
-    onset: f32,
-) -> (f64, u64) {
-    let (mut sum, mut count) = (0.0f64, 0u64);
-    for (((out, mix), beta), &sign) in out[bins.clone()]
-        .chunks_mut(cell_bins)
-        .zip(mix[bins.clone()].chunks(cell_bins))
-        .zip(beta[bins].chunks(cell_bins))
-        .zip(signs)
-    {
-        for ((o, &m), &b) in out.iter_mut().zip(mix).zip(beta) {
-            let beta = b * onset;
-            if beta > 0.0 {
-                sum += f64::from(beta);
-                count += 1;
-            }
-            *o = m * (sign * beta);
+    /// Writes the watermark spectrum of the band for a frame in time cell
+    /// `time_cell`: bin `k` becomes `mix[k] * sign * beta[k] * onset`.
+    fn modulate(&self, out: &mut [Complex32], mix: &[Complex32], time_cell: usize, onset: f32) {
+        let bins = self.modulated.clone();
+        let signs = &self.bin_signs[time_cell * self.row..][..bins.len()];
+        for (((o, &m), &b), &sign) in out[bins.clone()]
+            .iter_mut()
+            .zip(&mix[bins.clone()])
+            .zip(&self.beta[bins])
+            .zip(signs)
+        {
+            *o = m * (sign * (b * onset));
         }
     }
-    (sum, count)
+
+    /// Sum and count of the nonzero depths [`BandModulation::modulate`]
+    /// applies with `onset` this frame.
+    fn beta_stats(&self, onset: f32) -> (f64, u64) {
+        let (mut sum, mut count) = (0.0f64, 0u64);
+        for b in self.masking.active_bands() {
+            let bins = self.masking.band_bins(b);
+            let used = bins
+                .end
+                .min(self.modulated.end)
+                .saturating_sub(bins.start.max(self.modulated.start));
+            let beta = self.band_beta[b] * onset;
+            if beta > 0.0 {
+                sum += used as f64 * f64::from(beta);
+                count += used as u64;
+            }
+        }
+        (sum, count)
+    }
 }
 
 /// Embeds into a whole buffer at once (convenience over [`Embedder`]).

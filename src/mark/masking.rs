@@ -187,6 +187,13 @@ impl MaskingModel {
         self.edges[b]..self.edges[b + 1]
     }
 
+    /// Energy of band `b` (the sum of its bins' power) in the spectrum of the
+    /// last [`MaskingModel::thresholds`] call; set for the active bands and
+    /// the bands that mask them.
+    pub fn band_energy(&self, b: usize) -> f32 {
+        self.energy[b]
+    }
+
     /// Computes the masking threshold (total power that can be added to the
     /// band unheard) of every active band (see [`MaskingModel::active_bands`])
     /// for a power spectrum (at least the model's `total` bins long), writing `thresholds[b]`.
