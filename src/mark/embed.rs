@@ -453,46 +453,42 @@ impl Embedder {
         let ch = self.channels;
         let frames = (until - self.base) as usize;
         let start = out.len();
-        let input = &self.input[..frames * ch];
-        out.extend_from_slice(input);
-        let marked = &mut out[start..];
-        match ch {
-            1 => {
-                for (y, &w) in marked.iter_mut().zip(&self.w[..frames]) {
-                    *y += w;
-                }
-            }
-            2 => {
-                for (y, &w) in marked.chunks_exact_mut(2).zip(&self.w[..frames]) {
-                    y[0] += w;
-                    y[1] += w;
-                }
-            }
-            _ => {
-                for (y, &w) in marked.chunks_exact_mut(ch).zip(&self.w[..frames]) {
-                    y.iter_mut().for_each(|v| *v += w);
-                }
-            }
-        }
-        // Rarely anything exceeds full scale; only then look closer. (The
-        // scan takes the largest magnitude as integer bits, which vectorises
-        // where a float maximum would not; NaN counts as over.)
+        out.extend_from_slice(&self.input[..frames * ch]);
+        // Input plus watermark in one pass; a sample the marker pushes past
+        // full scale is limited to it. Branch-free so it vectorises (loud
+        // masters clip often); a NaN sum counts as over.
+        let mark = |y: &mut f32, w: f32| -> u32 {
+            let x = *y;
+            let limit = x.abs().max(1.0);
+            let sum = x + w;
+            let limited = sum.max(-limit).min(limit);
+            *y = limited;
+            u32::from(limited != sum)
+        };
         let mut clipped = 0u64;
-        let peak_bits = marked
-            .iter()
-            .fold(0u32, |m, y| m.max(y.to_bits() & 0x7fff_ffff));
-        if peak_bits > 1f32.to_bits() {
-            // Branch-free so it vectorises: loud masters take this path often.
-            for (ys, xs) in marked.chunks_mut(1 << 16).zip(input.chunks(1 << 16)) {
-                let mut count = 0u32;
-                for (y, &x) in ys.iter_mut().zip(xs) {
-                    let limit = x.abs().max(1.0);
-                    let limited = y.max(-limit).min(limit);
-                    count += u32::from(limited != *y);
-                    *y = limited;
+        // Counted in blocks so a u32 never overflows.
+        const BLOCK: usize = 1 << 16;
+        let w = &self.w[..frames];
+        for (ys, ws) in out[start..].chunks_mut(BLOCK * ch).zip(w.chunks(BLOCK)) {
+            let mut count = 0u32;
+            match ch {
+                1 => {
+                    for (y, &w) in ys.iter_mut().zip(ws) {
+                        count += mark(y, w);
+                    }
                 }
-                clipped += u64::from(count);
+                2 => {
+                    for (y, &w) in ys.chunks_exact_mut(2).zip(ws) {
+                        count += mark(&mut y[0], w) + mark(&mut y[1], w);
+                    }
+                }
+                _ => {
+                    for (y, &w) in ys.chunks_exact_mut(ch).zip(ws) {
+                        count += y.iter_mut().map(|y| mark(y, w)).sum::<u32>();
+                    }
+                }
             }
+            clipped += u64::from(count);
         }
         self.stats.clipped += clipped;
         self.input.drain(..frames * ch);
