@@ -106,6 +106,8 @@ impl BandFft {
     /// it is destroyed. Writes bins `0..out.len()` of the real spectrum of `x`
     /// (unnormalised, as `realfft` would) to `out`, which may be at most
     /// `n / 2 + 1` long.
+    // Inlined so the embedder's AVX2 build of its frame code covers it.
+    #[inline(always)]
     pub fn forward(&mut self, packed: &mut [Complex32], out: &mut [Complex32]) {
         let m = self.n / 2;
         assert!(packed.len() == m && out.len() <= m + 1, "BandFft sizes");
@@ -144,6 +146,7 @@ impl BandFft {
     /// packed into `packed` (length [`BandFft::packed_len`]): the real sample
     /// `x[2m]` is `packed[m].re` and `x[2m+1]` is `packed[m].im`, scaled by
     /// `n` as `realfft` leaves it.
+    #[inline(always)]
     pub fn inverse_band(
         &mut self,
         spec: &[Complex32],

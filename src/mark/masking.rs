@@ -198,6 +198,8 @@ impl MaskingModel {
     /// band unheard) of every active band (see [`MaskingModel::active_bands`])
     /// for a power spectrum (at least the model's `total` bins long), writing `thresholds[b]`.
     /// Other entries are left untouched.
+    // Inlined so the embedder's AVX2 build of its frame code covers it.
+    #[inline(always)]
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
         let bands = self.bands();
         for b in self.energy_bands.clone() {
