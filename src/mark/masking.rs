@@ -26,6 +26,10 @@ pub fn fast_ln(x: f32) -> f32 {
     p + exp as f32 * std::f32::consts::LN_2
 }
 
+/// Lanes of the widest vectors the per-band loops are written for (AVX2,
+/// `f32`).
+const LANES: usize = 8;
+
 /// Fast `e^x` for per-band loops: relative error below 1e-7 (at most one
 /// unit in the last place from `f32::exp`) for `x` in [−87, 88], to which `x`
 /// is clamped. No branches, no table, no call, so a loop of it vectorises.
@@ -69,25 +73,30 @@ pub struct MaskingModel {
     tonal_span: Vec<(usize, usize)>,
     /// Band centre in Bark.
     z: Vec<f32>,
-    /// `spread[maskee * bands + masker]`, linear power factor (the maskers
-    /// of one band side by side).
-    spread: Vec<f32>,
     energy: Vec<f32>,
     /// Log power of `ln_bins`, one frame's scratch.
     ln_power: Vec<f32>,
-    /// Per band, one frame's scratch: the maskers' spread energy, and the
-    /// mean log power and mean power of its tonality span.
+    /// The active bands rounded up to whole vectors of [`LANES`]: lane `i`
+    /// of the per-band arrays below is band `active.start + i`.
+    lanes: usize,
+    /// `reach[(m - energy_bands.start) * lanes + i]`: the spreading factor
+    /// (linear power) from band `m` to the band of lane `i`, where it is
+    /// above −40 dB (weaker contributions change a threshold by well under
+    /// 0.1 dB), zero elsewhere and in the padding lanes.
+    reach: Vec<f32>,
+    /// Band centre in Bark, per lane.
+    lane_z: Vec<f32>,
+    /// Per lane, one frame's scratch: the maskers' spread energy, the mean
+    /// log power and mean power of the tonality span, and the threshold.
     masked: Vec<f32>,
     mean_ln: Vec<f32>,
     mean: Vec<f32>,
+    threshold: Vec<f32>,
     /// Prefix sums over `ln_bins` of log power and power.
     cum_ln: Vec<f64>,
     cum_p: Vec<f64>,
     /// Bands whose thresholds are computed (those overlapping the bins of interest).
     active: std::ops::Range<usize>,
-    /// Per active band, the maskers whose spread reaches it above −40 dB
-    /// (weaker contributions change a threshold by well under 0.1 dB).
-    maskers: Vec<std::ops::Range<usize>>,
     /// Bins whose log power is needed (tonality spans of active bands).
     ln_bins: std::ops::Range<usize>,
     /// Bands whose energy some active band's threshold needs.
@@ -178,21 +187,36 @@ impl MaskingModel {
             let hi = active.clone().map(|e| maskers[e].end).max().unwrap_or(0);
             lo.min(active.start)..hi.max(active.end)
         };
+        // Per-band work runs in whole vectors across the active bands
+        // (padding lanes compute harmless values that are never used).
+        let lanes = active.len().div_ceil(LANES) * LANES;
+        let mut reach = vec![0f32; energy_bands.len() * lanes];
+        for (m, row) in energy_bands.clone().zip(reach.chunks_exact_mut(lanes)) {
+            for (e, f) in active.clone().zip(row) {
+                if maskers[e].contains(&m) {
+                    *f = spread[e * bands + m];
+                }
+            }
+        }
+        let mut lane_z = vec![0f32; lanes];
+        lane_z[..active.len()].copy_from_slice(&z[active.clone()]);
         MaskingModel {
             energy_bands,
             edges,
             tonal_span,
             z,
-            spread,
             energy: vec![0.0; bands],
             ln_power: vec![0.0; ln_bins.len()],
-            masked: vec![0.0; bands],
-            mean_ln: vec![0.0; bands],
-            mean: vec![0.0; bands],
+            lanes,
+            reach,
+            lane_z,
+            masked: vec![0.0; lanes],
+            mean_ln: vec![0.0; lanes],
+            mean: vec![1.0; lanes],
+            threshold: vec![0.0; lanes],
             cum_ln: vec![0.0; ln_bins.len() + 1],
             cum_p: vec![0.0; ln_bins.len() + 1],
             active,
-            maskers,
             ln_bins,
         }
     }
@@ -238,7 +262,6 @@ impl MaskingModel {
     // Inlined so the embedder's AVX2 build of its frame code covers it.
     #[inline(always)]
     pub fn thresholds(&mut self, power: &[f32], thresholds: &mut [f32]) {
-        let bands = self.bands();
         for b in self.energy_bands.clone() {
             self.energy[b] = power[self.edges[b]..self.edges[b + 1]].iter().sum();
         }
@@ -262,29 +285,39 @@ impl MaskingModel {
             *cum_ln = acc_ln;
             *cum_p = acc_p;
         }
-        for e in self.active.clone() {
-            // Spread energy of the maskers.
-            let maskers = self.maskers[e].clone();
-            let spread = &self.spread[e * bands..][maskers.clone()];
-            self.masked[e] = self.energy[maskers]
-                .iter()
-                .zip(spread)
-                .fold(0.0f32, |s, (&x, &f)| s + x * f);
-            // Mean log power and mean power over the tonality span.
+        // Spread energy of the maskers, all active bands at once: in each
+        // band the maskers add up in the same order as one band alone would
+        // (the zero factors of bands out of reach add exact zeros).
+        self.masked.fill(0.0);
+        for (&energy, reach) in self.energy[self.energy_bands.clone()]
+            .iter()
+            .zip(self.reach.chunks_exact(self.lanes))
+        {
+            for (s, &f) in self.masked.iter_mut().zip(reach) {
+                *s += energy * f;
+            }
+        }
+        // Mean log power and mean power over each tonality span.
+        for ((e, mean_ln), mean) in self
+            .active
+            .clone()
+            .zip(&mut self.mean_ln)
+            .zip(&mut self.mean)
+        {
             let (lo, hi) = self.tonal_span[e];
             let n = (hi - lo) as f64;
             let (a, b) = (lo - start, hi - start);
-            self.mean_ln[e] = ((self.cum_ln[b] - self.cum_ln[a]) / n) as f32;
-            self.mean[e] = ((self.cum_p[b] - self.cum_p[a]) / n) as f32 + 1e-20;
+            *mean_ln = ((self.cum_ln[b] - self.cum_ln[a]) / n) as f32;
+            *mean = ((self.cum_p[b] - self.cum_p[a]) / n) as f32 + 1e-20;
         }
-        // The rest band by band in a loop of its own, so it vectorises.
-        let active = self.active.clone();
-        for ((((t, &s), &mean_ln), &mean), &z) in thresholds[active.clone()]
+        // The rest band by band, in whole vectors.
+        for ((((t, &s), &mean_ln), &mean), &z) in self
+            .threshold
             .iter_mut()
-            .zip(&self.masked[active.clone()])
-            .zip(&self.mean_ln[active.clone()])
-            .zip(&self.mean[active.clone()])
-            .zip(&self.z[active])
+            .zip(&self.masked)
+            .zip(&self.mean_ln)
+            .zip(&self.mean)
+            .zip(&self.lane_z)
         {
             // Tonality from local spectral flatness (in dB, <= 0).
             let sfm_db = 4.342_945 * (mean_ln - fast_ln(mean));
@@ -293,6 +326,8 @@ impl MaskingModel {
             // 10^(-offset/10) = e^(-offset * ln(10) / 10)
             *t = s * fast_exp(-offset_db * 0.230_258_5);
         }
+        let active = self.active.clone();
+        thresholds[active.clone()].copy_from_slice(&self.threshold[..active.len()]);
     }
 }
 
