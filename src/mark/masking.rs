@@ -288,14 +288,16 @@ impl MaskingModel {
         // Spread energy of the maskers, all active bands at once: in each
         // band the maskers add up in the same order as one band alone would
         // (the zero factors of bands out of reach add exact zeros).
-        self.masked.fill(0.0);
-        for (&energy, reach) in self.energy[self.energy_bands.clone()]
-            .iter()
-            .zip(self.reach.chunks_exact(self.lanes))
-        {
-            for (s, &f) in self.masked.iter_mut().zip(reach) {
-                *s += energy * f;
+        // (One vector of bands at a time, summed in registers.)
+        let energy = &self.energy[self.energy_bands.clone()];
+        for (v, masked) in self.masked.chunks_exact_mut(LANES).enumerate() {
+            let mut sum = [0f32; LANES];
+            for (&energy, reach) in energy.iter().zip(self.reach.chunks_exact(self.lanes)) {
+                for (s, &f) in sum.iter_mut().zip(&reach[v * LANES..(v + 1) * LANES]) {
+                    *s += energy * f;
+                }
             }
+            masked.copy_from_slice(&sum);
         }
         // Mean log power and mean power over each tonality span.
         for ((e, mean_ln), mean) in self
