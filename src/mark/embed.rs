@@ -655,9 +655,21 @@ impl BandModulation {
                 active = true;
                 // The quietest channel (relative to the mix) limits each band.
                 let mut r = f32::INFINITY;
-                for p in channel_power {
-                    let e: f32 = p[bins.clone()].iter().sum();
-                    r = r.min(e * power_scale);
+                match channel_power {
+                    // Both sums in one loop: two chains side by side.
+                    [a, b] => {
+                        let (ea, eb) = a[bins.clone()]
+                            .iter()
+                            .zip(&b[bins.clone()])
+                            .fold((-0.0f32, -0.0f32), |(ea, eb), (&x, &y)| (ea + x, eb + y));
+                        r = r.min(ea * power_scale).min(eb * power_scale);
+                    }
+                    _ => {
+                        for p in channel_power {
+                            let e: f32 = p[bins.clone()].iter().sum();
+                            r = r.min(e * power_scale);
+                        }
+                    }
                 }
                 let ratio = (r / e).min(1.0);
                 let allowed = self.thresholds[b] * ratio * MARGIN;
