@@ -285,10 +285,10 @@ impl MaskingModel {
             *cum_ln = acc_ln;
             *cum_p = acc_p;
         }
-        // Spread energy of the maskers, all active bands at once: in each
-        // band the maskers add up in the same order as one band alone would
-        // (the zero factors of bands out of reach add exact zeros).
-        // (One vector of bands at a time, summed in registers.)
+        // Spread energy of the maskers, one vector of active bands at a time
+        // (summed in registers): each band adds its maskers in the same order
+        // as it would alone, and the zero factors of bands out of reach add
+        // exact zeros.
         let energy = &self.energy[self.energy_bands.clone()];
         for (v, masked) in self.masked.chunks_exact_mut(LANES).enumerate() {
             let mut sum = [0f32; LANES];
@@ -336,6 +336,72 @@ impl MaskingModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The thresholds straight from the model's definition: per band, the
+    /// masker sum, the tonality means summed directly (f64) and `f32::exp`.
+    fn reference_thresholds(m: &MaskingModel, power: &[f32]) -> Vec<f32> {
+        let bands = m.bands();
+        let energy: Vec<f32> = (0..bands)
+            .map(|b| power[m.band_bins(b)].iter().sum())
+            .collect();
+        let spread = |masker: usize, maskee: usize| {
+            let dz = f64::from(m.z[maskee] - m.z[masker]) + 0.474;
+            let db = 15.81 + 7.5 * dz - 17.5 * (1.0 + dz * dz).sqrt();
+            10f64.powf(db / 10.0) as f32
+        };
+        let mut t = vec![0f32; bands];
+        for e in m.active_bands() {
+            let reaches: Vec<usize> = (0..bands).filter(|&k| spread(k, e) > 1e-4).collect();
+            let maskers = reaches[0]..reaches[reaches.len() - 1] + 1;
+            let s = maskers.fold(0f32, |s, k| s + energy[k] * spread(k, e));
+            let (lo, hi) = m.tonal_span[e];
+            let n = (hi - lo) as f64;
+            let ln: f64 = power[lo..hi]
+                .iter()
+                .map(|&p| f64::from(fast_ln(p + 1e-20)))
+                .sum();
+            let p: f64 = power[lo..hi].iter().map(|&p| f64::from(p)).sum();
+            let sfm_db = 4.342_945 * ((ln / n) as f32 - fast_ln((p / n) as f32 + 1e-20));
+            let alpha = ((-sfm_db - 2.5) / 12.0).clamp(0.0, 1.0);
+            let offset_db = alpha * (14.5 + m.z[e]) + (1.0 - alpha) * 5.5;
+            t[e] = s * (-offset_db * 0.230_258_5).exp();
+        }
+        t
+    }
+
+    /// The vectorised thresholds (masker sums across bands, prefix sums,
+    /// fast_exp) agree with the definition on seeded music-like spectra.
+    #[test]
+    fn thresholds_match_the_definition() {
+        use rand_chacha::rand_core::{RngCore, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // The main layer's model and the seal's, as the embedder builds them.
+        for (total, bins) in [(BINS, 14..102), (232, 107..203)] {
+            let mut m = MaskingModel::with_spectrum(total, bins);
+            for frame in 0..50 {
+                // A falling spectrum with random peaks and a silent frame.
+                let power: Vec<f32> = (0..total)
+                    .map(|k| {
+                        let u = rng.next_u32() as f32 / u32::MAX as f32;
+                        let peak = if rng.next_u32() % 9 == 0 { 300.0 } else { 1.0 };
+                        let level = if frame == 3 { 0.0 } else { 1.0 };
+                        level * peak * u * 1e3 / (1.0 + k as f32).powi(2)
+                    })
+                    .collect();
+                let mut got = vec![0f32; m.bands()];
+                m.thresholds(&power, &mut got);
+                let want = reference_thresholds(&m, &power);
+                for b in m.active_bands() {
+                    assert!(
+                        (got[b] - want[b]).abs() <= 1e-6 * want[b].abs() + 1e-30,
+                        "spectrum {total}, frame {frame}, band {b}: {} vs reference {}",
+                        got[b],
+                        want[b]
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn fast_exp_is_accurate() {
