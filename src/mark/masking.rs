@@ -69,8 +69,9 @@ fn bark(hz: f64) -> f64 {
 pub struct MaskingModel {
     /// Band `b` covers bins `edges[b]..edges[b + 1]`.
     edges: Vec<usize>,
-    /// Bin range used to estimate each band's tonality.
+    /// Bin range used to estimate each band's tonality, and 1 / its length.
     tonal_span: Vec<(usize, usize)>,
+    tonal_inv_len: Vec<f64>,
     /// Band centre in Bark.
     z: Vec<f32>,
     energy: Vec<f32>,
@@ -203,6 +204,10 @@ impl MaskingModel {
         MaskingModel {
             energy_bands,
             edges,
+            tonal_inv_len: tonal_span
+                .iter()
+                .map(|&(lo, hi)| 1.0 / (hi - lo) as f64)
+                .collect(),
             tonal_span,
             z,
             energy: vec![0.0; bands],
@@ -307,10 +312,10 @@ impl MaskingModel {
             .zip(&mut self.mean)
         {
             let (lo, hi) = self.tonal_span[e];
-            let n = (hi - lo) as f64;
+            let inv_n = self.tonal_inv_len[e];
             let (a, b) = (lo - start, hi - start);
-            *mean_ln = ((self.cum_ln[b] - self.cum_ln[a]) / n) as f32;
-            *mean = ((self.cum_p[b] - self.cum_p[a]) / n) as f32 + 1e-20;
+            *mean_ln = ((self.cum_ln[b] - self.cum_ln[a]) * inv_n) as f32;
+            *mean = ((self.cum_p[b] - self.cum_p[a]) * inv_n) as f32 + 1e-20;
         }
         // The rest band by band, in whole vectors.
         for ((((t, &s), &mean_ln), &mean), &z) in self
