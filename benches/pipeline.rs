@@ -73,6 +73,9 @@ fn measure_child(exe: &OsStr, args: &[std::ffi::OsString]) -> ! {
 
 /// Runs `exe args` (stdout and stderr discarded) and returns its rusage;
 /// panics if it fails.
+// The child is reaped by `wait4` (which also gives its rusage), not by
+// `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn spawn_and_wait<S: AsRef<OsStr> + std::fmt::Debug>(exe: &Path, args: &[S]) -> Usage {
     let child = Command::new(exe)
         .args(args)
@@ -148,9 +151,7 @@ fn main() {
     if argv.get(1).is_some_and(|a| a == "--measure-child") {
         measure_child(&argv[2], &argv[3..]);
     }
-    let filter: Option<String> = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'));
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let memory_off = std::env::var_os("EARMARK_BENCH_MEMORY").is_some_and(|v| v == "0");
     let exe = Path::new(env!("CARGO_BIN_EXE_earmark"));

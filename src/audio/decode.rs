@@ -86,7 +86,7 @@ pub struct AudioReader {
 }
 
 enum Inner {
-    Pcm(PcmFile<SharedSource>),
+    Pcm(Box<PcmFile<SharedSource>>),
     Sym(Box<SymphoniaReader>),
 }
 
@@ -272,7 +272,7 @@ impl AudioReader {
                 if options.hash_encoded {
                     pcm.hash_raw();
                 }
-                Inner::Pcm(pcm)
+                Inner::Pcm(Box::new(pcm))
             }
             Some(_) => return Err(AudioError::ZeroLength),
             None => {

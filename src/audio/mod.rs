@@ -230,15 +230,22 @@ impl WriterSpec {
     }
 }
 
+/// A FLAC metadata block: its type (4 VORBIS_COMMENT, 6 PICTURE, ...) and
+/// its body.
+pub type FlacBlock = (u8, Vec<u8>);
+
+/// A RIFF chunk: its four-character id and its data.
+pub type RiffChunk = ([u8; 4], Vec<u8>);
+
 /// Metadata for an output file, serialised for its container by
 /// [`crate::metadata::render_flac_blocks`] or
 /// [`crate::metadata::render_wav_chunks`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputTags {
     /// FLAC metadata blocks `(type, body)`, placed after STREAMINFO.
-    Flac(Vec<(u8, Vec<u8>)>),
+    Flac(Vec<FlacBlock>),
     /// RIFF chunks `(id, data)`, placed after the audio.
-    Wav(Vec<([u8; 4], Vec<u8>)>),
+    Wav(Vec<RiffChunk>),
 }
 
 impl OutputTags {
@@ -259,14 +266,14 @@ impl OutputTags {
         }
     }
 
-    fn flac_blocks(&self) -> Result<&[(u8, Vec<u8>)]> {
+    fn flac_blocks(&self) -> Result<&[FlacBlock]> {
         match self {
             OutputTags::Flac(b) => Ok(b),
             OutputTags::Wav(_) => Err(AudioError::Encode("wav tags given to a flac writer".into())),
         }
     }
 
-    fn wav_chunks(&self) -> Result<&[([u8; 4], Vec<u8>)]> {
+    fn wav_chunks(&self) -> Result<&[RiffChunk]> {
         match self {
             OutputTags::Wav(c) => Ok(c),
             OutputTags::Flac(_) => {

@@ -10,14 +10,14 @@
 use std::io::{Seek, SeekFrom, Write};
 
 use super::pcm::quantize_into;
-use super::{AudioError, Result, SampleFormat, WriterSpec};
+use super::{AudioError, Result, RiffChunk, SampleFormat, WriterSpec};
 use crate::container::riff::{self, Order};
 
 /// Samples converted per bulk write.
 const BATCH: usize = 8192;
 
 /// Bytes `chunks` take in a RIFF file (headers and pad bytes included).
-fn chunks_len(chunks: &[([u8; 4], Vec<u8>)]) -> u64 {
+fn chunks_len(chunks: &[RiffChunk]) -> u64 {
     chunks
         .iter()
         .map(|(_, d)| 8 + d.len() as u64 + (d.len() as u64 & 1))
@@ -88,7 +88,7 @@ impl<W: Write> WavWriter<W> {
         writer: W,
         spec: WriterSpec,
         frames: u64,
-        chunks: &[([u8; 4], Vec<u8>)],
+        chunks: &[RiffChunk],
     ) -> Result<Self> {
         let header_len = hound_header(&spec)?.len() as u64;
         let data = frames * u64::from(spec.channels) * u64::from(spec.sample_format.bits() / 8);
@@ -167,7 +167,7 @@ impl<W: Write> WavWriter<W> {
     }
 
     /// Checks for whole frames, then writes the pad byte and `chunks`.
-    fn write_tail(&mut self, chunks: &[([u8; 4], Vec<u8>)]) -> Result<()> {
+    fn write_tail(&mut self, chunks: &[RiffChunk]) -> Result<()> {
         let ch = u64::from(self.spec.channels);
         if self.samples % ch != 0 {
             return Err(AudioError::UnsupportedOutput(format!(
@@ -188,7 +188,7 @@ impl<W: Write> WavWriter<W> {
     /// Completes a file started with [`with_sizes`](Self::with_sizes):
     /// appends `chunks` (the same ones) and fails if the frame count
     /// differs from the one promised.
-    pub fn finish_streamed(mut self, frames: u64, chunks: &[([u8; 4], Vec<u8>)]) -> Result<W> {
+    pub fn finish_streamed(mut self, frames: u64, chunks: &[RiffChunk]) -> Result<W> {
         if self.frames_written() != frames {
             return Err(AudioError::Encode(
                 "the samples differ from the first pass (the input changed while it was read)"
@@ -211,7 +211,7 @@ impl<W: Write + Seek> WavWriter<W> {
     /// Appends `chunks` (each `(id, data)`) after the samples, patches the
     /// RIFF and `data` sizes, flushes, and returns the writer positioned at
     /// the end of the file.
-    pub fn finish(mut self, chunks: &[([u8; 4], Vec<u8>)]) -> Result<W> {
+    pub fn finish(mut self, chunks: &[RiffChunk]) -> Result<W> {
         self.write_tail(chunks)?;
         let w = &mut self.writer;
         let end = w.stream_position().map_err(AudioError::Write)?;

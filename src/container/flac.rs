@@ -3,6 +3,7 @@
 //! file (RFC 9639, section 8).
 
 use super::{id3, invalid, read_up_to};
+use crate::audio::FlacBlock;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// STREAMINFO block type.
@@ -126,7 +127,7 @@ pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block
 }
 
 /// The metadata blocks of a small FLAC file in memory, as `(type, body)`.
-pub(crate) fn blocks_in(bytes: &[u8]) -> io::Result<Vec<(u8, Vec<u8>)>> {
+pub(crate) fn blocks_in(bytes: &[u8]) -> io::Result<Vec<FlacBlock>> {
     let list = blocks(&mut io::Cursor::new(bytes))?;
     Ok(list
         .iter()

@@ -186,8 +186,11 @@ fn walk_tables<R: Read + Seek + ?Sized>(
     const CONTAINERS: [&[u8; 4]; 9] = [
         b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf",
     ];
+    if depth >= MAX_DEPTH {
+        return Ok(());
+    }
     let mut pos = start;
-    while depth < MAX_DEPTH {
+    loop {
         let Some(b) = header_at(r, pos, end)? else {
             return Ok(());
         };
@@ -225,7 +228,6 @@ fn walk_tables<R: Read + Seek + ?Sized>(
         }
         pos = box_end;
     }
-    Ok(())
 }
 
 /// Entry size in bytes of the sample tables decoders preallocate.

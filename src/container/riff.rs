@@ -9,6 +9,7 @@
 //! writers leave it) has its data run to the end of the file.
 
 use super::{invalid, read_up_to};
+use crate::audio::RiffChunk;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// Most chunks a file may have before it is rejected (real files have a
@@ -211,7 +212,7 @@ pub(crate) fn data_head<R: Read + Seek + ?Sized>(r: &mut R, c: &Chunk) -> io::Re
 pub(crate) fn replace<F: Read + Write + Seek + ?Sized>(
     f: &mut F,
     retire: impl Fn(&[u8; 4], &[u8]) -> bool,
-    new: &[([u8; 4], Vec<u8>)],
+    new: &[RiffChunk],
 ) -> io::Result<u64> {
     let chunks = list(f)?;
     if chunks.is_64 {
@@ -268,7 +269,7 @@ pub(crate) fn write_chunk<W: Write + ?Sized>(
 }
 
 /// The top-level chunks of a small file in memory, as `(id, data)`.
-pub(crate) fn chunks_in(bytes: &[u8]) -> io::Result<Vec<([u8; 4], Vec<u8>)>> {
+pub(crate) fn chunks_in(bytes: &[u8]) -> io::Result<Vec<RiffChunk>> {
     let mut cursor = io::Cursor::new(bytes);
     let chunks = list(&mut cursor)?;
     Ok(chunks

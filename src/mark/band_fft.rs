@@ -21,6 +21,23 @@ use realfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
+/// A packed buffer seen as the real samples it holds: `packed[m]` is
+/// `x[2m] + i·x[2m+1]`, so the `f32`s in memory order are `x` itself.
+pub(crate) fn as_real(packed: &[Complex32]) -> &[f32] {
+    // SAFETY: `Complex<f32>` is `#[repr(C)]` with exactly two `f32` fields
+    // (`re`, `im`), so it has the size and alignment of `[f32; 2]` and no
+    // padding; the returned slice covers exactly the same memory and borrows it
+    // for the same lifetime.
+    unsafe { std::slice::from_raw_parts(packed.as_ptr().cast::<f32>(), packed.len() * 2) }
+}
+
+/// Mutable form of [`as_real`].
+pub(crate) fn as_real_mut(packed: &mut [Complex32]) -> &mut [f32] {
+    // SAFETY: as in `as_real`; the unique borrow of `packed` is handed on to
+    // the returned slice, so nothing else can alias it.
+    unsafe { std::slice::from_raw_parts_mut(packed.as_mut_ptr().cast::<f32>(), packed.len() * 2) }
+}
+
 /// Forward and inverse real FFT of one even length, computing (forward) or
 /// reading (inverse) only a band of bins. Plans and buffers are built once;
 /// no call allocates.
@@ -68,27 +85,14 @@ impl BandFft {
         }
     }
 
-    /// The real frame length `n`.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Always false (`n >= 4`); present for API symmetry with [`BandFft::len`].
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Length of the packed complex buffer both directions work in (`n / 2`).
-    pub fn packed_len(&self) -> usize {
-        self.n / 2
-    }
-
     /// Forward transform of a packed frame.
     ///
-    /// `packed[m]` must hold `x[2m] + i·x[2m+1]` (length [`BandFft::packed_len`]);
+    /// `packed[m]` must hold `x[2m] + i·x[2m+1]` (length `n / 2`);
     /// it is destroyed. Writes bins `0..out.len()` of the real spectrum of `x`
     /// (unnormalised, as `realfft` would) to `out`, which may be at most
     /// `n / 2 + 1` long.
+    // Inlined so the embedder's AVX2 build of its frame code covers it.
+    #[inline(always)]
     pub fn forward(&mut self, packed: &mut [Complex32], out: &mut [Complex32]) {
         let m = self.n / 2;
         assert!(packed.len() == m && out.len() <= m + 1, "BandFft sizes");
@@ -104,14 +108,15 @@ impl BandFft {
             bin(x, packed[0], packed[0].conj(), self.twiddles[0]);
         }
         // Bins 1..M pair Z[k] with Z[M − k]; bin M pairs Z[0] with itself.
+        // (Slices walked forwards and backwards, so the loop vectorises.)
         let inner = rest.len().min(m - 1);
-        for (k, (x, w)) in rest[..inner]
+        for (((x, w), &a), b) in rest[..inner]
             .iter_mut()
-            .zip(&self.twiddles[1..])
-            .enumerate()
-            .map(|(i, p)| (i + 1, p))
+            .zip(&self.twiddles[1..=inner])
+            .zip(&packed[1..=inner])
+            .zip(packed[m - inner..m].iter().rev())
         {
-            bin(x, packed[k], packed[m - k].conj(), *w);
+            bin(x, a, b.conj(), *w);
         }
         if let Some(x) = rest.get_mut(m - 1) {
             bin(x, packed[0], packed[0].conj(), self.twiddles[m]);
@@ -123,9 +128,10 @@ impl BandFft {
     /// `spec` holds bins `0..=n/2` and must be zero outside `band` (bin 0
     /// and the Nyquist bin must be real if they are in it); only the bins
     /// that `band` and its mirror image touch are read. The result is written
-    /// packed into `packed` (length [`BandFft::packed_len`]): the real sample
+    /// packed into `packed` (length `n / 2`): the real sample
     /// `x[2m]` is `packed[m].re` and `x[2m+1]` is `packed[m].im`, scaled by
     /// `n` as `realfft` leaves it.
+    #[inline(always)]
     pub fn inverse_band(
         &mut self,
         spec: &[Complex32],
@@ -137,19 +143,30 @@ impl BandFft {
             packed.len() == m && spec.len() == m + 1 && band.end <= m + 1,
             "BandFft sizes"
         );
-        packed.fill(Complex32::default());
         // Z[k] depends on X[k] and X[M − k]; visit each k with either in band.
         let direct = band.start.min(m)..band.end.min(m);
         let mirror = (m + 1).saturating_sub(band.end)..(m + 1).saturating_sub(band.start).min(m);
+        // Everything else is zero.
+        if direct.end <= mirror.start {
+            packed[..direct.start].fill(Complex32::default());
+            packed[direct.end..mirror.start].fill(Complex32::default());
+            packed[mirror.end..].fill(Complex32::default());
+        } else {
+            packed.fill(Complex32::default());
+        }
         for range in [direct, mirror] {
-            for ((k, z), w) in packed[range.clone()]
+            if range.is_empty() {
+                continue;
+            }
+            // X[M − k] for k in `range`, walked backwards.
+            let back = &spec[m + 1 - range.end..m + 1 - range.start];
+            for (((z, w), &a), b) in packed[range.clone()]
                 .iter_mut()
-                .enumerate()
-                .map(|(i, z)| (range.start + i, z))
                 .zip(&self.twiddles[range.clone()])
+                .zip(&spec[range])
+                .zip(back.iter().rev())
             {
-                let a = spec[k];
-                let b = spec[m - k].conj();
+                let b = b.conj();
                 let even = a + b;
                 let odd = (a - b) * w.conj();
                 // Z = E + i·O, both doubled so the result is scaled by n, not n/2.

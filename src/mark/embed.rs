@@ -20,12 +20,12 @@
 //! energy in each band, so a sound panned hard to one side does not hide a
 //! marker that the silent side would reveal.
 
-use super::band_fft::BandFft;
+use super::band_fft::{as_real, as_real_mut, BandFft};
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{
     Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SEAL_BIN_HI, SEAL_BIN_LO,
-    SEAL_CELL_BINS, SEAL_FREQ_CELLS, SEAL_SPECTRUM, SILENCE_POWER,
+    SEAL_CELL_BINS, SEAL_SPECTRUM, SILENCE_POWER,
 };
 use super::masking::MaskingModel;
 use super::seal::{seal_signs, SealMessage};
@@ -136,8 +136,6 @@ pub struct Embedder {
     channels: usize,
     rate: u64,
     layout: Layout,
-    /// Sign of every cell of a unit for this payload.
-    signs: Vec<f32>,
     strength: f32,
     /// Native frame length and number of bins.
     n: usize,
@@ -153,10 +151,16 @@ pub struct Embedder {
     out_spec: Vec<Complex32>,
     /// Native power to canonical FFT units.
     power_scale: f32,
-    /// The main band's modulation depths.
+    /// Mix power per bin in canonical units, over `power_bins`.
+    power: Vec<f32>,
+    power_bins: std::ops::Range<usize>,
+    /// Per channel, power per bin in native units, over `channel_bins`.
+    channel_power: Vec<Vec<f32>>,
+    channel_bins: std::ops::Range<usize>,
+    /// The main band's masking state and signs.
     main: BandModulation,
-    /// The seal band's modulation depths and cell signs, when sealing.
-    seal: Option<(BandModulation, Vec<f32>)>,
+    /// The seal band's, when sealing (and the rate has the band).
+    seal: Option<BandModulation>,
     /// Bins of the native spectrum the bands need.
     used: usize,
     /// Input (interleaved) from native frame `base` on.
@@ -169,6 +173,9 @@ pub struct Embedder {
     beta_sum: f64,
     beta_count: u64,
     stats: EmbedStats,
+    /// Run the AVX2 build of the per-frame code (the CPU has AVX2 and FMA).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx2: bool,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -177,6 +184,19 @@ impl std::fmt::Debug for Embedder {
             .field("channels", &self.channels)
             .field("frame", &self.frame)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether the running CPU has AVX2 and FMA (the embedder then runs its
+/// per-frame code compiled for them); always false off x86-64.
+fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -207,23 +227,47 @@ impl Embedder {
         let layout = Layout::V1;
         let pattern = Pattern::new(key, layout);
         let coded = encode(&message_bits(payload, &pattern.mask));
-        let signs = pattern.cell_signs(&coded);
         let n = native_frame_len(sample_rate);
         let bins = n / 2 + 1;
-        let seal = options.seal.map(|m| {
-            let band = BandModulation::new(SEAL_SPECTRUM, SEAL_BIN_LO..SEAL_BIN_HI);
-            (band, seal_signs(key, &m))
-        });
+        // At low rates the top of a band does not exist (bins below Nyquist
+        // only).
+        let main = BandModulation::new(
+            BINS,
+            layout.bin_lo..layout.bin_hi(),
+            layout.cell_bins,
+            &pattern.cell_signs(&coded),
+            n / 2,
+        );
+        let seal = options
+            .seal
+            .map(|m| {
+                BandModulation::new(
+                    SEAL_SPECTRUM,
+                    SEAL_BIN_LO..SEAL_BIN_HI,
+                    SEAL_CELL_BINS,
+                    &seal_signs(key, &m),
+                    n / 2,
+                )
+            })
+            .filter(|band| !band.modulated.is_empty());
         // Spectra are at least this long (zero above Nyquist at low rates)
         // so band arithmetic never runs off the end.
-        let spectrum = if seal.is_some() { SEAL_SPECTRUM } else { BINS };
+        let spectrum = if options.seal.is_some() {
+            SEAL_SPECTRUM
+        } else {
+            BINS
+        };
+        let hull = |a: &std::ops::Range<usize>, b: Option<&std::ops::Range<usize>>| {
+            b.map_or(a.clone(), |b| a.start.min(b.start)..a.end.max(b.end))
+        };
+        let power_bins = hull(&main.needed, seal.as_ref().map(|b| &b.needed));
+        let channel_bins = hull(&main.band_bins, seal.as_ref().map(|b| &b.band_bins));
         // Power in canonical units: a native frame is n/FRAME times longer.
         let power_scale = (FRAME as f32 / n as f32).powi(2);
         Embedder {
             channels,
             rate: u64::from(sample_rate),
             layout,
-            signs,
             strength: options.strength.max(0.0),
             n,
             fft: BandFft::new(n),
@@ -234,7 +278,11 @@ impl Embedder {
             mix: vec![Complex32::default(); bins.max(spectrum)],
             out_spec: vec![Complex32::default(); bins],
             power_scale,
-            main: BandModulation::new(BINS, layout.bin_lo..layout.bin_hi()),
+            power: vec![0.0; spectrum],
+            power_bins,
+            channel_power: vec![vec![0.0; bins.max(spectrum)]; channels],
+            channel_bins,
+            main,
             seal,
             used: spectrum.min(bins),
             input: Vec::new(),
@@ -245,6 +293,7 @@ impl Embedder {
             beta_sum: 0.0,
             beta_count: 0,
             stats: EmbedStats::default(),
+            avx2: avx2_fma(),
         }
     }
 
@@ -306,120 +355,133 @@ impl Embedder {
         self.stats()
     }
 
+    /// Analyses and marks one frame, with the AVX2 build when the CPU has it.
     fn process_frame(&mut self) {
-        let l = self.layout;
-        // At rates below 2 x 4.4 kHz the top of the band does not exist.
-        let (lo, hi) = (l.bin_lo, l.bin_hi().min(self.out_spec.len() - 1));
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the running CPU supports AVX2
+            // and FMA (`Embedder::new` checks with `avx2_fma`).
+            unsafe { self.process_frame_avx2() };
+            return;
+        }
+        self.process_frame_body();
+    }
+
+    /// [`Embedder::process_frame`] compiled for AVX2 and FMA: the body and
+    /// the helpers it inlines (`#[inline(always)]`) are vectorised 8 wide.
+    /// No floating-point operation is contracted or reordered, so the
+    /// result is bit-identical to the baseline build.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn process_frame_avx2(&mut self) {
+        self.process_frame_body();
+    }
+
+    #[inline(always)]
+    fn process_frame_body(&mut self) {
         let ch = self.channels;
         let start = (self.frame_start(self.frame) - self.base) as usize;
         let frame_in = &self.input[start * ch..(start + self.n) * ch];
-        self.mix.fill(Complex32::default());
-        let inv_ch = 1.0 / ch as f32;
-        // De-interleave, window and pack sample pairs (mono and stereo get
-        // tight loops).
+        // De-interleave and window: each packed buffer seen as `f32`s is the
+        // channel's windowed frame (mono and stereo get tight loops).
         let win = &self.window;
         match self.times.as_mut_slice() {
             [t] => {
-                for ((t, x), w) in t
-                    .iter_mut()
-                    .zip(frame_in.chunks_exact(2))
-                    .zip(win.chunks_exact(2))
-                {
-                    *t = Complex32::new(x[0] * w[0], x[1] * w[1]);
+                for ((t, &x), &w) in as_real_mut(t).iter_mut().zip(frame_in).zip(win) {
+                    *t = x * w;
                 }
             }
             [l, r] => {
-                for (((a, b), x), w) in l
+                for (((l, r), x), &w) in as_real_mut(l)
                     .iter_mut()
-                    .zip(r.iter_mut())
-                    .zip(frame_in.chunks_exact(4))
-                    .zip(win.chunks_exact(2))
+                    .zip(as_real_mut(r))
+                    .zip(frame_in.chunks_exact(2))
+                    .zip(win)
                 {
-                    *a = Complex32::new(x[0] * w[0], x[2] * w[1]);
-                    *b = Complex32::new(x[1] * w[0], x[3] * w[1]);
+                    *l = x[0] * w;
+                    *r = x[1] * w;
                 }
             }
             times => {
                 for (c, t) in times.iter_mut().enumerate() {
-                    for ((t, x), w) in t
+                    for ((t, x), &w) in as_real_mut(t)
                         .iter_mut()
-                        .zip(frame_in.chunks_exact(2 * ch))
-                        .zip(win.chunks_exact(2))
+                        .zip(frame_in.chunks_exact(ch))
+                        .zip(win)
                     {
-                        *t = Complex32::new(x[c] * w[0], x[ch + c] * w[1]);
+                        *t = x[c] * w;
                     }
                 }
             }
         }
         // Only the bins the bands need are computed (fewer exist at low rates).
         let used = self.used;
-        for c in 0..ch {
-            let spec = &mut self.spectra[c][..used];
-            self.fft.forward(&mut self.times[c], spec);
-            for (m, s) in self.mix[..used].iter_mut().zip(spec.iter()) {
+        let inv_ch = 1.0 / ch as f32;
+        let mix = &mut self.mix[..used];
+        mix.fill(Complex32::default());
+        for (t, spec) in self.times.iter_mut().zip(&mut self.spectra) {
+            let spec = &mut spec[..used];
+            self.fft.forward(t, spec);
+            for (m, s) in mix.iter_mut().zip(spec.iter()) {
                 *m += s * inv_ch;
+            }
+        }
+        // Mix power in canonical units, and each channel's own power, for
+        // the bins the bands read.
+        let power_scale = self.power_scale;
+        let bins = self.power_bins.clone();
+        for (p, m) in self.power[bins.clone()].iter_mut().zip(&self.mix[bins]) {
+            *p = m.norm_sqr() * power_scale;
+        }
+        let bins = self.channel_bins.clone();
+        for (power, spec) in self.channel_power.iter_mut().zip(&self.spectra) {
+            for (p, s) in power[bins.clone()].iter_mut().zip(&spec[bins.clone()]) {
+                *p = s.norm_sqr();
             }
         }
         let strength = self.strength;
         let frame = self
             .main
-            .update(&self.mix, &self.spectra, self.power_scale, strength);
+            .update(&self.power, &self.channel_power, power_scale, strength);
         self.stats.frames += 1;
         if frame.active {
             self.stats.active_frames += 1;
         }
+        let (lo, hi) = (self.main.modulated.start, self.main.modulated.end);
         let band_bins = (hi - lo).max(1) as f32;
         if frame.energy / band_bins >= QUIET_POWER {
             self.stats.loud_frames += 1;
         }
+        let l = self.layout;
         let unit_frame = (self.frame % l.unit_frames() as u64) as usize;
         let time_cell = unit_frame / l.cell_frames;
-        self.out_spec.fill(Complex32::default());
-        let row = time_cell * l.freq_cells;
-        let (sum, count) = modulate(
-            &mut self.out_spec,
-            &self.mix,
-            &self.main.beta,
-            &self.signs[row..row + l.freq_cells],
-            lo..hi,
-            l.cell_bins,
-            frame.onset_scale,
-        );
+        // `out_spec` is zero outside the bands, and `modulate` rewrites every
+        // bin of them each frame.
+        self.main
+            .modulate(&mut self.out_spec, &self.mix, time_cell, frame.onset_scale);
+        let (sum, count) = self.main.beta_stats(frame.onset_scale);
         self.beta_sum += sum;
         self.beta_count += count;
         let mut top = hi;
-        if let Some((band, signs)) = &mut self.seal {
-            let seal_hi = SEAL_BIN_HI.min(self.out_spec.len() - 1);
-            if seal_hi > SEAL_BIN_LO {
-                let frame = band.update(
-                    &self.mix,
-                    &self.spectra,
-                    self.power_scale,
-                    strength * SEAL_STRENGTH,
-                );
-                let row = time_cell * SEAL_FREQ_CELLS;
-                modulate(
-                    &mut self.out_spec,
-                    &self.mix,
-                    &band.beta,
-                    &signs[row..row + SEAL_FREQ_CELLS],
-                    SEAL_BIN_LO..seal_hi,
-                    SEAL_CELL_BINS,
-                    frame.onset_scale,
-                );
-                top = seal_hi;
-            }
+        if let Some(band) = &mut self.seal {
+            let frame = band.update(
+                &self.power,
+                &self.channel_power,
+                power_scale,
+                strength * SEAL_STRENGTH,
+            );
+            band.modulate(&mut self.out_spec, &self.mix, time_cell, frame.onset_scale);
+            top = band.modulated.end;
         }
         self.fft
             .inverse_band(&self.out_spec, lo..top, &mut self.time);
         let scale = 1.0 / self.n as f32;
-        for ((w, t), win) in self.w[start..start + self.n]
-            .chunks_exact_mut(2)
-            .zip(&self.time)
-            .zip(self.window.chunks_exact(2))
+        for ((w, &t), &win) in self.w[start..start + self.n]
+            .iter_mut()
+            .zip(as_real(&self.time))
+            .zip(&self.window)
         {
-            w[0] += t.re * win[0] * scale;
-            w[1] += t.im * win[1] * scale;
+            *w += t * win * scale;
         }
         self.frame += 1;
     }
@@ -428,49 +490,63 @@ impl Embedder {
     /// marker would push past full scale is limited to full scale (input that
     /// was already beyond it, as float files may be, is left as it was).
     fn emit(&mut self, until: u64, out: &mut Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as in `process_frame`.
+            unsafe { self.emit_avx2(until, out) };
+            return;
+        }
+        self.emit_body(until, out);
+    }
+
+    /// [`Embedder::emit`] compiled for AVX2 and FMA (bit-identical result).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn emit_avx2(&mut self, until: u64, out: &mut Vec<f32>) {
+        self.emit_body(until, out);
+    }
+
+    #[inline(always)]
+    fn emit_body(&mut self, until: u64, out: &mut Vec<f32>) {
         let ch = self.channels;
         let frames = (until - self.base) as usize;
         let start = out.len();
-        let input = &self.input[..frames * ch];
-        out.extend_from_slice(input);
-        let marked = &mut out[start..];
-        match ch {
-            1 => {
-                for (y, &w) in marked.iter_mut().zip(&self.w[..frames]) {
-                    *y += w;
-                }
-            }
-            2 => {
-                for (y, &w) in marked.chunks_exact_mut(2).zip(&self.w[..frames]) {
-                    y[0] += w;
-                    y[1] += w;
-                }
-            }
-            _ => {
-                for (y, &w) in marked.chunks_exact_mut(ch).zip(&self.w[..frames]) {
-                    y.iter_mut().for_each(|v| *v += w);
-                }
-            }
-        }
-        // Rarely anything exceeds full scale; only then look closer. (The
-        // scan takes the largest magnitude as integer bits, which vectorises
-        // where a float maximum would not; NaN counts as over.)
+        out.extend_from_slice(&self.input[..frames * ch]);
+        // Input plus watermark in one pass; a sample the marker pushes past
+        // full scale is limited to it. Branch-free so it vectorises (loud
+        // masters clip often); a NaN sum counts as over.
+        let mark = |y: &mut f32, w: f32| -> u32 {
+            let x = *y;
+            let limit = x.abs().max(1.0);
+            let sum = x + w;
+            let limited = sum.max(-limit).min(limit);
+            *y = limited;
+            u32::from(limited != sum)
+        };
         let mut clipped = 0u64;
-        let peak_bits = marked
-            .iter()
-            .fold(0u32, |m, y| m.max(y.to_bits() & 0x7fff_ffff));
-        if peak_bits > 1f32.to_bits() {
-            // Branch-free so it vectorises: loud masters take this path often.
-            for (ys, xs) in marked.chunks_mut(1 << 16).zip(input.chunks(1 << 16)) {
-                let mut count = 0u32;
-                for (y, &x) in ys.iter_mut().zip(xs) {
-                    let limit = x.abs().max(1.0);
-                    let limited = y.max(-limit).min(limit);
-                    count += u32::from(limited != *y);
-                    *y = limited;
+        // Counted in blocks so a u32 never overflows.
+        const BLOCK: usize = 1 << 16;
+        let w = &self.w[..frames];
+        for (ys, ws) in out[start..].chunks_mut(BLOCK * ch).zip(w.chunks(BLOCK)) {
+            let mut count = 0u32;
+            match ch {
+                1 => {
+                    for (y, &w) in ys.iter_mut().zip(ws) {
+                        count += mark(y, w);
+                    }
                 }
-                clipped += u64::from(count);
+                2 => {
+                    for (y, &w) in ys.chunks_exact_mut(2).zip(ws) {
+                        count += mark(&mut y[0], w) + mark(&mut y[1], w);
+                    }
+                }
+                _ => {
+                    for (y, &w) in ys.chunks_exact_mut(ch).zip(ws) {
+                        count += y.iter_mut().map(|y| mark(y, w)).sum::<u32>();
+                    }
+                }
             }
+            clipped += u64::from(count);
         }
         self.stats.clipped += clipped;
         self.input.drain(..frames * ch);
@@ -479,22 +555,27 @@ impl Embedder {
     }
 }
 
-/// One modulated band's masking state: the thresholds, the quietest
-/// channel's share of each band, the resulting modulation depth per bin, and
-/// the onset guard's memory.
+/// One modulated band: its masking state, the depth per masking band and
+/// per bin, the onset guard's memory, and the payload's sign for every bin.
 #[derive(Debug)]
 struct BandModulation {
     masking: MaskingModel,
-    /// Mix power per bin in canonical units (the model's spectrum length).
-    power: Vec<f32>,
     thresholds: Vec<f32>,
-    ratio: Vec<f32>,
-    mix_energy: Vec<f32>,
-    /// Modulation depth per bin (zero outside the band).
+    /// Modulation depth per masking band (zero outside the active bands).
+    band_beta: Vec<f32>,
+    /// Modulation depth per bin (zero outside the active bands' bins).
     beta: Vec<f32>,
     prev_energy: f32,
-    /// Bins whose power the masking model reads.
+    /// Bins whose mix power the masking model and the band read.
     needed: std::ops::Range<usize>,
+    /// Bins of the active masking bands (whose channel power is read).
+    band_bins: std::ops::Range<usize>,
+    /// Bins that are modulated: the band, below Nyquist.
+    modulated: std::ops::Range<usize>,
+    /// Sign of every bin of the band in every time cell of a unit: row `t`
+    /// (`row` bins, one cell's sign repeated over its bins) is time cell `t`.
+    bin_signs: Vec<f32>,
+    row: usize,
 }
 
 /// What [`BandModulation::update`] found in one frame.
@@ -509,71 +590,92 @@ struct BandFrame {
 }
 
 impl BandModulation {
-    /// State for spectra of `spectrum` bins, modulating `bins`.
-    fn new(spectrum: usize, bins: std::ops::Range<usize>) -> Self {
+    /// State for spectra of `spectrum` bins, modulating `bins` (cut at
+    /// `top`, the Nyquist bin) in cells of `cell_bins` with `cell_signs`
+    /// (time cell by time cell, as the layouts store them).
+    fn new(
+        spectrum: usize,
+        bins: std::ops::Range<usize>,
+        cell_bins: usize,
+        cell_signs: &[f32],
+        top: usize,
+    ) -> Self {
         let masking = MaskingModel::with_spectrum(spectrum, bins.clone());
         let bands = masking.bands();
         // The bands' own bins too (their energy and channel ratios).
         let model = masking.needed_bins();
         let needed = model.start.min(bins.start)..model.end.max(bins.end).min(spectrum);
+        let active = masking.active_bands();
+        let band_bins = if active.is_empty() {
+            0..0
+        } else {
+            masking.band_bins(active.start).start..masking.band_bins(active.end - 1).end
+        };
+        let bin_signs = cell_signs
+            .iter()
+            .flat_map(|&s| std::iter::repeat_n(s, cell_bins))
+            .collect();
         BandModulation {
             needed,
+            band_bins,
             masking,
-            power: vec![0.0; spectrum],
             thresholds: vec![0.0; bands],
-            ratio: vec![0.0; bands],
-            mix_energy: vec![0.0; bands],
+            band_beta: vec![0.0; bands],
             beta: vec![0.0; spectrum],
             prev_energy: 0.0,
+            row: bins.len(),
+            modulated: bins.start..bins.end.min(top),
+            bin_signs,
         }
     }
 
-    /// Sets `beta` for one frame from the mix spectrum and the channels'
-    /// spectra (native units, scaled by `power_scale`).
+    /// Sets the depths for one frame from the mix power (canonical units,
+    /// over `needed`) and each channel's power (native units, scaled by
+    /// `power_scale`, over `band_bins`).
+    #[inline(always)]
     fn update(
         &mut self,
-        mix: &[Complex32],
-        spectra: &[Vec<Complex32>],
+        power: &[f32],
+        channel_power: &[Vec<f32>],
         power_scale: f32,
         strength: f32,
     ) -> BandFrame {
-        // Masking threshold of the mix, in canonical power units (only the
-        // bins the model reads).
-        let needed = self.needed.clone();
-        for (p, m) in self.power[needed.clone()].iter_mut().zip(&mix[needed]) {
-            *p = m.norm_sqr() * power_scale;
-        }
-        self.masking.thresholds(&self.power, &mut self.thresholds);
-        // The quietest channel (relative to the mix) limits each band.
-        let active_bands = self.masking.active_bands();
-        for b in active_bands.clone() {
-            let bins = self.masking.band_bins(b);
-            self.mix_energy[b] = self.power[bins.clone()].iter().sum();
-            let mut r = f32::INFINITY;
-            for spec in spectra {
-                let e: f32 = spec[bins.clone()].iter().map(|c| c.norm_sqr()).sum();
-                r = r.min(e * power_scale);
-            }
-            self.ratio[b] = if self.mix_energy[b] > 0.0 {
-                (r / self.mix_energy[b]).min(1.0)
-            } else {
-                0.0
-            };
-        }
-        // Modulation depth per masking band.
+        // Masking threshold of the mix.
+        self.masking.thresholds(power, &mut self.thresholds);
         let mut energy = 0.0f32;
         let mut active = false;
-        self.beta.fill(0.0);
-        for b in active_bands {
+        for b in self.masking.active_bands() {
             let bins = self.masking.band_bins(b);
-            let e = self.mix_energy[b];
+            // The model's band energy: the sum of `power` over the band.
+            let e = self.masking.band_energy(b);
             energy += e;
-            if e / (bins.len() as f32) < SILENCE_POWER {
-                continue;
-            }
-            active = true;
-            let allowed = self.thresholds[b] * self.ratio[b] * MARGIN;
-            let beta = (allowed / e).sqrt().min(BETA_CAP) * strength;
+            let beta = if e / (bins.len() as f32) < SILENCE_POWER {
+                0.0
+            } else {
+                active = true;
+                // The quietest channel (relative to the mix) limits each band.
+                let mut r = f32::INFINITY;
+                match channel_power {
+                    // Both sums in one loop: two chains side by side.
+                    [a, b] => {
+                        let (ea, eb) = a[bins.clone()]
+                            .iter()
+                            .zip(&b[bins.clone()])
+                            .fold((-0.0f32, -0.0f32), |(ea, eb), (&x, &y)| (ea + x, eb + y));
+                        r = r.min(ea * power_scale).min(eb * power_scale);
+                    }
+                    _ => {
+                        for p in channel_power {
+                            let e: f32 = p[bins.clone()].iter().sum();
+                            r = r.min(e * power_scale);
+                        }
+                    }
+                }
+                let ratio = (r / e).min(1.0);
+                let allowed = self.thresholds[b] * ratio * MARGIN;
+                (allowed / e).sqrt().min(BETA_CAP) * strength
+            };
+            self.band_beta[b] = beta;
             self.beta[bins].fill(beta);
         }
         // Pre-echo guard: weaken the marker on sharp onsets.
@@ -589,38 +691,41 @@ impl BandModulation {
             onset_scale,
         }
     }
-}
 
-/// Writes the watermark spectrum of one band: bin `k` of `bins` (grouped in
-/// cells of `cell_bins`, cell `i` with sign `signs[i]`) becomes
-/// `mix[k] * sign * beta[k] * onset`. Returns the sum and count of the
-/// nonzero depths used.
-fn modulate(
-    out: &mut [Complex32],
-    mix: &[Complex32],
-    beta: &[f32],
-    signs: &[f32],
-    bins: std::ops::Range<usize>,
-    cell_bins: usize,
-    onset: f32,
-) -> (f64, u64) {
-    let (mut sum, mut count) = (0.0f64, 0u64);
-    for (((out, mix), beta), &sign) in out[bins.clone()]
-        .chunks_mut(cell_bins)
-        .zip(mix[bins.clone()].chunks(cell_bins))
-        .zip(beta[bins].chunks(cell_bins))
-        .zip(signs)
-    {
-        for ((o, &m), &b) in out.iter_mut().zip(mix).zip(beta) {
-            let beta = b * onset;
-            if beta > 0.0 {
-                sum += f64::from(beta);
-                count += 1;
-            }
-            *o = m * (sign * beta);
+    /// Writes the watermark spectrum of the band for a frame in time cell
+    /// `time_cell`: bin `k` becomes `mix[k] * sign * beta[k] * onset`.
+    #[inline(always)]
+    fn modulate(&self, out: &mut [Complex32], mix: &[Complex32], time_cell: usize, onset: f32) {
+        let bins = self.modulated.clone();
+        let signs = &self.bin_signs[time_cell * self.row..][..bins.len()];
+        for (((o, &m), &b), &sign) in out[bins.clone()]
+            .iter_mut()
+            .zip(&mix[bins.clone()])
+            .zip(&self.beta[bins])
+            .zip(signs)
+        {
+            *o = m * (sign * (b * onset));
         }
     }
-    (sum, count)
+
+    /// Sum and count of the nonzero depths [`BandModulation::modulate`]
+    /// applies with `onset` this frame.
+    fn beta_stats(&self, onset: f32) -> (f64, u64) {
+        let (mut sum, mut count) = (0.0f64, 0u64);
+        for b in self.masking.active_bands() {
+            let bins = self.masking.band_bins(b);
+            let used = bins
+                .end
+                .min(self.modulated.end)
+                .saturating_sub(bins.start.max(self.modulated.start));
+            let beta = self.band_beta[b] * onset;
+            if beta > 0.0 {
+                sum += used as f64 * f64::from(beta);
+                count += used as u64;
+            }
+        }
+        (sum, count)
+    }
 }
 
 /// Embeds into a whole buffer at once (convenience over [`Embedder`]).
@@ -637,4 +742,92 @@ pub fn embed_buffer(
     e.process(samples, &mut out);
     let stats = e.finish(&mut out);
     (out, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Seeded coloured noise with silence, sudden onsets and passages loud
+    /// enough to clip, so every branch of the frame code runs.
+    fn signal(rate: u32, channels: usize, seconds: f64, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let frames = (seconds * f64::from(rate)) as usize;
+        let mut state = vec![0f32; channels];
+        let mut out = Vec::with_capacity(frames * channels);
+        for i in 0..frames {
+            let t = i as f32 / rate as f32;
+            // 0.25 s of silence every second, then a hard onset; some
+            // seconds near full scale.
+            let level = match (t.fract() < 0.25, t as u32 % 3) {
+                (true, _) => 0.0,
+                (false, 2) => 0.98,
+                _ => 0.3,
+            };
+            for (c, s) in state.iter_mut().enumerate() {
+                let white = (rng.next_u32() as f32 / u32::MAX as f32) * 2.0 - 1.0;
+                *s = 0.8 * *s + 0.2 * white;
+                let tone = (t * 440.0 * (c + 1) as f32 * std::f32::consts::TAU).sin();
+                out.push((level * (0.5 * tone + 2.0 * *s)).clamp(-1.0, 1.0));
+            }
+        }
+        out
+    }
+
+    /// The AVX2 build of the frame code must give the baseline build's
+    /// output (it is compiled from the same source, with no reordered
+    /// floating-point operations, so it is expected to be bit-identical).
+    #[test]
+    fn avx2_build_matches_baseline() {
+        if !avx2_fma() {
+            eprintln!("CPU without AVX2/FMA: only the baseline build exists");
+            return;
+        }
+        let key = WatermarkKey::public();
+        let seal = SealMessage {
+            signature: [0x5a; 64],
+            policy: 1,
+        };
+        for (rate, ch, sealed) in [
+            (44_100u32, 2usize, true),
+            (48_000, 1, false),
+            (22_050, 3, true),
+            (8_000, 2, true),
+        ] {
+            let x = signal(rate, ch, 4.0, u64::from(rate) + ch as u64);
+            let options = if sealed {
+                EmbedOptions::default().with_seal(seal)
+            } else {
+                EmbedOptions::default()
+            };
+            let run = |avx2: bool| {
+                let mut e = Embedder::new(&key, [1, 2, 3, 4, 5, 6, 7, 8], rate, ch, options);
+                e.avx2 = avx2;
+                let mut out = Vec::new();
+                for chunk in x.chunks(1000 * ch) {
+                    e.process(chunk, &mut out);
+                }
+                let stats = e.finish(&mut out);
+                (out, stats)
+            };
+            let (want, want_stats) = run(false);
+            let (got, got_stats) = run(true);
+            assert_eq!(got.len(), want.len());
+            let peak = want
+                .iter()
+                .zip(&x)
+                .fold(0f32, |m, (y, x)| m.max((y - x).abs()));
+            assert!(peak > 0.0, "rate {rate}: no marker embedded");
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-6 * peak,
+                    "rate {rate}, {ch} ch, sample {i}: AVX2 {g} vs baseline {w} (input {})",
+                    x[i]
+                );
+            }
+            assert_eq!(got_stats, want_stats, "rate {rate}, {ch} ch");
+        }
+    }
 }

@@ -9,6 +9,8 @@
 use super::chunks;
 use super::xmp::{self, XmpFields};
 use super::{Declaration, MetadataError, MANIFEST_KEY};
+use crate::audio::FlacBlock;
+use crate::audio::RiffChunk;
 use crate::container::{self, riff, Container};
 use lofty::config::{ParseOptions, ParsingMode, WriteOptions};
 use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
@@ -295,7 +297,7 @@ pub fn render_wav_chunks(
     decl: &Declaration,
     manifest: Option<&str>,
     carried: Option<&CarriedTags>,
-) -> Result<Vec<([u8; 4], Vec<u8>)>, MetadataError> {
+) -> Result<Vec<RiffChunk>, MetadataError> {
     let mut empty = std::io::Cursor::new(chunks::empty_wav());
     let mut wav = WavFile::read_from(&mut empty, parse_options())?;
     declared_wav(&mut wav, decl, manifest, carried);
@@ -315,7 +317,7 @@ pub fn render_flac_blocks(
     decl: &Declaration,
     manifest: Option<&str>,
     carried: Option<&CarriedTags>,
-) -> Result<Vec<(u8, Vec<u8>)>, MetadataError> {
+) -> Result<Vec<FlacBlock>, MetadataError> {
     use container::flac::{PICTURE, VORBIS_COMMENT};
     let mut empty = std::io::Cursor::new(container::flac::empty_file());
     let mut flac = lofty::flac::FlacFile::read_from(&mut empty, parse_options())?;

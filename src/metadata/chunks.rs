@@ -10,6 +10,7 @@
 //! offsets, MP4 chunk-offset tables and everything else stay valid. Nothing
 //! here loads the audio.
 
+use crate::audio::RiffChunk;
 use crate::container::{mp4, riff};
 use std::io::{self, Read, Seek, Write};
 
@@ -71,7 +72,7 @@ fn is_aiff_tag_chunk(id: &[u8; 4], _head: &[u8]) -> bool {
 /// The tag chunks (WAV: `LIST`/`INFO`, `ID3 `; AIFF: `NAME`, `AUTH`,
 /// `(c) `, `ANNO`, `COMT`, `ID3 `) of `donor`, a small WAV or AIFF file in
 /// memory that lofty wrote tags into.
-pub fn tag_chunks_of(donor: &[u8]) -> io::Result<Vec<([u8; 4], Vec<u8>)>> {
+pub fn tag_chunks_of(donor: &[u8]) -> io::Result<Vec<RiffChunk>> {
     let aiff = donor.starts_with(b"FORM");
     Ok(riff::chunks_in(donor)?
         .into_iter()
@@ -91,11 +92,7 @@ pub fn tag_chunks_of(donor: &[u8]) -> io::Result<Vec<([u8; 4], Vec<u8>)>> {
 /// the old ones become `JUNK`, the new ones are appended. Only chunk
 /// headers are read, so this works on files of any length (lofty rewrites
 /// a WAV whole, in memory).
-pub fn iff_set_tags(
-    f: &mut std::fs::File,
-    tags: Vec<([u8; 4], Vec<u8>)>,
-    packet: &[u8],
-) -> io::Result<()> {
+pub fn iff_set_tags(f: &mut std::fs::File, tags: Vec<RiffChunk>, packet: &[u8]) -> io::Result<()> {
     let order = riff::list(f)?.order;
     let mut new = tags;
     new.push(xmp_chunk(order, packet));

@@ -115,7 +115,12 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = Command::new(env!("CARGO_BIN_EXE_earmark"))
+    // Tests that run the binary are built with the `cli` feature (see the
+    // [[test]] entries in Cargo.toml); the others share these helpers.
+    let Some(exe) = option_env!("CARGO_BIN_EXE_earmark") else {
+        panic!("this test runs the earmark binary: build it with the cli feature");
+    };
+    let out = Command::new(exe)
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_BACKTRACE")

@@ -313,7 +313,7 @@ fn read_trial(
     let started = std::time::Instant::now();
     let mut vo = VerifyOptions::default();
     vo.wm_key = opts.key.clone();
-    vo.trusted = vec![public.clone()];
+    vo.trusted = vec![*public];
     let v = engine::verify(audio, &vo).map_err(|error| ReportError::Engine {
         path: "(attacked audio)".into(),
         error: error.to_string(),

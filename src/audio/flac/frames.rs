@@ -157,29 +157,29 @@ pub struct FrameSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     /// The sample rate is 0 or does not fit STREAMINFO's 20 bits.
-    InvalidSampleRate(u32),
+    SampleRate(u32),
     /// The channel count is not in `1..=8`.
-    InvalidChannels(u8),
+    Channels(u8),
     /// The bit depth is not in `4..=32`.
-    InvalidBitsPerSample(u8),
+    BitsPerSample(u8),
     /// The block size is below 16.
-    InvalidBlockSize(u16),
+    BlockSize(u16),
     /// A [`Tuning`] field is out of range.
-    InvalidTuning(&'static str),
+    Tuning(&'static str),
 }
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidSampleRate(r) => {
+            Self::SampleRate(r) => {
                 write!(f, "invalid sample rate {r} hz: must be 1..=1048575")
             }
-            Self::InvalidChannels(c) => write!(f, "invalid channel count {c}: must be 1..=8"),
-            Self::InvalidBitsPerSample(b) => {
+            Self::Channels(c) => write!(f, "invalid channel count {c}: must be 1..=8"),
+            Self::BitsPerSample(b) => {
                 write!(f, "invalid bits per sample {b}: must be 4..=32")
             }
-            Self::InvalidBlockSize(b) => write!(f, "invalid block size {b}: must be 16..=65535"),
-            Self::InvalidTuning(what) => write!(f, "invalid tuning: {what}"),
+            Self::BlockSize(b) => write!(f, "invalid block size {b}: must be 16..=65535"),
+            Self::Tuning(what) => write!(f, "invalid tuning: {what}"),
         }
     }
 }
@@ -390,29 +390,25 @@ impl FrameEncoder {
     /// Returns a [`FrameError`] when a field of `spec` or `tuning` is out of range.
     pub fn with_tuning(spec: FrameSpec, tuning: Tuning) -> Result<Self, FrameError> {
         if spec.sample_rate == 0 || spec.sample_rate >= 1 << 20 {
-            return Err(FrameError::InvalidSampleRate(spec.sample_rate));
+            return Err(FrameError::SampleRate(spec.sample_rate));
         }
         if !(1..=8).contains(&spec.channels) {
-            return Err(FrameError::InvalidChannels(spec.channels));
+            return Err(FrameError::Channels(spec.channels));
         }
         if !(4..=32).contains(&spec.bits_per_sample) {
-            return Err(FrameError::InvalidBitsPerSample(spec.bits_per_sample));
+            return Err(FrameError::BitsPerSample(spec.bits_per_sample));
         }
         if spec.block_size < 16 {
-            return Err(FrameError::InvalidBlockSize(spec.block_size));
+            return Err(FrameError::BlockSize(spec.block_size));
         }
         if !(1..=MAX_LPC_ORDER as u8).contains(&tuning.max_lpc_order) {
-            return Err(FrameError::InvalidTuning("max lpc order must be 1..=32"));
+            return Err(FrameError::Tuning("max lpc order must be 1..=32"));
         }
         if u32::from(tuning.max_partition_order) > MAX_PARTITION_ORDER {
-            return Err(FrameError::InvalidTuning(
-                "max partition order must be 0..=8",
-            ));
+            return Err(FrameError::Tuning("max partition order must be 0..=8"));
         }
         if tuning.qlp_precision != 0 && !(5..=15).contains(&tuning.qlp_precision) {
-            return Err(FrameError::InvalidTuning(
-                "qlp precision must be 0 or 5..=15",
-            ));
+            return Err(FrameError::Tuning("qlp precision must be 0 or 5..=15"));
         }
         let bs = usize::from(spec.block_size);
         let ch = usize::from(spec.channels);

@@ -27,7 +27,7 @@ use std::fmt;
 use std::io::{Seek, SeekFrom, Write};
 
 use super::pcm::quantize_into;
-use super::{AudioError, FlacMd5, Result, SampleFormat, WriterSpec};
+use super::{AudioError, FlacBlock, FlacMd5, Result, SampleFormat, WriterSpec};
 use crate::container::flac::{
     push_block_header, StreamInfo, MAX_BLOCK_LEN, PADDING, STREAMINFO, STREAMINFO_LEN,
 };
@@ -43,7 +43,7 @@ pub const PADDING_BYTES: usize = 4096;
 
 /// Length of a header made of `blocks` plus a PADDING block of `padding`
 /// body bytes (everything before the first frame).
-pub(crate) fn header_len(blocks: &[(u8, Vec<u8>)], padding: usize) -> usize {
+pub(crate) fn header_len(blocks: &[FlacBlock], padding: usize) -> usize {
     4 + 4 + STREAMINFO_LEN + blocks.iter().map(|(_, b)| 4 + b.len()).sum::<usize>() + 4 + padding
 }
 
@@ -126,7 +126,7 @@ fn stream_info(
 }
 
 /// `fLaC`, STREAMINFO, `blocks` and a PADDING block of `padding` bytes.
-fn header(info: StreamInfo, blocks: &[(u8, Vec<u8>)], padding: usize) -> Result<Vec<u8>> {
+fn header(info: StreamInfo, blocks: &[FlacBlock], padding: usize) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(header_len(blocks, padding));
     out.extend_from_slice(b"fLaC");
     push_block_header(&mut out, false, STREAMINFO, STREAMINFO_LEN);
@@ -183,7 +183,7 @@ impl<W: Write> FlacWriter<W> {
         spec: WriterSpec,
         total_frames: u64,
         md5: [u8; 16],
-        blocks: &[(u8, Vec<u8>)],
+        blocks: &[FlacBlock],
         padding: usize,
     ) -> Result<Self> {
         let spec = flac_spec(spec)?;
@@ -308,7 +308,7 @@ impl<W: Write + Seek> FlacWriter<W> {
     ///
     /// Fails if the samples written do not form whole frames or the blocks
     /// do not fit in the reserve.
-    pub fn finish(mut self, blocks: &[(u8, Vec<u8>)]) -> Result<W> {
+    pub fn finish(mut self, blocks: &[FlacBlock]) -> Result<W> {
         let (total, md5) = self.flush_last()?;
         let sizes = if self.frame_number == 0 {
             (0, 0)
