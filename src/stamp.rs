@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::audio::{
-    quantize_into, AudioReader, FlacMd5, KnownOutput, OutputFormat, OutputTags, PcmHasher,
+    pack_le, quantize_into, AudioReader, FlacMd5, KnownOutput, OutputFormat, OutputTags, PcmHasher,
     PcmWriter, SampleFormat, WriterSpec,
 };
 use crate::container::Container;
@@ -34,7 +34,7 @@ use crate::output::{self, FileOutput};
 use crate::payload::{random_track_id, Payload};
 use crate::policy::{policy_code, Policy};
 use crate::provenance::{
-    sign_seal, utc_timestamp, AudioDigest, Manifest, SignedManifest, SigningKeyPair,
+    sign_seal, utc_timestamp, AudioDigest, HashBasis, Manifest, SignedManifest, SigningKeyPair,
 };
 
 /// Largest marker strength accepted (+12 dB over the tuned default).
@@ -158,8 +158,9 @@ pub fn sample_format_name(f: SampleFormat) -> &'static str {
 /// ```
 ///
 /// The manifest's audio hash covers the output quantised to
-/// `spec.sample_format` (see [`crate::audio::quantize`]): store the samples
-/// that way and the manifest matches them.
+/// `spec.sample_format` (see [`crate::audio::quantize`]) and laid out as a
+/// file stores it ([`crate::audio::pack_le`]; basis `stored`): store the
+/// samples that way and the manifest matches them.
 #[derive(Debug)]
 pub struct Stamper {
     embedder: Embedder,
@@ -179,6 +180,8 @@ struct Signer {
     created: String,
     quantized: Vec<i32>,
     marked: Vec<f32>,
+    /// The last output, packed as stored (see [`Stamper::packed`]).
+    packed: Vec<u8>,
     frames: u64,
 }
 
@@ -225,6 +228,7 @@ impl Stamper {
                 created: utc_timestamp(opts.created.unwrap_or_else(SystemTime::now)),
                 quantized: Vec::new(),
                 marked: Vec::new(),
+                packed: Vec::new(),
                 frames: 0,
             },
         })
@@ -266,11 +270,24 @@ impl Stamper {
 
     /// As [`finish`](Self::finish), giving the last samples quantised.
     pub(crate) fn finish_quantized(self, quantized: &mut Vec<i32>) -> Stamped {
+        self.finish_packed(quantized).0
+    }
+
+    /// As [`finish_quantized`](Self::finish_quantized), with the last samples
+    /// also packed as stored.
+    pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>) {
         let Stamper { embedder, mut out } = self;
         out.marked.clear();
         let stats = embedder.finish(&mut out.marked);
         out.quantize_marked(quantized);
-        out.stamped(stats)
+        let packed = std::mem::take(&mut out.packed);
+        (out.stamped(stats), packed)
+    }
+
+    /// The samples the last [`process_quantized`](Self::process_quantized)
+    /// gave, packed as a file stores them.
+    pub(crate) fn packed(&self) -> &[u8] {
+        &self.out.packed
     }
 
     /// A manifest at least as long as the real one will be (the frame count
@@ -290,7 +307,8 @@ impl Signer {
 
     fn quantize_marked(&mut self, out: &mut Vec<i32>) {
         quantize_into(&self.marked, self.spec.sample_format, out);
-        self.hasher.update_quantized(out);
+        pack_le(out, self.spec.sample_format, &mut self.packed);
+        self.hasher.update_packed(&self.packed, out.len());
         self.frames += (self.marked.len() / usize::from(self.spec.channels)) as u64;
     }
 
@@ -302,7 +320,8 @@ impl Signer {
             self.spec.sample_rate,
             self.spec.channels,
             sample_format_name(self.spec.sample_format),
-        );
+        )
+        .with_basis(HashBasis::Stored);
         let mut m = Manifest::new(self.payload, digest, self.policy.clone());
         m.title = self.title.clone();
         m.artist = self.artist.clone();
@@ -505,12 +524,12 @@ where
     {
         stamper.process_quantized(&chunk, &mut quantized);
         writer
-            .write_quantized(&quantized)
+            .write_quantized_packed(&quantized, stamper.packed())
             .map_err(|e| names.output_err(e))?;
     }
-    let mut stamped = stamper.finish_quantized(&mut quantized);
+    let (mut stamped, packed) = stamper.finish_packed(&mut quantized);
     writer
-        .write_quantized(&quantized)
+        .write_quantized_packed(&quantized, &packed)
         .map_err(|e| names.output_err(e))?;
     let tags = prepared.tags(&stamped.manifest, names)?;
     writer.finish(&tags).map_err(|e| names.output_err(e))?;

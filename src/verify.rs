@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audio::decode::{ReadOptions, SharedSource};
-use crate::audio::{AudioReader, AudioSpec, PcmHasher, SampleFormat, StreamDigest, WriterSpec};
+use crate::audio::{
+    AudioReader, AudioSpec, PcmHasher, PcmLayout, SampleFormat, StreamDigest, WriterSpec,
+};
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::exit::Status;
@@ -196,7 +198,9 @@ pub struct Verification {
     pub manifest: Option<ManifestReport>,
     /// Why a manifest that was present could not be read.
     pub manifest_error: Option<String>,
-    /// SHA-256 of the decoded audio in the manifest's sample format.
+    /// SHA-256 of the decoded audio, quantised to the manifest's sample
+    /// format (else the source's) and laid out as its basis says (else as
+    /// stored: see [`crate::audio::PcmLayout`]).
     pub audio_sha256: String,
     /// Measurements behind the verdict.
     #[serde(skip)]
@@ -277,7 +281,7 @@ fn check_manifest(
                 .matches_audio_sha256(&crate::hex::encode(&d.sha256))
                 && d.frames == a.frames
         }),
-        HashBasis::Pcm => pcm.is_some_and(|(sha, frames, rate, channels)| {
+        HashBasis::Pcm | HashBasis::Stored => pcm.is_some_and(|(sha, frames, rate, channels)| {
             m.manifest.matches_audio_sha256(sha)
                 && a.frames == frames
                 && a.sample_rate == rate
@@ -338,6 +342,8 @@ pub struct Verifier {
     opts: VerifyOptions,
     manifest: Option<FoundManifest>,
     encoded: Option<StreamDigest>,
+    /// What the PCM hash quantises to, and how it lays samples out.
+    hash_format: (SampleFormat, PcmLayout),
 }
 
 impl Verifier {
@@ -365,18 +371,24 @@ impl Verifier {
             opts: opts.clone(),
             manifest: None,
             encoded: None,
+            hash_format: (SampleFormat::F32, PcmLayout::Stored),
         })
     }
 
-    /// Hashes the audio as `format` would store it (so it can be compared
-    /// with a manifest made from such a file). Default: 32-bit float.
+    /// Hashes the audio as `format` would store it, in `layout` (so it can
+    /// be compared with a manifest made from such a file). Default: 32-bit
+    /// float, stored layout.
     #[must_use]
-    pub fn hashing_as(mut self, format: SampleFormat) -> Verifier {
-        self.hasher = PcmHasher::new(&WriterSpec {
-            sample_rate: self.sample_rate,
-            channels: self.channels,
-            sample_format: format,
-        });
+    pub fn hashing_as(mut self, format: SampleFormat, layout: PcmLayout) -> Verifier {
+        self.hasher = PcmHasher::with_layout(
+            &WriterSpec {
+                sample_rate: self.sample_rate,
+                channels: self.channels,
+                sample_format: format,
+            },
+            layout,
+        );
+        self.hash_format = (format, layout);
         self
     }
 
@@ -389,12 +401,17 @@ impl Verifier {
     }
 
     fn with_found(mut self, found: Option<FoundManifest>) -> Verifier {
-        let format = found
+        if let Some(audio) = found
             .as_ref()
             .and_then(FoundManifest::document)
-            .and_then(|m| parse_format(&m.manifest.audio.sample_format));
-        if let Some(f) = format {
-            self = self.hashing_as(f);
+            .map(|m| &m.manifest.audio)
+        {
+            let format = parse_format(&audio.sample_format).unwrap_or(self.hash_format.0);
+            let layout = match audio.basis {
+                HashBasis::Pcm => PcmLayout::Widened,
+                HashBasis::Stored | HashBasis::Encoded => PcmLayout::Stored,
+            };
+            self = self.hashing_as(format, layout);
         }
         self.manifest = found;
         self
@@ -764,7 +781,7 @@ fn verify_audio(
 ) -> Result<Verification> {
     let spec: AudioSpec = reader.spec();
     let mut verifier = Verifier::new(spec.sample_rate, spec.channels, opts)?
-        .hashing_as(spec.sample_format)
+        .hashing_as(spec.sample_format, PcmLayout::Stored)
         .with_found(found);
     let mut chunk = Vec::new();
     while reader.read_chunk(&mut chunk)? > 0 {

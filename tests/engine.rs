@@ -6,11 +6,11 @@ mod common;
 use common::*;
 use earmark::audio::{quantize_into, OutputFormat, SampleFormat, WriterSpec};
 use earmark::output::FileOutput;
-use earmark::provenance::SigningKeyPair;
+use earmark::provenance::{AudioDigest, HashBasis, Manifest, SigningKeyPair};
 use earmark::verify::SealStatus;
 use earmark::{
-    stamp, stamp_bytes, stamp_file, stamp_to_stream, verify, verify_bytes, Finished, StampOptions,
-    Stamper, Verifier, VerifyOptions,
+    stamp, stamp_bytes, stamp_file, stamp_to_stream, verify, verify_bytes, Finished, Policy,
+    StampOptions, Stamper, Verifier, VerifyOptions,
 };
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -137,18 +137,12 @@ fn pcm_in_chunks_stamps_and_verifies_like_files() {
     assert_eq!(a.len(), audio.samples.len(), "as many samples out as in");
     assert_eq!(a, b, "chunking does not change the output");
     assert_eq!(sa.manifest, sb.manifest);
-    // The manifest hashes the output as 16-bit samples.
+    // The manifest hashes the output as 16-bit samples, as stored.
     let mut q = Vec::new();
     quantize_into(&a, SampleFormat::I16, &mut q);
-    let bytes: Vec<u8> = q.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let hex: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(
-        sa.manifest.manifest.audio.sha256, hex,
-        "the documented PCM hash"
-    );
+    let bytes: Vec<u8> = q.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect();
+    assert_eq!(sa.manifest.manifest.audio.sha256, sha256_hex(&bytes));
+    assert_eq!(sa.manifest.manifest.audio.basis, HashBasis::Stored);
     assert_eq!(sa.manifest.manifest.audio.frames, audio.frames() as u64);
 
     // Verify the chunks, with the manifest given: found, and the audio
@@ -178,6 +172,56 @@ fn pcm_in_chunks_stamps_and_verifies_like_files() {
     v.process(&audio.samples);
     assert!(!v.finish().without_second_pass().marked);
     assert!(Verifier::new(0, 2, &VerifyOptions::default()).is_err());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A stamped WAV's manifest hashes exactly its `data` chunk, so anyone can
+/// check it without earmark; a manifest signed before that layout (every
+/// sample as a 32-bit integer, basis `pcm`) still matches its audio.
+#[test]
+fn the_audio_hash_is_the_data_chunk_and_old_manifests_still_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = wav_bytes(dir.path());
+    let opts = pinned(OutputFormat::Wav);
+    let (out, stamped) = stamp_bytes(&wav, &opts).unwrap();
+    let data = out
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk");
+    let len = u32::from_le_bytes(out[data + 4..data + 8].try_into().unwrap()) as usize;
+    let chunk = &out[data + 8..data + 8 + len];
+    assert_eq!(stamped.manifest.manifest.audio.sha256, sha256_hex(chunk));
+
+    // The same audio under a manifest of the older basis.
+    let samples: Vec<i32> = chunk
+        .chunks_exact(2)
+        .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
+        .collect();
+    let widened: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let a = &stamped.manifest.manifest.audio;
+    let digest = AudioDigest::new(
+        sha256_hex(&widened),
+        a.frames,
+        a.sample_rate,
+        a.channels,
+        "s16",
+    );
+    assert_eq!(digest.basis, HashBasis::Pcm);
+    let old = Manifest::new(stamped.payload, digest, Policy::default()).sign(&opts.signing_key);
+    let pcm: Vec<f32> = samples.iter().map(|&v| v as f32 / 32_768.0).collect();
+    let mut v = Verifier::new(a.sample_rate, a.channels, &trusting(&opts.signing_key))
+        .unwrap()
+        .with_manifest("old", &old.to_json_compact());
+    v.process(&pcm);
+    let found = v.finish().without_second_pass();
+    let m = found.manifest.expect("manifest");
+    assert!(m.audio_identical && m.signature_valid, "{m:?}");
 }
 
 /// A `Read + Seek` that counts the bytes read through it.

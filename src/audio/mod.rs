@@ -33,7 +33,7 @@ use std::path::Path;
 
 pub use decode::{decode_bytes, decode_file, AudioReader};
 pub use flac::FlacWriter;
-pub use pcm::{quantize, quantize_into, PcmHasher};
+pub use pcm::{pack_le, quantize, quantize_into, PcmHasher, PcmLayout};
 pub use stream::{stream_digest, StreamDigest};
 pub use wav::WavWriter;
 
@@ -417,6 +417,21 @@ impl<W: Write> PcmWriter<W> {
             WriterInner::Flac(w) => w.write_quantized(samples),
         }
     }
+
+    /// As [`write_quantized`](Self::write_quantized), with the same samples
+    /// also packed by [`pack_le`] (a WAV writes those bytes, FLAC hashes
+    /// them for its MD5), so they are not packed twice.
+    ///
+    /// # Panics
+    /// If `packed` is not `samples` packed at the spec's width.
+    pub fn write_quantized_packed(&mut self, samples: &[i32], packed: &[u8]) -> Result<()> {
+        let width = usize::from(self.spec().sample_format.bits() / 8);
+        assert_eq!(packed.len(), samples.len() * width, "packed samples");
+        match &mut self.inner {
+            WriterInner::Wav(w) => w.write_packed(packed, samples.len()),
+            WriterInner::Flac(w) => w.write_quantized_packed(samples, packed),
+        }
+    }
 }
 
 impl PcmWriter<BufWriter<File>> {
@@ -429,11 +444,12 @@ impl PcmWriter<BufWriter<File>> {
 }
 
 /// The MD5 FLAC's STREAMINFO holds: over the samples quantised for `spec`,
-/// as little-endian integers of `bits / 8` bytes, interleaved.
+/// as little-endian integers of `bits / 8` bytes, interleaved (see
+/// [`pcm::pack_le`]).
 #[derive(Debug, Clone)]
 pub struct FlacMd5 {
     md5: md5::Md5,
-    bytes: usize,
+    format: SampleFormat,
     buf: Vec<u8>,
 }
 
@@ -443,7 +459,7 @@ impl FlacMd5 {
         use md5::Digest;
         FlacMd5 {
             md5: md5::Md5::new(),
-            bytes: usize::from(spec.sample_format.bits() / 8),
+            format: spec.sample_format,
             buf: Vec::new(),
         }
     }
@@ -451,21 +467,14 @@ impl FlacMd5 {
     /// Adds quantised interleaved samples.
     pub fn update(&mut self, samples: &[i32]) {
         use md5::Digest;
-        let n = self.bytes;
-        self.buf.resize(samples.len() * n, 0);
-        match n {
-            2 => {
-                for (d, v) in self.buf.chunks_exact_mut(2).zip(samples) {
-                    d.copy_from_slice(&(*v as i16).to_le_bytes());
-                }
-            }
-            _ => {
-                for (d, v) in self.buf.chunks_exact_mut(n).zip(samples) {
-                    d.copy_from_slice(&v.to_le_bytes()[..n]);
-                }
-            }
-        }
+        pcm::pack_le(samples, self.format, &mut self.buf);
         self.md5.update(&self.buf);
+    }
+
+    /// Adds samples already packed by [`pcm::pack_le`].
+    pub fn update_packed(&mut self, packed: &[u8]) {
+        use md5::Digest;
+        self.md5.update(packed);
     }
 
     /// The digest.

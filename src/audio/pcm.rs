@@ -69,33 +69,80 @@ pub fn quantize_into(samples: &[f32], format: SampleFormat, out: &mut Vec<i32>) 
     }
 }
 
-/// SHA-256 over the quantised samples exactly as a writer stores them.
+/// Writes quantised samples as a file stores them, replacing `out`:
+/// little-endian integers of 2 ([`SampleFormat::I16`]) or 3
+/// ([`SampleFormat::I24`]) bytes, or the 4 bytes of the `f32` bits
+/// ([`SampleFormat::F32`]). This is a WAV `data` chunk's layout and the
+/// layout FLAC's MD5 covers.
+pub fn pack_le(samples: &[i32], format: SampleFormat, out: &mut Vec<u8>) {
+    let width = usize::from(format.bits() / 8);
+    out.resize(samples.len() * width, 0);
+    match format {
+        SampleFormat::I16 => {
+            for (d, &v) in out.chunks_exact_mut(2).zip(samples) {
+                d.copy_from_slice(&(v as i16).to_le_bytes());
+            }
+        }
+        SampleFormat::I24 => {
+            for (d, &v) in out.chunks_exact_mut(3).zip(samples) {
+                let b = v.to_le_bytes();
+                d.copy_from_slice(&[b[0], b[1], b[2]]);
+            }
+        }
+        SampleFormat::F32 => {
+            for (d, &v) in out.chunks_exact_mut(4).zip(samples) {
+                d.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// How a [`PcmHasher`] lays out each sample before hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PcmLayout {
+    /// As a file stores it (see [`pack_le`]): for a WAV output, the SHA-256
+    /// of its `data` chunk. What `stamp` signs.
+    #[default]
+    Stored,
+    /// Every sample as a little-endian `i32` (4 bytes; `f32` as its bits):
+    /// what manifests signed before the stored layout cover.
+    Widened,
+}
+
+/// SHA-256 over the quantised samples, interleaved, in a [`PcmLayout`].
 ///
-/// For [`SampleFormat::I16`] and [`SampleFormat::I24`] each sample is
-/// quantised with [`quantize`] and hashed as a little-endian `i32` (4 bytes);
-/// for [`SampleFormat::F32`] the hash covers the little-endian `f32` bits.
-/// Samples are taken in interleaved order. Only samples are hashed: the rate,
-/// channel count and format are not mixed in.
-///
-/// Build it with the spec the writer actually uses ([`crate::audio::PcmWriter::spec`]
-/// or [`WriterSpec::effective_for`]); for FLAC, F32 becomes I24.
+/// Each sample is quantised with [`quantize`] for the format; only samples
+/// are hashed (the rate, channel count and format are not mixed in). Build
+/// it with the spec the writer actually uses ([`crate::audio::PcmWriter::spec`]
+/// or [`WriterSpec::effective_for`]; for FLAC, F32 becomes I24), so the hash
+/// of what is written equals the hash of the samples decoded back.
 #[derive(Debug, Clone)]
 pub struct PcmHasher {
     sha: Sha256,
     format: SampleFormat,
+    layout: PcmLayout,
     samples: u64,
     /// Quantised samples of one batch (reused).
     scratch: Vec<i32>,
+    /// Their bytes (reused).
+    bytes: Vec<u8>,
 }
 
 impl PcmHasher {
-    /// A hasher for samples written with `spec`.
+    /// A hasher for samples written with `spec`, in the stored layout.
     pub fn new(spec: &WriterSpec) -> Self {
+        Self::with_layout(spec, PcmLayout::Stored)
+    }
+
+    /// A hasher for samples written with `spec`, in `layout`.
+    pub fn with_layout(spec: &WriterSpec, layout: PcmLayout) -> Self {
         PcmHasher {
             sha: Sha256::new(),
             format: spec.sample_format,
+            layout,
             samples: 0,
             scratch: Vec::new(),
+            bytes: Vec::new(),
         }
     }
 
@@ -113,15 +160,35 @@ impl PcmHasher {
     /// Adds interleaved samples already quantised for this hasher's format
     /// (by [`quantize_into`]).
     pub fn update_quantized(&mut self, samples: &[i32]) {
-        const BATCH: usize = 4096;
-        let mut buf = [0u8; BATCH * 4];
+        const BATCH: usize = 16_384;
         for chunk in samples.chunks(BATCH) {
-            for (dst, &v) in buf.chunks_exact_mut(4).zip(chunk) {
-                dst.copy_from_slice(&v.to_le_bytes());
+            match self.layout {
+                PcmLayout::Stored => pack_le(chunk, self.format, &mut self.bytes),
+                PcmLayout::Widened => {
+                    self.bytes.resize(chunk.len() * 4, 0);
+                    for (d, &v) in self.bytes.chunks_exact_mut(4).zip(chunk) {
+                        d.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
             }
-            self.sha.update(&buf[..chunk.len() * 4]);
+            self.sha.update(&self.bytes);
         }
         self.samples += samples.len() as u64;
+    }
+
+    /// Adds samples already packed for the stored layout by [`pack_le`]
+    /// (`count` of them). Only for [`PcmLayout::Stored`].
+    ///
+    /// # Panics
+    /// With the widened layout.
+    pub fn update_packed(&mut self, packed: &[u8], count: usize) {
+        assert_eq!(
+            self.layout,
+            PcmLayout::Stored,
+            "packed samples are stored-layout"
+        );
+        self.sha.update(packed);
+        self.samples += count as u64;
     }
 
     /// Samples (not frames) hashed so far.
@@ -238,5 +305,39 @@ mod tests {
         let mut c = PcmHasher::new(&spec);
         c.update(&y);
         assert_ne!(ha, c.finish());
+    }
+
+    /// The two layouts, spelled out: stored is the WAV data chunk's bytes,
+    /// widened is a little-endian i32 per sample.
+    #[test]
+    fn layouts_are_the_documented_bytes() {
+        use sha2::Digest;
+        let q = [1i32, -2, 32_767, -32_768];
+        for (format, stored) in [
+            (
+                SampleFormat::I16,
+                vec![1u8, 0, 0xfe, 0xff, 0xff, 0x7f, 0x00, 0x80],
+            ),
+            (
+                SampleFormat::I24,
+                vec![1, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0x80, 0xff],
+            ),
+        ] {
+            let mut packed = Vec::new();
+            pack_le(&q, format, &mut packed);
+            assert_eq!(packed, stored, "{format:?}");
+            let spec = WriterSpec {
+                sample_rate: 8_000,
+                channels: 1,
+                sample_format: format,
+            };
+            let mut h = PcmHasher::new(&spec);
+            h.update_quantized(&q);
+            assert_eq!(h.finish(), <[u8; 32]>::from(Sha256::digest(&stored)));
+            let mut w = PcmHasher::with_layout(&spec, PcmLayout::Widened);
+            w.update_quantized(&q);
+            let widened: Vec<u8> = q.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert_eq!(w.finish(), <[u8; 32]>::from(Sha256::digest(&widened)));
+        }
     }
 }

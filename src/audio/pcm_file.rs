@@ -16,8 +16,10 @@ use crate::container::riff::{self, Chunks, Order};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom};
 
-/// Frames converted per [`PcmFile::read_chunk`] call.
-const CHUNK_FRAMES: usize = 4096;
+/// Bytes read per [`PcmFile::read_chunk`] call (whole frames of it): at
+/// least a `BufReader`'s default capacity, so reads pass straight through
+/// one instead of being copied twice.
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// How each stored sample is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +252,7 @@ impl<R: Read + Seek> PcmFile<R> {
         Ok(PcmFile {
             source,
             left: layout.data_len,
-            raw: vec![0; CHUNK_FRAMES * frame_bytes],
+            raw: vec![0; CHUNK_BYTES.div_ceil(frame_bytes) * frame_bytes],
             layout,
             digest: None,
         })

@@ -9,7 +9,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use super::pcm::quantize_into;
+use super::pcm::{pack_le, quantize_into};
 use super::{AudioError, Result, RiffChunk, SampleFormat, WriterSpec};
 use crate::container::riff::{self, Order};
 
@@ -127,8 +127,22 @@ impl<W: Write> WavWriter<W> {
     /// Writes interleaved samples already quantised for this spec (`f32`
     /// samples as their bit patterns).
     pub fn write_quantized(&mut self, samples: &[i32]) -> Result<()> {
-        let bps = u64::from(self.spec.sample_format.bits() / 8);
-        let new_total = self.data_bytes + samples.len() as u64 * bps;
+        let mut bytes = std::mem::take(&mut self.bytes);
+        let mut result = Ok(());
+        for chunk in samples.chunks(BATCH) {
+            pack_le(chunk, self.spec.sample_format, &mut bytes);
+            result = self.write_packed(&bytes, chunk.len());
+            if result.is_err() {
+                break;
+            }
+        }
+        self.bytes = bytes;
+        result
+    }
+
+    /// Writes `count` samples already packed by [`pack_le`] for this spec.
+    pub fn write_packed(&mut self, packed: &[u8], count: usize) -> Result<()> {
+        let new_total = self.data_bytes + packed.len() as u64;
         // Leave room for the pad byte and metadata chunks within the 32-bit
         // RIFF size.
         if self.header_len + new_total > u64::from(u32::MAX) - (1 << 20) {
@@ -136,33 +150,9 @@ impl<W: Write> WavWriter<W> {
                 "wav output would exceed the 4 gib riff size limit".into(),
             ));
         }
-        let width = bps as usize;
-        for chunk in samples.chunks(BATCH) {
-            self.bytes.resize(chunk.len() * width, 0);
-            match self.spec.sample_format {
-                SampleFormat::I16 => {
-                    for (d, &v) in self.bytes.chunks_exact_mut(2).zip(chunk) {
-                        d.copy_from_slice(&(v as i16).to_le_bytes());
-                    }
-                }
-                SampleFormat::I24 => {
-                    for (d, &v) in self.bytes.chunks_exact_mut(3).zip(chunk) {
-                        let b = v.to_le_bytes();
-                        d.copy_from_slice(&[b[0], b[1], b[2]]);
-                    }
-                }
-                SampleFormat::F32 => {
-                    for (d, &v) in self.bytes.chunks_exact_mut(4).zip(chunk) {
-                        d.copy_from_slice(&v.to_le_bytes());
-                    }
-                }
-            }
-            self.writer
-                .write_all(&self.bytes)
-                .map_err(AudioError::Write)?;
-        }
+        self.writer.write_all(packed).map_err(AudioError::Write)?;
         self.data_bytes = new_total;
-        self.samples += samples.len() as u64;
+        self.samples += count as u64;
         Ok(())
     }
 

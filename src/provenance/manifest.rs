@@ -102,12 +102,18 @@ pub struct AudioDigest {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HashBasis {
-    /// The decoded samples, quantised to `sample_format` as written (`stamp`).
+    /// The decoded samples, quantised to `sample_format`, each as a
+    /// little-endian 32-bit integer (what `stamp` signed before `stored`).
     #[default]
     Pcm,
     /// The encoded audio packets exactly as the container stores them
     /// (`tag`, which never re-encodes): independent of any decoder.
     Encoded,
+    /// The decoded samples, quantised to `sample_format`, each at its stored
+    /// width (2 bytes `s16`, 3 bytes `s24`, the 4 bytes of `f32`),
+    /// little-endian: for a WAV output, its `data` chunk byte for byte
+    /// (`stamp`).
+    Stored,
 }
 
 impl HashBasis {

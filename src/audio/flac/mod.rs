@@ -218,6 +218,19 @@ impl<W: Write> FlacWriter<W> {
     /// Writes interleaved samples already quantised for this spec (see
     /// [`super::pcm::quantize`]).
     pub fn write_quantized(&mut self, samples: &[i32]) -> Result<()> {
+        self.md5.update(samples);
+        self.push(samples)
+    }
+
+    /// As [`write_quantized`](Self::write_quantized), with the samples also
+    /// packed by [`super::pcm::pack_le`] (hashed for the MD5 as they are).
+    pub fn write_quantized_packed(&mut self, samples: &[i32], packed: &[u8]) -> Result<()> {
+        self.md5.update_packed(packed);
+        self.push(samples)
+    }
+
+    /// Buffers samples into blocks, encoding each full one.
+    fn push(&mut self, samples: &[i32]) -> Result<()> {
         let full = BLOCK_SIZE * usize::from(self.spec.channels);
         let mut rest = samples;
         while !rest.is_empty() {
@@ -232,13 +245,11 @@ impl<W: Write> FlacWriter<W> {
         Ok(())
     }
 
-    /// Encodes and writes the buffered block (the last one may be short),
-    /// hashing its samples.
+    /// Encodes and writes the buffered block (the last one may be short).
     fn encode_block(&mut self) -> Result<()> {
         if self.block.is_empty() {
             return Ok(());
         }
-        self.md5.update(&self.block);
         self.frame.clear();
         self.encoder
             .encode_frame(&self.block, self.frame_number, &mut self.frame);
