@@ -1,12 +1,16 @@
-//! Engine speed: embedding, clip verification and full-track verification,
-//! on real audio (44.1 kHz stereo), one thread. Run with `cargo bench --bench engine`.
+//! Engine speed in memory: embedding, clip verification, full-track
+//! verification, and the FLAC writer (earmark's own frame encoder: speed
+//! and size), on real audio (44.1 kHz stereo), one thread. Run with
+//! `cargo bench --bench engine [CASE]` (cases: embed, verify, flac, decode).
 //!
-//! Figures exclude decoding and file writing (stated separately by the
-//! `pipeline` section, which includes them).
+//! Figures exclude decoding and file I/O; `cargo bench --bench pipeline`
+//! measures the release binary, everything included.
 
 mod common;
 use common::{time_runs, Timing, CHUNK_FRAMES, TRACK};
-use earmark::audio::{decode_file, Audio};
+use earmark::audio::{
+    decode_file, Audio, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
+};
 use earmark::mark::{embed_buffer, Detector, EmbedOptions, Embedder, WatermarkKey};
 use earmark::mark::{SealMessage, SealReader};
 use std::hint::black_box;
@@ -126,6 +130,43 @@ fn main() {
             assert!(detect_and_read_seal(&key, &marked, rate, ch), "seal read");
         });
         row("verify 3 min track + read seal", t, secs);
+    }
+    if want("flac") {
+        // 120 s, quantised to 16 bits once outside the timing, as `stamp` does.
+        let x = looped(&audio, 120.0);
+        let mut q = Vec::new();
+        earmark::audio::quantize_into(&x, SampleFormat::I16, &mut q);
+        let spec = WriterSpec {
+            sample_rate: rate,
+            channels: audio.channels,
+            sample_format: SampleFormat::I16,
+        };
+        let mut size = 0;
+        let t = time_runs(7, || {
+            let mut w = PcmWriter::new(
+                std::io::Cursor::new(Vec::new()),
+                OutputFormat::Flac,
+                spec,
+                0,
+            )
+            .expect("writer");
+            for chunk in q.chunks(CHUNK_FRAMES * ch) {
+                w.write_quantized(chunk).expect("write");
+            }
+            size = black_box(
+                w.finish(&OutputTags::none(OutputFormat::Flac))
+                    .expect("finish"),
+            )
+            .into_inner()
+            .len();
+        });
+        row("FLAC writer 120 s (frames + MD5)", t, 120.0);
+        println!(
+            "{:<34} {:>10.2} MiB = {:.1} % of the 16-bit PCM",
+            "  FLAC size",
+            size as f64 / (1024.0 * 1024.0),
+            100.0 * size as f64 / (q.len() * 2) as f64
+        );
     }
     if want("decode") {
         let t = time_runs(3, || {

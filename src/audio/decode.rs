@@ -425,7 +425,7 @@ impl SymphoniaReader {
                 | AudioError::NoTrack
                 | AudioError::ZeroLength
                 | AudioError::UnsupportedCodec(_),
-            ) if !has_known_magic(head) => Err(AudioError::NotAudio),
+            ) if !Container::starts_like_one(head) => Err(AudioError::NotAudio),
             other => other,
         }
     }
@@ -807,7 +807,7 @@ pub(super) fn probe_error(e: SymError, head: &[u8]) -> AudioError {
         SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             if crate::container::flac::declares_no_frames(head) {
                 AudioError::ZeroLength
-            } else if has_known_magic(head) {
+            } else if Container::starts_like_one(head) {
                 AudioError::Corrupt("header cut short".into())
             } else {
                 AudioError::NotAudio
@@ -835,25 +835,6 @@ pub(super) fn stream_error(e: SymError, codec: &str) -> AudioError {
         SymError::SeekError(_) => AudioError::Corrupt("unexpected seek error".into()),
         SymError::ResetRequired => AudioError::Corrupt("unexpected decoder reset".into()),
     }
-}
-
-/// True if `head` starts like a container symphonia reads (a header cut
-/// too short for [`Container::sniff`] included).
-fn has_known_magic(head: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 8] = [
-        b"RIFF",
-        b"RF64",
-        b"fLaC",
-        b"OggS",
-        b"FORM",
-        b"ID3",
-        b"caff",
-        &[0x1a, 0x45, 0xdf, 0xa3],
-    ];
-    Container::sniff(head).is_some()
-        || MAGICS.iter().any(|m| head.starts_with(m))
-        || mp4::looks_like_mp4(head)
-        || (head.len() >= 2 && head[0] == 0xff && head[1] & 0xe0 == 0xe0)
 }
 
 /// An error from a container walker, as a decode error.

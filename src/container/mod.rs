@@ -172,6 +172,26 @@ impl Container {
         None
     }
 
+    /// Whether `head` starts like any container earmark decodes, including
+    /// one whose header is cut too short for [`Container::sniff`] (so a
+    /// truncated file is reported as damaged audio, not as "not audio").
+    pub fn starts_like_one(head: &[u8]) -> bool {
+        const MAGICS: [&[u8]; 8] = [
+            b"RIFF",
+            b"RF64",
+            b"fLaC",
+            b"OggS",
+            b"FORM",
+            b"ID3",
+            b"caff",
+            &[0x1a, 0x45, 0xdf, 0xa3],
+        ];
+        Container::sniff(head).is_some()
+            || MAGICS.iter().any(|m| head.starts_with(m))
+            || mp4::looks_like_mp4(head)
+            || (head.len() >= 2 && head[0] == 0xff && head[1] & 0xe0 == 0xe0)
+    }
+
     /// Recognises the container of a stream positioned anywhere: reads its
     /// start (and, after an ID3v2 tag, the bytes that follow the tag) and
     /// leaves it at the start.

@@ -302,6 +302,38 @@ pub(crate) fn aiff_frames<R: Read + Seek + ?Sized>(
         .then(|| u64::from(u32::from_be_bytes([head[2], head[3], head[4], head[5]]))))
 }
 
+/// A minimal valid WAV (16-bit stereo PCM, no samples) to write tags into.
+pub(crate) fn empty_wav() -> Vec<u8> {
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&36u32.to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&[1, 0, 2, 0]);
+    v.extend_from_slice(&44_100u32.to_le_bytes());
+    v.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
+    v.extend_from_slice(&[4, 0, 16, 0]);
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v
+}
+
+/// A minimal valid AIFF (16-bit stereo, no samples) to write tags into.
+pub(crate) fn empty_aiff() -> Vec<u8> {
+    let mut v = b"FORM".to_vec();
+    v.extend_from_slice(&46u32.to_be_bytes());
+    v.extend_from_slice(b"AIFFCOMM");
+    v.extend_from_slice(&18u32.to_be_bytes());
+    v.extend_from_slice(&2u16.to_be_bytes());
+    v.extend_from_slice(&0u32.to_be_bytes());
+    v.extend_from_slice(&16u16.to_be_bytes());
+    // 44100 as an 80-bit IEEE extended float.
+    v.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]);
+    v.extend_from_slice(b"SSND");
+    v.extend_from_slice(&8u32.to_be_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

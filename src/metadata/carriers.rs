@@ -298,10 +298,10 @@ pub fn render_wav_chunks(
     manifest: Option<&str>,
     carried: Option<&CarriedTags>,
 ) -> Result<Vec<RiffChunk>, MetadataError> {
-    let mut empty = std::io::Cursor::new(chunks::empty_wav());
+    let mut empty = std::io::Cursor::new(riff::empty_wav());
     let mut wav = WavFile::read_from(&mut empty, parse_options())?;
     declared_wav(&mut wav, decl, manifest, carried);
-    let donor = write_into_donor(&wav, chunks::empty_wav())?;
+    let donor = write_into_donor(&wav, riff::empty_wav())?;
     let mut out = chunks::tag_chunks_of(&donor)?;
     out.push(chunks::xmp_chunk(
         riff::Order::Little,
@@ -362,13 +362,13 @@ pub fn write_declaration(
             declared_wav(&mut wav, decl, manifest, carried);
             // lofty rewrites a WAV whole and in memory; write the tags into a
             // tiny WAV instead and move its chunks over, so memory stays flat.
-            let donor = write_into_donor(&wav, chunks::empty_wav())?;
+            let donor = write_into_donor(&wav, riff::empty_wav())?;
             chunks::iff_set_tags(file, chunks::tag_chunks_of(&donor)?, packet.as_bytes())?;
         }
         Container::Aiff => {
             let mut aiff = AiffFile::read_from(file, opts)?;
             declared_aiff(&mut aiff, decl, manifest, carried);
-            let donor = write_into_donor(&aiff, chunks::empty_aiff())?;
+            let donor = write_into_donor(&aiff, riff::empty_aiff())?;
             chunks::iff_set_tags(file, chunks::tag_chunks_of(&donor)?, packet.as_bytes())?;
         }
         Container::Mp3 => {

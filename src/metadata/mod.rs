@@ -16,13 +16,13 @@
 //! The manifest goes into `TXXX:EARMARK_MANIFEST` (ID3), the Vorbis comment
 //! `EARMARK_MANIFEST`, or the freeform atom `----:com.apple.iTunes:EARMARK_MANIFEST`.
 //!
-//! * [`xmp`]: the XMP packet and a tolerant reader.
+//! * `xmp.rs`: the XMP packet and a tolerant reader.
 //! * `chunks.rs`: the `_PMX` / `APPL` / `uuid` writers that `lofty` lacks.
-//! * [`carriers`]: everything written through `lofty`, and reading it all back.
+//! * `carriers.rs`: everything written through `lofty`, and reading it all back.
 
-pub mod carriers;
+mod carriers;
 pub(crate) mod chunks;
-pub mod xmp;
+mod xmp;
 
 use crate::policy::Policy;
 
