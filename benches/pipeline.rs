@@ -317,17 +317,7 @@ fn main() {
             println!("(1-hour memory case skipped by EARMARK_BENCH_MEMORY=0)");
         } else {
             let big_out = dir.0.join("out-1h.flac");
-            let u = run(
-                exe,
-                &args(&[
-                    OsStr::new("stamp"),
-                    big.as_os_str(),
-                    OsStr::new("--key"),
-                    key.as_os_str(),
-                    OsStr::new("--out"),
-                    big_out.as_os_str(),
-                ]),
-            );
+            let u = run(exe, &stamp_args(&big, &key, &big_out));
             row(
                 "stamp 1 h WAV -> FLAC",
                 u.cpu,

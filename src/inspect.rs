@@ -6,7 +6,10 @@
 use crate::error::Result;
 use crate::exit::Status;
 use crate::metadata::FileMetadata;
-use crate::verify::{examine, FoundMarker, ManifestReport, SealReport, SealStatus, VerifyOptions};
+use crate::verify::{
+    examine, examine_file, Examined, FoundMarker, ManifestReport, SealReport, SealStatus,
+    VerifyOptions,
+};
 use serde::Serialize;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
@@ -77,31 +80,19 @@ pub fn inspect<R>(input: R, opts: &VerifyOptions) -> Result<Inspection>
 where
     R: Read + Seek + Send + 'static,
 {
-    inspect_with(input, opts, None, None)
+    Ok(inspection(examine(input, opts, None, None)?))
 }
 
 /// Inspects the file at `path` (the sidecar manifest next to it counts when
 /// the file has none inside).
 pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<Inspection> {
-    let input = crate::output::open_input(path)?;
-    let hint = path.extension().and_then(|e| e.to_str());
-    let sidecar = crate::naming::sidecar_path(path);
-    let sidecar = (sidecar != path).then_some(sidecar.as_path());
-    let mut i = inspect_with(input, opts, hint, sidecar).map_err(|e| e.with_path(path))?;
+    let mut i = inspection(examine_file(path, opts)?);
     i.path = Some(path.to_path_buf());
     Ok(i)
 }
 
-fn inspect_with<R>(
-    input: R,
-    opts: &VerifyOptions,
-    hint: Option<&str>,
-    sidecar: Option<&Path>,
-) -> Result<Inspection>
-where
-    R: Read + Seek + Send + 'static,
-{
-    let examined = examine(input, opts, hint, sidecar)?;
+/// What the one pass found, as an inspection.
+fn inspection(examined: Examined) -> Inspection {
     let (meta, metadata_error) = match examined.metadata {
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e)),
@@ -141,7 +132,7 @@ where
         }
         _ => None,
     };
-    Ok(Inspection {
+    Inspection {
         path: None,
         metadata: meta,
         metadata_error,
@@ -153,5 +144,5 @@ where
         seal,
         seal_missing,
         audio_error,
-    })
+    }
 }

@@ -268,13 +268,8 @@ impl Stamper {
         self.out.quantize_marked(quantized);
     }
 
-    /// As [`finish`](Self::finish), giving the last samples quantised.
-    pub(crate) fn finish_quantized(self, quantized: &mut Vec<i32>) -> Stamped {
-        self.finish_packed(quantized).0
-    }
-
-    /// As [`finish_quantized`](Self::finish_quantized), with the last samples
-    /// also packed as stored.
+    /// As [`finish`](Self::finish), giving the last samples quantised (in
+    /// `quantized`) and packed as stored (returned).
     pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>) {
         let Stamper { embedder, mut out } = self;
         out.marked.clear();
@@ -492,6 +487,28 @@ fn reader_warnings(reader: &AudioReader, stamped: &mut Stamped) {
     }
 }
 
+/// Decodes `reader` through `stamper`, handing each marked chunk to `sink`
+/// (quantised, and packed as a file stores it).
+fn pump(
+    reader: &mut AudioReader,
+    mut stamper: Stamper,
+    names: &Names,
+    mut sink: impl FnMut(&[i32], &[u8]) -> Result<()>,
+) -> Result<Stamped> {
+    let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
+    while reader
+        .read_chunk(&mut chunk)
+        .map_err(|e| names.input_err(e))?
+        > 0
+    {
+        stamper.process_quantized(&chunk, &mut quantized);
+        sink(&quantized, stamper.packed())?;
+    }
+    let (stamped, packed) = stamper.finish_packed(&mut quantized);
+    sink(&quantized, &packed)?;
+    Ok(stamped)
+}
+
 /// Stamps `input` (any container earmark decodes) into `output` as
 /// `opts.format`, with the declaration and the signed manifest in the
 /// output's metadata. One decode; memory does not grow with the length.
@@ -512,25 +529,15 @@ where
     let mut reader = open_audio(input, names)?;
     let format = prepared.opts.format;
     let spec = reader.spec().writer_spec().effective_for(format);
-    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let stamper = Stamper::new(spec, &prepared.opts)?;
     let reserve = prepared.reserve(&stamper, names)?;
     let mut writer =
         PcmWriter::new(output, format, spec, reserve).map_err(|e| names.output_err(e))?;
-    let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
-    while reader
-        .read_chunk(&mut chunk)
-        .map_err(|e| names.input_err(e))?
-        > 0
-    {
-        stamper.process_quantized(&chunk, &mut quantized);
+    let mut stamped = pump(&mut reader, stamper, names, |q, p| {
         writer
-            .write_quantized_packed(&quantized, stamper.packed())
-            .map_err(|e| names.output_err(e))?;
-    }
-    let (mut stamped, packed) = stamper.finish_packed(&mut quantized);
-    writer
-        .write_quantized_packed(&quantized, &packed)
-        .map_err(|e| names.output_err(e))?;
+            .write_quantized_packed(q, p)
+            .map_err(|e| names.output_err(e))
+    })?;
     let tags = prepared.tags(&stamped.manifest, names)?;
     writer.finish(&tags).map_err(|e| names.output_err(e))?;
     reader_warnings(&reader, &mut stamped);
@@ -561,20 +568,13 @@ where
     let format = prepared.opts.format;
     let spec = reader.spec().writer_spec().effective_for(format);
     // Pass 1: the manifest, the length and the FLAC MD5.
-    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let stamper = Stamper::new(spec, &prepared.opts)?;
     let reserve = prepared.reserve(&stamper, &names)?;
     let mut md5 = FlacMd5::new(&spec);
-    let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
-    while reader
-        .read_chunk(&mut chunk)
-        .map_err(|e| names.input_err(e))?
-        > 0
-    {
-        stamper.process_quantized(&chunk, &mut quantized);
-        md5.update(&quantized);
-    }
-    let first = stamper.finish_quantized(&mut quantized);
-    md5.update(&quantized);
+    let first = pump(&mut reader, stamper, &names, |_, packed| {
+        md5.update_packed(packed);
+        Ok(())
+    })?;
     let tags = prepared.tags(&first.manifest, &names)?;
     let known = KnownOutput {
         frames: first.manifest.manifest.audio.frames,
@@ -587,22 +587,13 @@ where
     let mut reader = reader
         .rewind(None, Default::default())
         .map_err(|e| names.input_err(e))?;
-    let mut stamper = Stamper::new(spec, &prepared.opts)?;
+    let stamper = Stamper::new(spec, &prepared.opts)?;
     let mut writer = PcmWriter::streamed(output, spec, &known).map_err(|e| names.output_err(e))?;
-    while reader
-        .read_chunk(&mut chunk)
-        .map_err(|e| names.input_err(e))?
-        > 0
-    {
-        stamper.process_quantized(&chunk, &mut quantized);
+    let mut stamped = pump(&mut reader, stamper, &names, |q, p| {
         writer
-            .write_quantized(&quantized)
-            .map_err(|e| names.output_err(e))?;
-    }
-    let mut stamped = stamper.finish_quantized(&mut quantized);
-    writer
-        .write_quantized(&quantized)
-        .map_err(|e| names.output_err(e))?;
+            .write_quantized_packed(q, p)
+            .map_err(|e| names.output_err(e))
+    })?;
     writer
         .finish_streamed(&known)
         .map_err(|e| names.output_err(e))?;

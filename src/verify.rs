@@ -842,13 +842,19 @@ pub fn verify_bytes(input: &[u8], opts: &VerifyOptions) -> Result<Verification> 
 /// Verifies the file at `path`; the manifest is the embedded one, else the
 /// sidecar `NAME.earmark.json` next to it.
 pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
+    let mut v = examine_file(path, opts)?
+        .audio
+        .map_err(|e| e.with_path(path))?;
+    v.path = Some(path.to_path_buf());
+    Ok(v)
+}
+
+/// [`examine`] of the file at `path`: its extension as the format hint,
+/// the sidecar `NAME.earmark.json` next to it.
+pub(crate) fn examine_file(path: &Path, opts: &VerifyOptions) -> Result<Examined> {
     let input = crate::output::open_input(path)?;
     let hint = path.extension().and_then(|e| e.to_str());
     let sidecar = crate::naming::sidecar_path(path);
     let sidecar = (sidecar != path).then_some(sidecar.as_path());
-    let mut v = examine(input, opts, hint, sidecar)
-        .and_then(|e| e.audio)
-        .map_err(|e| e.with_path(path))?;
-    v.path = Some(path.to_path_buf());
-    Ok(v)
+    examine(input, opts, hint, sidecar).map_err(|e| e.with_path(path))
 }

@@ -338,18 +338,7 @@ impl AudioReader {
     /// opened with [`ReadOptions::hash_encoded`].
     pub(crate) fn encoded_digest(&self) -> Option<StreamDigest> {
         match &self.inner {
-            Inner::Pcm(p) => {
-                let (sha256, frames) = p.raw_digest()?;
-                let spec = p.spec();
-                Some(StreamDigest {
-                    sha256,
-                    packets: 1,
-                    frames,
-                    sample_rate: spec.sample_rate,
-                    channels: spec.channels,
-                    codec: spec.codec,
-                })
-            }
+            Inner::Pcm(p) => p.raw_digest(),
             Inner::Sym(s) => s.encoded.as_ref().map(|e| e.finish(&s.params)),
         }
     }

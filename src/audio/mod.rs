@@ -294,6 +294,8 @@ impl OutputTags {
 #[derive(Debug)]
 pub struct PcmWriter<W: Write> {
     inner: WriterInner<W>,
+    /// Scratch for quantising.
+    quantized: Vec<i32>,
 }
 
 #[derive(Debug)]
@@ -317,7 +319,10 @@ impl<W: Write + Seek> PcmWriter<W> {
                 WriterInner::Flac(Box::new(FlacWriter::new(writer, spec, reserve)?))
             }
         };
-        Ok(PcmWriter { inner })
+        Ok(PcmWriter {
+            inner,
+            quantized: Vec::new(),
+        })
     }
 
     /// Completes the file with `tags` (which must be for this format) and
@@ -365,7 +370,10 @@ impl<W: Write> PcmWriter<W> {
                 known.padding,
             )?)),
         };
-        Ok(PcmWriter { inner })
+        Ok(PcmWriter {
+            inner,
+            quantized: Vec::new(),
+        })
     }
 
     /// Completes a file started with [`streamed`](Self::streamed), checking
@@ -401,12 +409,22 @@ impl<W: Write> PcmWriter<W> {
         }
     }
 
-    /// Quantises and writes interleaved samples.
+    /// Quantises (see [`quantize`]) and writes interleaved samples (a call
+    /// may end mid-frame).
     pub fn write_interleaved(&mut self, samples: &[f32]) -> Result<()> {
-        match &mut self.inner {
-            WriterInner::Wav(w) => w.write_interleaved(samples),
-            WriterInner::Flac(w) => w.write_interleaved(samples),
+        const BATCH: usize = 16_384;
+        let mut q = std::mem::take(&mut self.quantized);
+        let format = self.spec().sample_format;
+        let mut result = Ok(());
+        for chunk in samples.chunks(BATCH) {
+            quantize_into(chunk, format, &mut q);
+            result = self.write_quantized(&q);
+            if result.is_err() {
+                break;
+            }
         }
+        self.quantized = q;
+        result
     }
 
     /// Writes interleaved samples already quantised for [`spec`](Self::spec)

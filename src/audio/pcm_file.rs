@@ -280,10 +280,20 @@ impl<R: Read + Seek> PcmFile<R> {
         self.digest = Some(Sha256::new());
     }
 
-    /// The SHA-256 of the sample bytes read so far, with the frame count.
-    pub(crate) fn raw_digest(&self) -> Option<([u8; 32], u64)> {
+    /// The digest of the sample bytes read so far (the whole sample chunk
+    /// once the end was reached), when [`hash_raw`](Self::hash_raw) asked
+    /// for it.
+    pub(crate) fn raw_digest(&self) -> Option<super::StreamDigest> {
         let d = self.digest.clone()?;
-        Some((d.finalize().into(), self.layout.frames()))
+        let spec = self.spec();
+        Some(super::StreamDigest {
+            sha256: d.finalize().into(),
+            packets: 1,
+            frames: self.layout.frames(),
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            codec: spec.codec,
+        })
     }
 
     /// Frames the header declares that the stream does not hold.

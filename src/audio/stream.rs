@@ -64,18 +64,9 @@ pub(crate) fn stream_digest_of(
         // WAV/AIFF: the sample chunk itself.
         let mut pcm = PcmFile::new(source, layout)?;
         pcm.hash_raw();
-        let spec = pcm.spec();
         let mut buf = Vec::new();
         while pcm.read_chunk(&mut buf)? > 0 {}
-        let (sha256, frames) = pcm.raw_digest().ok_or(AudioError::NoTrack)?;
-        return Ok(StreamDigest {
-            sha256,
-            packets: 1,
-            frames,
-            sample_rate: spec.sample_rate,
-            channels: spec.channels,
-            codec: spec.codec,
-        });
+        return pcm.raw_digest().ok_or(AudioError::NoTrack);
     }
     let head = head[..n].to_vec();
     match catch_unwind(AssertUnwindSafe(|| digest_packets(source, ext, &head))) {

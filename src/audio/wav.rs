@@ -9,7 +9,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use super::pcm::{pack_le, quantize_into};
+use super::pcm::pack_le;
 use super::{AudioError, Result, RiffChunk, SampleFormat, WriterSpec};
 use crate::container::riff::{self, Order};
 
@@ -41,8 +41,7 @@ pub struct WavWriter<W: Write> {
     data_bytes: u64,
     /// Samples written so far (not frames).
     samples: u64,
-    /// Reusable buffers for one batch.
-    quantized: Vec<i32>,
+    /// Reusable bytes of one batch.
     bytes: Vec<u8>,
 }
 
@@ -76,7 +75,6 @@ impl<W: Write> WavWriter<W> {
             header_len: header.len() as u64,
             data_bytes: 0,
             samples: 0,
-            quantized: Vec::new(),
             bytes: Vec::with_capacity(BATCH * bytes_per_sample),
         })
     }
@@ -111,17 +109,6 @@ impl<W: Write> WavWriter<W> {
     /// Complete frames written so far.
     pub fn frames_written(&self) -> u64 {
         self.samples / u64::from(self.spec.channels)
-    }
-
-    /// Quantises and writes interleaved samples (a call may end mid-frame).
-    pub fn write_interleaved(&mut self, samples: &[f32]) -> Result<()> {
-        let mut q = std::mem::take(&mut self.quantized);
-        for chunk in samples.chunks(BATCH) {
-            quantize_into(chunk, self.spec.sample_format, &mut q);
-            self.write_quantized(&q)?;
-        }
-        self.quantized = q;
-        Ok(())
     }
 
     /// Writes interleaved samples already quantised for this spec (`f32`
@@ -269,11 +256,13 @@ mod tests {
             (*b"LIST", b"INFOabc".to_vec()),
             (*b"_PMX", b"<x/>".to_vec()),
         ];
+        let mut q = Vec::new();
+        crate::audio::quantize_into(&x, spec.sample_format, &mut q);
         let mut a = WavWriter::new(std::io::Cursor::new(Vec::new()), spec).unwrap();
-        a.write_interleaved(&x).unwrap();
+        a.write_quantized(&q).unwrap();
         let a = a.finish(&chunks).unwrap().into_inner();
         let mut b = WavWriter::with_sizes(Vec::new(), spec, 1001, &chunks).unwrap();
-        b.write_interleaved(&x).unwrap();
+        b.write_quantized(&q).unwrap();
         let b = b.finish_streamed(1001, &chunks).unwrap();
         assert_eq!(a, b);
         let found = riff::chunks_in(&a).unwrap();

@@ -63,6 +63,21 @@ pub enum Container {
 }
 
 impl Container {
+    /// Every container, taggable ones first.
+    pub const ALL: [Container; 11] = [
+        Container::Wav,
+        Container::Aiff,
+        Container::Mp3,
+        Container::Flac,
+        Container::OggVorbis,
+        Container::Opus,
+        Container::Mp4,
+        Container::Ogg,
+        Container::Caf,
+        Container::Matroska,
+        Container::Adts,
+    ];
+
     /// Short name, e.g. `"WAV"`, `"Ogg Vorbis"`.
     pub fn name(self) -> &'static str {
         match self {
@@ -223,19 +238,11 @@ impl Container {
     /// taken as Vorbis and `.aac` as MP4, the common cases).
     pub fn from_extension(path: &Path) -> Option<Container> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        [
-            Container::Wav,
-            Container::Aiff,
-            Container::Mp3,
-            Container::Flac,
-            Container::OggVorbis,
-            Container::Opus,
-            Container::Mp4,
-            Container::Caf,
-            Container::Matroska,
-        ]
-        .into_iter()
-        .find(|c| c.extensions().contains(&ext.as_str()))
+        // The first container with the extension: Vorbis before Opus and
+        // other Ogg, MP4 before raw ADTS.
+        Container::ALL
+            .into_iter()
+            .find(|c| c.extensions().contains(&ext.as_str()))
     }
 }
 
@@ -316,19 +323,7 @@ mod tests {
 
     #[test]
     fn every_extension_of_a_container_is_an_audio_extension() {
-        for c in [
-            Container::Wav,
-            Container::Aiff,
-            Container::Mp3,
-            Container::Flac,
-            Container::OggVorbis,
-            Container::Opus,
-            Container::Mp4,
-            Container::Ogg,
-            Container::Caf,
-            Container::Matroska,
-            Container::Adts,
-        ] {
+        for c in Container::ALL {
             for e in c.extensions() {
                 assert!(AUDIO_EXTENSIONS.contains(e), "{c}: .{e}");
                 assert!(has_audio_extension(Path::new(&format!(

@@ -35,7 +35,7 @@ pub const Z_DECODE: f32 = 4.0;
 /// Sync score a single unit needs to be listed as "found here".
 const Z_UNIT: f32 = 3.5;
 /// Synchronisation candidates decoded per analysis (best first), if their
-/// sync score reaches [`Z_DECODE`]. Each decode can pass the CRC-32 by chance
+/// sync score reaches 4 (`Z_DECODE`). Each decode can pass the CRC-32 by chance
 /// with probability 2^-32, so this caps the CRC checks per analysis (see
 /// [`DetectReport::crc_checks`]).
 pub const CANDIDATES: usize = 2;
@@ -153,7 +153,7 @@ pub struct DetectReport {
     /// Number of analyses run (windows plus the whole-signal fold).
     pub analyses: usize,
     /// Number of Viterbi decodes that were CRC-checked (candidates whose sync
-    /// score reached [`Z_DECODE`]; at most [`CANDIDATES`] per analysis). On
+    /// score reached 4; at most [`CANDIDATES`] per analysis). On
     /// unmarked audio each passes by chance with probability 2^-32, so the
     /// expected false payloads are `crc_checks × 2^-32`. A search sums it,
     /// like `analyses`, over all its passes.
@@ -316,7 +316,7 @@ impl Detector {
     }
 
     /// Keeps a copy of the analysis rows and of the canonical samples (mono,
-    /// [`CANONICAL_RATE`]) of the first `seconds` of input, for
+    /// 11.025 kHz) of the first `seconds` of input, for
     /// [`Detector::finish_kept`]: the scale search estimates the unit period
     /// from the rows and runs its passes on the samples, so it needs neither
     /// the input again nor more memory than `seconds` of it (about 4.4 MB

@@ -55,7 +55,7 @@ pub struct EmbedOptions {
     /// Default: 1.0.
     pub strength: f32,
     /// The seal layer's message (a signature and policy code, see
-    /// [`super::seal`]), embedded above the main band; `None` embeds the main
+    /// [`SealMessage`]), embedded above the main band; `None` embeds the main
     /// layer only. Default: `None`.
     pub seal: Option<SealMessage>,
 }
@@ -96,7 +96,7 @@ pub struct EmbedStats {
     /// Frames with any band above silence (these carry the marker).
     pub active_frames: u64,
     /// Frames loud enough for the marker to survive 16-bit export and codecs
-    /// (see [`super::layout::QUIET_POWER`]).
+    /// (mean power per marker bin of at least 1e-5, about −66 dB).
     pub loud_frames: u64,
     /// Mean modulation depth over active frames' marker bins.
     pub mean_beta: f64,

@@ -332,7 +332,7 @@ pub const SCALED_FREQ_STEPS: [f64; 9] =
     [1.0, 0.993, 1.007, 0.986, 1.014, 0.979, 1.021, 0.972, 1.028];
 
 /// Seal readers around a speed/tempo/pitch change the main layer's search
-/// found (see [`SCALED_FREQ_STEPS`]), fed together; the first whose CRC
+/// found, each with a slightly different frequency correction, fed together; the first whose CRC
 /// passes gives the message. Each costs as much as one [`SealReader`].
 #[derive(Debug)]
 pub struct ScaledSealReader {

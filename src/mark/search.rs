@@ -144,7 +144,7 @@ pub fn scale_candidates(taus: &[f64]) -> Vec<Scale> {
 }
 
 /// Runs the detector over `samples`, and if it finds nothing, searches for a
-/// speed, tempo or pitch change (see the module docs and [`search_kept`]).
+/// speed, tempo or pitch change (see the module docs).
 pub fn detect_any_scale(
     key: &WatermarkKey,
     samples: &[f32],

@@ -26,7 +26,6 @@ mod frames;
 use std::fmt;
 use std::io::{Seek, SeekFrom, Write};
 
-use super::pcm::quantize_into;
 use super::{AudioError, FlacBlock, FlacMd5, Result, SampleFormat, WriterSpec};
 use crate::container::flac::{
     push_block_header, StreamInfo, MAX_BLOCK_LEN, PADDING, STREAMINFO, STREAMINFO_LEN,
@@ -62,8 +61,6 @@ pub struct FlacWriter<W: Write> {
     md5: FlacMd5,
     /// Quantised interleaved samples of the block being filled.
     block: Vec<i32>,
-    /// Scratch for quantising.
-    quantized: Vec<i32>,
     /// The frame being written.
     frame: Vec<u8>,
     frame_number: u64,
@@ -164,7 +161,6 @@ impl<W: Write> FlacWriter<W> {
             encoder,
             md5: FlacMd5::new(&spec),
             block: Vec::with_capacity(BLOCK_SIZE * channels),
-            quantized: Vec::new(),
             frame: Vec::with_capacity(BLOCK_SIZE * channels * 4),
             frame_number: 0,
             samples: 0,
@@ -204,15 +200,6 @@ impl<W: Write> FlacWriter<W> {
     /// Complete frames written so far.
     pub fn frames_written(&self) -> u64 {
         self.samples / u64::from(self.spec.channels)
-    }
-
-    /// Quantises and writes interleaved samples (a call may end mid-frame).
-    pub fn write_interleaved(&mut self, samples: &[f32]) -> Result<()> {
-        let mut q = std::mem::take(&mut self.quantized);
-        quantize_into(samples, self.spec.sample_format, &mut q);
-        let r = self.write_quantized(&q);
-        self.quantized = q;
-        r
     }
 
     /// Writes interleaved samples already quantised for this spec (see
@@ -361,7 +348,7 @@ mod tests {
         let blocks = vec![(VORBIS_COMMENT, vec![7u8; 100])];
         let reserve = 4 + 100 + 50;
         let mut w = FlacWriter::new(std::io::Cursor::new(Vec::new()), spec, reserve).unwrap();
-        w.write_interleaved(&[0.25; 2 * 5000]).unwrap();
+        w.write_quantized(&[8192; 2 * 5000]).unwrap();
         let bytes = w.finish(&blocks).unwrap().into_inner();
         let found = blocks_in(&bytes).unwrap();
         let kinds: Vec<(u8, usize)> = found.iter().map(|(k, b)| (*k, b.len())).collect();
@@ -371,7 +358,7 @@ mod tests {
         );
         // Too large for the reserve: refused, not written past it.
         let mut w = FlacWriter::new(std::io::Cursor::new(Vec::new()), spec, 103).unwrap();
-        w.write_interleaved(&[0.0; 20]).unwrap();
+        w.write_quantized(&[0; 20]).unwrap();
         assert!(matches!(
             w.finish(&blocks),
             Err(AudioError::TagsTooLarge { .. })
