@@ -22,7 +22,7 @@ use std::time::SystemTime;
 
 use crate::audio::{
     pack_le, quantize_into, AudioReader, FlacMd5, KnownOutput, OutputFormat, OutputTags, PcmHasher,
-    PcmWriter, SampleFormat, WriterSpec,
+    PcmWriter, WriterSpec,
 };
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
@@ -115,6 +115,9 @@ pub struct Stamped {
     pub payload: Payload,
     /// The signed manifest (also inside the output).
     pub manifest: SignedManifest,
+    /// The seal embedded in the audio (signature and policy code), unless
+    /// [`StampOptions::seal`] was off.
+    pub seal: Option<SealMessage>,
     /// What the embedder did.
     pub stats: EmbedStats,
     /// Audio length, seconds.
@@ -123,15 +126,6 @@ pub struct Stamped {
     pub spec: WriterSpec,
     /// Things the user should know (weak marker, clipping, skipped packets).
     pub warnings: Vec<String>,
-}
-
-/// Manifest name of a sample format.
-pub fn sample_format_name(f: SampleFormat) -> &'static str {
-    match f {
-        SampleFormat::I16 => "s16",
-        SampleFormat::I24 => "s24",
-        SampleFormat::F32 => "f32",
-    }
 }
 
 /// Stamps interleaved `f32` audio as it streams through.
@@ -173,16 +167,18 @@ struct Signer {
     hasher: PcmHasher,
     spec: WriterSpec,
     payload: Payload,
+    seal: Option<SealMessage>,
     signing_key: SigningKeyPair,
     policy: Policy,
     title: Option<String>,
     artist: Option<String>,
     created: String,
+    /// Quantised output of [`Stamper::process`] (reused).
     quantized: Vec<i32>,
+    /// Marked output of [`Stamper::process_quantized`] (reused).
     marked: Vec<f32>,
     /// The last output, packed as stored (see [`Stamper::packed`]).
     packed: Vec<u8>,
-    frames: u64,
 }
 
 impl Stamper {
@@ -200,13 +196,16 @@ impl Stamper {
             opts.signing_key.public_key().fingerprint32(),
             opts.track_id.unwrap_or_else(random_track_id),
         );
-        let mut embed = EmbedOptions::with_strength(opts.strength);
-        if opts.seal {
+        let seal = opts.seal.then(|| {
             let code = policy_code(opts.policy.kind());
-            embed = embed.with_seal(SealMessage {
+            SealMessage {
                 signature: sign_seal(&opts.signing_key, payload, code),
                 policy: code,
-            });
+            }
+        });
+        let mut embed = EmbedOptions::with_strength(opts.strength);
+        if let Some(message) = seal {
+            embed = embed.with_seal(message);
         }
         let embedder = Embedder::new(
             &opts.wm_key,
@@ -221,6 +220,7 @@ impl Stamper {
                 hasher: PcmHasher::new(&spec),
                 spec,
                 payload,
+                seal,
                 signing_key: opts.signing_key.clone(),
                 policy: opts.policy.clone(),
                 title: opts.title.clone(),
@@ -229,7 +229,6 @@ impl Stamper {
                 quantized: Vec::new(),
                 marked: Vec::new(),
                 packed: Vec::new(),
-                frames: 0,
             },
         })
     }
@@ -248,7 +247,9 @@ impl Stamper {
     pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) {
         let start = output.len();
         self.embedder.process(input, output);
-        self.out.account(&output[start..]);
+        let mut quantized = std::mem::take(&mut self.out.quantized);
+        self.out.account(&output[start..], &mut quantized);
+        self.out.quantized = quantized;
     }
 
     /// Flushes the last samples into `output` and signs the manifest.
@@ -256,25 +257,29 @@ impl Stamper {
         let Stamper { embedder, mut out } = self;
         let start = output.len();
         let stats = embedder.finish(output);
-        out.account(&output[start..]);
+        let mut quantized = std::mem::take(&mut out.quantized);
+        out.account(&output[start..], &mut quantized);
         out.stamped(stats)
     }
 
     /// As [`process`](Self::process), giving the output quantised (for a
     /// writer) in `out`, which is replaced.
     pub(crate) fn process_quantized(&mut self, input: &[f32], quantized: &mut Vec<i32>) {
-        self.out.marked.clear();
-        self.embedder.process(input, &mut self.out.marked);
-        self.out.quantize_marked(quantized);
+        let mut marked = std::mem::take(&mut self.out.marked);
+        marked.clear();
+        self.embedder.process(input, &mut marked);
+        self.out.account(&marked, quantized);
+        self.out.marked = marked;
     }
 
     /// As [`finish`](Self::finish), giving the last samples quantised (in
     /// `quantized`) and packed as stored (returned).
     pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>) {
         let Stamper { embedder, mut out } = self;
-        out.marked.clear();
-        let stats = embedder.finish(&mut out.marked);
-        out.quantize_marked(quantized);
+        let mut marked = std::mem::take(&mut out.marked);
+        marked.clear();
+        let stats = embedder.finish(&mut marked);
+        out.account(&marked, quantized);
         let packed = std::mem::take(&mut out.packed);
         (out.stamped(stats), packed)
     }
@@ -293,18 +298,17 @@ impl Stamper {
 }
 
 impl Signer {
-    /// Hashes samples just produced.
-    fn account(&mut self, samples: &[f32]) {
-        quantize_into(samples, self.spec.sample_format, &mut self.quantized);
-        self.hasher.update_quantized(&self.quantized);
-        self.frames += (samples.len() / usize::from(self.spec.channels)) as u64;
+    /// Hashes samples just produced: quantises them into `quantized`
+    /// (replaced) and packs them as stored into `self.packed`.
+    fn account(&mut self, samples: &[f32], quantized: &mut Vec<i32>) {
+        quantize_into(samples, self.spec.sample_format, quantized);
+        pack_le(quantized, self.spec.sample_format, &mut self.packed);
+        self.hasher.update_packed(&self.packed, quantized.len());
     }
 
-    fn quantize_marked(&mut self, out: &mut Vec<i32>) {
-        quantize_into(&self.marked, self.spec.sample_format, out);
-        pack_le(out, self.spec.sample_format, &mut self.packed);
-        self.hasher.update_packed(&self.packed, out.len());
-        self.frames += (self.marked.len() / usize::from(self.spec.channels)) as u64;
+    /// Frames hashed so far.
+    fn frames(&self) -> u64 {
+        self.hasher.samples() / u64::from(self.spec.channels)
     }
 
     /// The manifest for audio with this digest.
@@ -314,7 +318,7 @@ impl Signer {
             frames,
             self.spec.sample_rate,
             self.spec.channels,
-            sample_format_name(self.spec.sample_format),
+            self.spec.sample_format.name(),
         )
         .with_basis(HashBasis::Stored);
         let mut m = Manifest::new(self.payload, digest, self.policy.clone());
@@ -325,13 +329,15 @@ impl Signer {
     }
 
     fn stamped(self, stats: EmbedStats) -> Stamped {
+        let frames = self.frames();
         let sha = crate::hex::encode(&self.hasher.clone().finish());
-        let manifest = self.manifest(sha, self.frames);
-        let seconds = self.frames as f64 / f64::from(self.spec.sample_rate);
-        let warnings = embed_warnings(&stats, self.frames, seconds, self.spec.channels);
+        let manifest = self.manifest(sha, frames);
+        let seconds = frames as f64 / f64::from(self.spec.sample_rate);
+        let warnings = embed_warnings(&stats, frames, seconds, self.spec.channels);
         Stamped {
             payload: self.payload,
             manifest,
+            seal: self.seal,
             stats,
             seconds,
             spec: self.spec,

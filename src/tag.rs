@@ -8,6 +8,7 @@
 //! exactly what the input's do. The manifest signs that packet hash
 //! ([`HashBasis::Encoded`]), so it does not depend on any decoder.
 
+use crate::audio::stream::stream_digest_of;
 use crate::audio::stream_digest;
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +19,7 @@ use crate::output::{self, FileOutput};
 use crate::payload::{random_track_id, Payload};
 use crate::policy::Policy;
 use crate::provenance::{AudioDigest, HashBasis, Manifest, SignedManifest, SigningKeyPair};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// What to tag with.
@@ -73,7 +75,9 @@ pub struct TagOutcome {
 /// Tags `input` and writes the result atomically to `out` (default:
 /// `NAME.earmark.EXT` next to the input).
 pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<TagOutcome> {
-    let container = Container::of_file(input)
+    // One open: sniffed, tags read, packets hashed and copied from here.
+    let mut source = output::open_input(input)?;
+    let container = Container::of_reader(&mut source)
         .map_err(|e| Error::new(input, e))?
         .filter(|c| c.is_taggable())
         .ok_or_else(|| Error::new(input, metadata::MetadataError::Unsupported))?;
@@ -99,8 +103,14 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
     }
     output::check_writable(&output, out.force)?;
 
-    let digest = stream_digest(input).map_err(|e| Error::new(input, e))?;
-    let existing = metadata::read_metadata_file(input).map_err(|e| Error::new(input, e))?;
+    let ext = input.extension().and_then(|e| e.to_str());
+    let packets = source
+        .get_ref()
+        .try_clone()
+        .map_err(|e| Error::new(input, e))?;
+    let digest = stream_digest_of(Box::new(packets), ext).map_err(|e| Error::new(input, e))?;
+    let existing =
+        metadata::read_metadata(&mut source, container).map_err(|e| Error::new(input, e))?;
     let title = opts.title.clone().or(existing.title.clone());
     let artist = opts.artist.clone().or(existing.artist.clone());
     let payload = Payload::new(
@@ -126,12 +136,12 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
         metadata::current_year(),
     );
 
-    let temp = output::temp_for(&output)?;
+    let temp = output::temp_tagged(&output, out.temp_tag.as_deref())?;
     let mut dst = temp.reopen().map_err(|e| Error::new(&output, e))?;
-    {
-        let mut src = std::fs::File::open(input).map_err(|e| Error::new(input, e))?;
-        std::io::copy(&mut src, &mut dst).map_err(|e| Error::new(&output, e))?;
-    }
+    source
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::new(input, e))?;
+    std::io::copy(&mut source, &mut dst).map_err(|e| Error::new(&output, e))?;
     let json = signed.to_json_compact();
     let warnings = metadata::write_declaration(&mut dst, container, &decl, Some(&json), None)
         .map_err(|e| Error::new(&output, e))?;

@@ -233,15 +233,6 @@ impl Verification {
     }
 }
 
-fn parse_format(name: &str) -> Option<SampleFormat> {
-    match name {
-        "s16" => Some(SampleFormat::I16),
-        "s24" => Some(SampleFormat::I24),
-        "f32" => Some(SampleFormat::F32),
-        _ => None,
-    }
-}
-
 /// A manifest found for an input: where, and the document or why it could
 /// not be parsed.
 #[derive(Debug, Clone)]
@@ -406,7 +397,8 @@ impl Verifier {
             .and_then(FoundManifest::document)
             .map(|m| &m.manifest.audio)
         {
-            let format = parse_format(&audio.sample_format).unwrap_or(self.hash_format.0);
+            let format =
+                SampleFormat::from_name(&audio.sample_format).unwrap_or(self.hash_format.0);
             let layout = match audio.basis {
                 HashBasis::Pcm => PcmLayout::Widened,
                 HashBasis::Stored | HashBasis::Encoded => PcmLayout::Stored,
@@ -572,11 +564,9 @@ impl Partial {
                 // signature says whether that key is trusted).
                 let mut keys = self.opts.trusted.clone();
                 keys.extend(document.and_then(|m| m.manifest.signer_key().ok()));
-                let message = match &outcome {
-                    SealOutcome::Read(r) => Ok(r.message),
-                    SealOutcome::NoBand => Err(SealOutcome::NoBand),
-                    SealOutcome::TooShort => Err(SealOutcome::TooShort),
-                    SealOutcome::Skipped => Err(SealOutcome::Skipped),
+                let (message, read) = match outcome {
+                    SealOutcome::Read(r) => (Ok(r.message), Some(r)),
+                    other => (Err(other), None),
                 };
                 let (report, missing) = seal_verdict(
                     message,
@@ -585,10 +575,6 @@ impl Partial {
                     &self.opts.trusted,
                     self.seconds,
                 );
-                let read = match outcome {
-                    SealOutcome::Read(r) => Some(r),
-                    _ => None,
-                };
                 (report, missing, read)
             }
         };

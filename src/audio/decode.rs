@@ -31,7 +31,7 @@
 //!   that fails aborts the process and cannot be caught. The worst case
 //!   found, MP4 sample tables whose entry counts exceed their box (one
 //!   corrupted `stsc` count asks for 64 GiB), is checked before symphonia
-//!   sees the file (see `mp4_tables_fit`). Other containers are not
+//!   sees the file (see `probe_format`). Other containers are not
 //!   pre-checked; to contain a hostile file completely, decode in a child
 //!   process.
 
@@ -425,31 +425,13 @@ impl SymphoniaReader {
         head: &[u8],
         options: ReadOptions,
     ) -> Result<SymphoniaReader> {
-        if mp4::looks_like_mp4(head) {
-            mp4::tables_fit(&mut source).map_err(container_error)?;
-        }
         let aiff_frames = match riff::list(&mut source) {
             Ok(chunks) if chunks.order == riff::Order::Big => {
                 riff::aiff_frames(&mut source, &chunks).map_err(container_error)?
             }
             _ => None,
         };
-        source
-            .seek(std::io::SeekFrom::Start(0))
-            .map_err(AudioError::Read)?;
-        let mut hint = Hint::new();
-        if let Some(ext) = ext {
-            hint.with_extension(ext);
-        }
-        let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
-        let format_opts = FormatOptions {
-            enable_gapless: true,
-            ..Default::default()
-        };
-        let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &format_opts, &MetadataOptions::default())
-            .map_err(|e| probe_error(e, head))?;
-        let format = probed.format;
+        let format = probe_format(source, ext, head, true)?;
         let track = first_track(format.tracks()).ok_or(AudioError::NoTrack)?;
         let track_id = track.id;
         let params = track.codec_params.clone();
@@ -751,6 +733,36 @@ fn alac_bit_depth(params: &codecs::CodecParameters) -> Option<u32> {
 }
 
 /// The first track with a non-null codec.
+/// symphonia's demuxer for `source` (`head`: its first bytes; `ext`: a
+/// format hint), after the MP4 sample-table guard (see the module docs).
+/// `gapless` trims encoder delay and padding.
+pub(super) fn probe_format(
+    mut source: Box<dyn MediaSource>,
+    ext: Option<&str>,
+    head: &[u8],
+    gapless: bool,
+) -> Result<Box<dyn FormatReader>> {
+    if mp4::looks_like_mp4(head) {
+        mp4::tables_fit(&mut source).map_err(container_error)?;
+    }
+    source
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(AudioError::Read)?;
+    let mut hint = Hint::new();
+    if let Some(ext) = ext {
+        hint.with_extension(ext);
+    }
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+    let format_opts = FormatOptions {
+        enable_gapless: gapless,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_opts, &MetadataOptions::default())
+        .map_err(|e| probe_error(e, head))?;
+    Ok(probed.format)
+}
+
 pub(super) fn first_track(tracks: &[Track]) -> Option<&Track> {
     tracks
         .iter()

@@ -64,6 +64,22 @@ impl SampleFormat {
             SampleFormat::F32 => 32,
         }
     }
+
+    /// Short name, as manifests record it: `"s16"`, `"s24"` or `"f32"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleFormat::I16 => "s16",
+            SampleFormat::I24 => "s24",
+            SampleFormat::F32 => "f32",
+        }
+    }
+
+    /// The format a [`name`](Self::name) names.
+    pub fn from_name(name: &str) -> Option<SampleFormat> {
+        [SampleFormat::I16, SampleFormat::I24, SampleFormat::F32]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
 }
 
 /// Parameters of a decoded stream, as reported by [`AudioReader::spec`].

@@ -32,6 +32,16 @@ enum Encoding {
     Float(usize),
 }
 
+impl Encoding {
+    /// Bytes per stored sample.
+    fn bytes(self) -> usize {
+        match self {
+            Encoding::U8 => 1,
+            Encoding::Int(n) | Encoding::Float(n) => n,
+        }
+    }
+}
+
 /// What the header says about the sample data.
 #[derive(Debug, Clone)]
 pub(crate) struct PcmLayout {
@@ -47,20 +57,24 @@ pub(crate) struct PcmLayout {
     data_len: u64,
     /// Frames the header declares, when it does.
     declared_frames: Option<u64>,
-    /// Codec name for reports, e.g. `"pcm_s16le"`.
-    codec: String,
 }
 
 impl PcmLayout {
-    fn bytes_per_sample(&self) -> usize {
-        match self.encoding {
-            Encoding::U8 => 1,
-            Encoding::Int(n) | Encoding::Float(n) => n,
-        }
+    fn frame_bytes(&self) -> u64 {
+        (self.encoding.bytes() * usize::from(self.channels)) as u64
     }
 
-    fn frame_bytes(&self) -> u64 {
-        (self.bytes_per_sample() * usize::from(self.channels)) as u64
+    /// Codec name for reports, e.g. `"pcm_s16le"` (symphonia's names).
+    fn codec(&self) -> String {
+        let end = match self.order {
+            Order::Little => "le",
+            Order::Big => "be",
+        };
+        match self.encoding {
+            Encoding::U8 => "pcm_u8".to_string(),
+            Encoding::Int(n) => format!("pcm_s{}{end}", 8 * n),
+            Encoding::Float(n) => format!("pcm_f{}{end}", 8 * n),
+        }
     }
 
     /// Frames present in the stream.
@@ -122,11 +136,6 @@ fn wav_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Opt
     let Some(data) = chunks.find(b"data") else {
         return Err(AudioError::Corrupt("wav: missing data chunk".into()));
     };
-    let codec = match encoding {
-        Encoding::U8 => "pcm_u8".to_string(),
-        Encoding::Int(n) => format!("pcm_s{}le", 8 * n),
-        Encoding::Float(n) => format!("pcm_f{}le", 8 * n),
-    };
     let frame = block_align as u64;
     Ok(Some(PcmLayout {
         encoding,
@@ -137,7 +146,6 @@ fn wav_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Opt
         data_at: data.data_at(),
         data_len: data.len / frame * frame,
         declared_frames: data.declared.map(|d| d / frame),
-        codec,
     }))
 }
 
@@ -201,17 +209,9 @@ fn aiff_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Op
     let offset = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
     let data_at = ssnd.data_at() + 8 + offset;
     let present = (ssnd.data_at() + ssnd.len).saturating_sub(data_at);
-    let frame = (match encoding {
-        Encoding::U8 => 1,
-        Encoding::Int(n) | Encoding::Float(n) => n,
-    } * usize::from(channels)) as u64;
+    let frame = (encoding.bytes() * usize::from(channels)) as u64;
     // COMM states the length; the chunk may carry padding after it.
     let data_len = present.min(frames.saturating_mul(frame)) / frame * frame;
-    let codec = match (encoding, order) {
-        (Encoding::Float(n), _) => format!("pcm_f{}be", 8 * n),
-        (_, Order::Little) => format!("pcm_s{}le", 8 * bytes),
-        _ => format!("pcm_s{}be", 8 * bytes),
-    };
     Ok(Some(PcmLayout {
         encoding,
         order,
@@ -225,7 +225,6 @@ fn aiff_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Op
         data_at,
         data_len,
         declared_frames: Some(frames),
-        codec,
     }))
 }
 
@@ -270,7 +269,7 @@ impl<R: Read + Seek> PcmFile<R> {
                 _ => SampleFormat::I24,
             },
             frames: Some(l.declared_frames.unwrap_or_else(|| l.frames())),
-            codec: l.codec.clone(),
+            codec: l.codec(),
         }
     }
 
@@ -336,10 +335,7 @@ impl<R: Read + Seek> PcmFile<R> {
 /// the loops write into place so they vectorise.)
 fn convert(raw: &[u8], encoding: Encoding, order: Order, out: &mut Vec<f32>) {
     let le = order == Order::Little;
-    let width = match encoding {
-        Encoding::U8 => 1,
-        Encoding::Int(n) | Encoding::Float(n) => n,
-    };
+    let width = encoding.bytes();
     let start = out.len();
     out.resize(start + raw.len() / width, 0.0);
     let dst = &mut out[start..];
@@ -431,6 +427,29 @@ mod tests {
             extended_to_rate(&[0x7F, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]),
             None
         );
+    }
+
+    #[test]
+    fn codec_names_follow_symphonia() {
+        let named = |encoding, order| {
+            PcmLayout {
+                encoding,
+                order,
+                channels: 2,
+                sample_rate: 44_100,
+                bits: 16,
+                data_at: 0,
+                data_len: 0,
+                declared_frames: None,
+            }
+            .codec()
+        };
+        assert_eq!(named(Encoding::U8, Order::Little), "pcm_u8");
+        assert_eq!(named(Encoding::Int(2), Order::Little), "pcm_s16le");
+        assert_eq!(named(Encoding::Int(3), Order::Big), "pcm_s24be");
+        assert_eq!(named(Encoding::Int(1), Order::Big), "pcm_s8be");
+        assert_eq!(named(Encoding::Float(4), Order::Little), "pcm_f32le");
+        assert_eq!(named(Encoding::Float(8), Order::Big), "pcm_f64be");
     }
 
     #[test]

@@ -10,19 +10,15 @@
 //! `AudioReader`'s read options), so `verify` reads a file once.
 
 use super::decode::{
-    codec_name, first_track, panic_message, probe_error, stream_error, EncodedDigest,
+    codec_name, first_track, panic_message, probe_format, stream_error, EncodedDigest,
 };
 use super::pcm_file::{self, PcmFile};
 use super::{AudioError, Result};
-use crate::container::mp4;
 use std::io::{Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::io::MediaSource;
 
 /// What [`stream_digest`] measured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,27 +72,11 @@ pub(crate) fn stream_digest_of(
 }
 
 fn digest_packets(
-    mut source: Box<dyn MediaSource>,
+    source: Box<dyn MediaSource>,
     ext: Option<&str>,
     head: &[u8],
 ) -> Result<StreamDigest> {
-    if mp4::looks_like_mp4(head) {
-        mp4::tables_fit(&mut source).map_err(|e| AudioError::Corrupt(e.to_string()))?;
-    }
-    let mut hint = Hint::new();
-    if let Some(ext) = ext {
-        hint.with_extension(ext);
-    }
-    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| probe_error(e, head))?;
-    let mut format = probed.format;
+    let mut format = probe_format(source, ext, head, false)?;
     let track = first_track(format.tracks()).ok_or(AudioError::NoTrack)?;
     let (track_id, params) = (track.id, track.codec_params.clone());
     let codec = codec_name(params.codec);

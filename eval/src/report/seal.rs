@@ -13,8 +13,7 @@ use crate::attacks::{self, Attack};
 use crate::engine;
 use earmark::audio::Audio;
 use earmark::mark::SealMessage;
-use earmark::policy::policy_code;
-use earmark::provenance::{sign_seal, SigningKeyPair};
+use earmark::provenance::SigningKeyPair;
 use earmark::verify::SealStatus;
 use earmark::{PolicyKind, StampOptions, VerifyOptions};
 use rayon::prelude::*;
@@ -245,11 +244,7 @@ pub(super) fn seal_section(
                     error: error.to_string(),
                 })?;
             let payload = result.payload;
-            let code = policy_code(Some(PolicyKind::NoAiTraining));
-            let message = SealMessage {
-                signature: sign_seal(&signer, payload, code),
-                policy: code,
-            };
+            let message = result.seal.expect("the report stamps with the seal");
             kinds
                 .iter()
                 .map(|chain| {
