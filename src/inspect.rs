@@ -41,12 +41,20 @@ pub struct Inspection {
     pub seal_missing: Option<String>,
     /// Why the audio could not be searched for a marker (e.g. no decoder).
     pub audio_error: Option<String>,
+    /// The file's C2PA Content Credentials (see
+    /// [`crate::verify::Verification::credentials`]).
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<crate::credentials::Credentials>,
+    /// Why Content Credentials that are there could not be read.
+    #[cfg(feature = "c2pa")]
+    pub credentials_error: Option<String>,
 }
 
 impl Inspection {
     /// The exit status: 0 nothing wrong found; 3 a manifest that is
     /// invalid, contradicts the marker or does not match this file's audio,
-    /// a seal whose signature does not verify, or carriers that disagree.
+    /// a seal whose signature does not verify, carriers that disagree, or
+    /// C2PA credentials that fail to validate or contradict the marker.
     pub fn status(&self) -> Status {
         let manifest_bad = self.manifest_error.is_some()
             || self
@@ -57,8 +65,17 @@ impl Inspection {
             .seal
             .as_ref()
             .is_some_and(|s| s.status == SealStatus::Invalid);
+        #[cfg(feature = "c2pa")]
+        let credentials_bad = self.credentials_error.is_some()
+            || self
+                .credentials
+                .as_ref()
+                .is_some_and(crate::credentials::Credentials::contradicted);
+        #[cfg(not(feature = "c2pa"))]
+        let credentials_bad = false;
         if manifest_bad
             || seal_bad
+            || credentials_bad
             || !self.carriers_agree
             || self.declaration_matches_manifest == Some(false)
         {
@@ -80,7 +97,12 @@ pub fn inspect<R>(input: R, opts: &VerifyOptions) -> Result<Inspection>
 where
     R: Read + Seek + Send + 'static,
 {
-    Ok(inspection(examine(input, opts, None, None)?))
+    Ok(inspection(examine(
+        input,
+        opts,
+        None,
+        crate::verify::Sidecars::default(),
+    )?))
 }
 
 /// Inspects the file at `path` (the sidecar manifest next to it counts when
@@ -93,6 +115,11 @@ pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<Inspection> {
 
 /// What the one pass found, as an inspection.
 fn inspection(examined: Examined) -> Inspection {
+    #[cfg(feature = "c2pa")]
+    let (credentials, credentials_error) = match examined.credentials {
+        Ok(c) => (c, None),
+        Err(e) => (None, Some(e)),
+    };
     let (meta, metadata_error) = match examined.metadata {
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e)),
@@ -144,5 +171,9 @@ fn inspection(examined: Examined) -> Inspection {
         seal,
         seal_missing,
         audio_error,
+        #[cfg(feature = "c2pa")]
+        credentials,
+        #[cfg(feature = "c2pa")]
+        credentials_error,
     }
 }

@@ -77,6 +77,8 @@ pub mod batch;
 #[cfg(feature = "catalogue")]
 pub mod catalogue;
 pub mod container;
+#[cfg(feature = "c2pa")]
+pub mod credentials;
 pub mod error;
 pub mod exit;
 mod hex;

@@ -37,6 +37,12 @@ pub fn sidecar_path(output: &Path) -> PathBuf {
     output.with_file_name(format!("{stem}.earmark.json"))
 }
 
+/// The sidecar C2PA manifest store of a file whose container cannot hold
+/// one: `NAME.c2pa` (the C2PA convention: same name, `.c2pa` extension).
+pub fn c2pa_sidecar_path(output: &Path) -> PathBuf {
+    output.with_extension("c2pa")
+}
+
 /// The output format a path asks for, from its extension (`.flac`, `.wav`).
 pub fn output_format(path: &Path) -> Result<OutputFormat> {
     let ext = path

@@ -75,12 +75,26 @@ pub struct StampOptions {
     pub format: OutputFormat,
     /// The time the manifest records. Default: when stamping starts.
     pub created: Option<SystemTime>,
+    /// Content Credentials ([`stamp_file`] only): the X.509 chain that
+    /// certifies [`signing_key`](Self::signing_key), to sign a C2PA manifest
+    /// into the output with (see [`crate::credentials`]); `None` leaves it
+    /// out. Default: the key's self-issued chain
+    /// ([`CertificateChain::self_issued`](crate::credentials::CertificateChain::self_issued)).
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<crate::credentials::CertificateChain>,
 }
 
 impl StampOptions {
     /// Defaults for everything but the signing key.
     pub fn new(signing_key: SigningKeyPair) -> Self {
+        #[cfg(feature = "c2pa")]
+        let credentials = Some(crate::credentials::CertificateChain::self_issued(
+            &signing_key,
+            &crate::credentials::CertificateChain::default_name(&signing_key.public_key()),
+        ));
         StampOptions {
+            #[cfg(feature = "c2pa")]
+            credentials,
             signing_key,
             wm_key: WatermarkKey::public(),
             title: None,
@@ -624,6 +638,9 @@ pub struct StampOutcome {
     pub sidecar: PathBuf,
     /// What stamping produced.
     pub stamped: Stamped,
+    /// The C2PA manifest store written (see [`StampOptions::credentials`]).
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<crate::credentials::CredentialsWritten>,
 }
 
 /// Stamps the file `input` into `out` (default: `NAME.earmark.flac` next to
@@ -657,6 +674,21 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
     let stamped = stamp_named(source, &mut writer, &opts, &names)?;
     writer.flush().map_err(|e| Error::new(&output, e))?;
     drop(writer);
+    // Content Credentials last: their hard binding covers every other byte.
+    #[cfg(feature = "c2pa")]
+    let (temp, c2pa_sidecar, credentials) = match &opts.credentials {
+        Some(chain) => {
+            let signer =
+                crate::credentials::ClaimSigner::new(opts.signing_key.clone(), chain.clone())
+                    .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+            let container = opts.format.container();
+            let claim = stamp_claim(input, &stamped, &opts);
+            let attached =
+                crate::credentials::attach(temp, &output, out, container, input, &claim, &signer)?;
+            (attached.file, attached.sidecar, Some(attached.written))
+        }
+        None => (temp, None, None),
+    };
     read_back(temp.path(), &stamped.manifest)
         .map_err(|why| Error::new(&output, ErrorKind::Other(why)))?;
     // The sidecar is prepared first but renamed last, so a failure leaves
@@ -669,12 +701,48 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
         let _ = std::fs::remove_file(&output);
         return Err(e);
     }
+    #[cfg(feature = "c2pa")]
+    if let Some((temp, path)) = c2pa_sidecar {
+        if let Err(e) = output::persist(temp, &path, out.force) {
+            let _ = std::fs::remove_file(&output);
+            let _ = std::fs::remove_file(&sidecar);
+            return Err(e);
+        }
+    }
     Ok(StampOutcome {
         input: input.to_path_buf(),
         output,
         sidecar,
         stamped,
+        #[cfg(feature = "c2pa")]
+        credentials,
     })
+}
+
+/// What the C2PA manifest of a stamped file claims.
+#[cfg(feature = "c2pa")]
+fn stamp_claim(input: &Path, stamped: &Stamped, opts: &StampOptions) -> crate::credentials::Claim {
+    use crate::credentials::{Claim, Operation, SoftBinding};
+    let m = &stamped.manifest.manifest;
+    let title = m.title.clone().unwrap_or_else(|| {
+        input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "untitled".into())
+    });
+    let transcoded = Container::from_extension(input) != Some(opts.format.container());
+    let mut claim = Claim::new(
+        title,
+        Operation::Stamp { transcoded },
+        opts.policy.cawg_training_mining.clone(),
+    );
+    claim.artist = m.artist.clone();
+    claim.soft_binding = Some(SoftBinding {
+        payload: stamped.payload,
+        start_ms: 0,
+        end_ms: (stamped.seconds * 1000.0).round() as u64,
+    });
+    claim
 }
 
 /// Checks a freshly written file before it takes its final name: it opens

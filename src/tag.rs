@@ -36,14 +36,29 @@ pub struct TagOptions {
     pub title: Option<String>,
     /// Artist for the manifest; default: the file's artist tag.
     pub artist: Option<String>,
-    /// Track id recorded in the manifest's payload. Default: random.
+    /// Track id recorded in the manifest's payload. Default: the one the
+    /// marker in the audio carries, when the audio was stamped with this
+    /// key; else random.
     pub track_id: Option<u32>,
+    /// Content Credentials: the X.509 chain that certifies
+    /// [`signing_key`](Self::signing_key), to sign a C2PA manifest with (in
+    /// the file for WAV, MP3, FLAC and M4A; a sidecar `NAME.c2pa` for AIFF
+    /// and Ogg). `None` leaves it out. Default: the key's self-issued chain.
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<crate::credentials::CertificateChain>,
 }
 
 impl TagOptions {
     /// Defaults for everything but the signing key.
     pub fn new(signing_key: SigningKeyPair) -> Self {
+        #[cfg(feature = "c2pa")]
+        let credentials = Some(crate::credentials::CertificateChain::self_issued(
+            &signing_key,
+            &crate::credentials::CertificateChain::default_name(&signing_key.public_key()),
+        ));
         TagOptions {
+            #[cfg(feature = "c2pa")]
+            credentials,
             signing_key,
             policy: Policy::default(),
             owner: None,
@@ -68,6 +83,11 @@ pub struct TagOutcome {
     pub manifest: SignedManifest,
     /// The carriers as read back from the output.
     pub metadata: FileMetadata,
+    /// The marker found in the audio, if any (tagging does not add one).
+    pub marker: Option<Payload>,
+    /// The C2PA manifest store written (see [`TagOptions::credentials`]).
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<crate::credentials::CredentialsWritten>,
     /// Things the user should know (existing tags that could not be kept).
     pub warnings: Vec<String>,
 }
@@ -113,10 +133,23 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
         metadata::read_metadata(&mut source, container).map_err(|e| Error::new(input, e))?;
     let title = opts.title.clone().or(existing.title.clone());
     let artist = opts.artist.clone().or(existing.artist.clone());
-    let payload = Payload::new(
-        opts.signing_key.public_key().fingerprint32(),
-        opts.track_id.unwrap_or_else(random_track_id),
-    );
+    let mut warnings = Vec::new();
+    let fingerprint = opts.signing_key.public_key().fingerprint32();
+    let found = find_marker(input);
+    let marker = found.map(|(m, _)| m);
+    // The manifest names the marker the audio carries, when this key made it.
+    let own = marker.filter(|m| m.key_fingerprint == fingerprint);
+    if let Some(m) = marker.filter(|m| m.key_fingerprint != fingerprint) {
+        warnings.push(format!(
+            "the audio carries another key's marker ({}); the manifest and credentials do not bind it",
+            m.reference()
+        ));
+    }
+    let payload = match (opts.track_id, own) {
+        (Some(id), _) => Payload::new(fingerprint, id),
+        (None, Some(m)) => m,
+        (None, None) => Payload::new(fingerprint, random_track_id()),
+    };
     let audio = AudioDigest::new(
         hex::encode(&digest.sha256),
         digest.frames,
@@ -143,20 +176,82 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
         .map_err(|e| Error::new(input, e))?;
     std::io::copy(&mut source, &mut dst).map_err(|e| Error::new(&output, e))?;
     let json = signed.to_json_compact();
-    let warnings = metadata::write_declaration(&mut dst, container, &decl, Some(&json), None)
-        .map_err(|e| Error::new(&output, e))?;
+    warnings.extend(
+        metadata::write_declaration(&mut dst, container, &decl, Some(&json), None)
+            .map_err(|e| Error::new(&output, e))?,
+    );
     drop(dst);
+    // Content Credentials last: their hard binding covers every other byte.
+    #[cfg(feature = "c2pa")]
+    let (temp, c2pa_sidecar, credentials) = match &opts.credentials {
+        Some(chain) => {
+            let signer =
+                crate::credentials::ClaimSigner::new(opts.signing_key.clone(), chain.clone())
+                    .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+            let bound = found.filter(|(m, _)| own == Some(*m) && *m == payload);
+            let claim = tag_claim(input, &signed, bound);
+            let attached =
+                crate::credentials::attach(temp, &output, out, container, input, &claim, &signer)?;
+            (attached.file, attached.sidecar, Some(attached.written))
+        }
+        None => (temp, None, None),
+    };
     let written = check_written(temp.path(), &json, &decl, &digest.sha256)
         .map_err(|why| Error::new(&output, ErrorKind::Other(why)))?;
     output::persist(temp, &output, out.force)?;
+    #[cfg(feature = "c2pa")]
+    if let Some((temp, path)) = c2pa_sidecar {
+        if let Err(e) = output::persist(temp, &path, out.force) {
+            let _ = std::fs::remove_file(&output);
+            return Err(e);
+        }
+    }
     Ok(TagOutcome {
         input: input.to_path_buf(),
         output,
         container,
         manifest: signed,
         metadata: written,
+        marker,
+        #[cfg(feature = "c2pa")]
+        credentials,
         warnings,
     })
+}
+
+/// The marker payload in `input`'s audio and the audio's length, seconds,
+/// if it has one that decodes (with the public watermark key; undecodable
+/// audio has none to find).
+fn find_marker(input: &Path) -> Option<(Payload, f64)> {
+    let file = output::open_input(input).ok()?;
+    let found = crate::verify::verify(file, &crate::verify::VerifyOptions::default()).ok()?;
+    found.markers.first().map(|m| (m.payload, found.seconds))
+}
+
+/// What the C2PA manifest of a tagged file claims: the metadata edit, and
+/// the marker the audio carries when this key made it.
+#[cfg(feature = "c2pa")]
+fn tag_claim(
+    input: &Path,
+    signed: &SignedManifest,
+    marker: Option<(Payload, f64)>,
+) -> crate::credentials::Claim {
+    use crate::credentials::{Claim, Operation, SoftBinding};
+    let m = &signed.manifest;
+    let title = m.title.clone().unwrap_or_else(|| {
+        input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "untitled".into())
+    });
+    let mut claim = Claim::new(title, Operation::Tag, m.policy.cawg_training_mining.clone());
+    claim.artist = m.artist.clone();
+    claim.soft_binding = marker.map(|(payload, seconds)| SoftBinding {
+        payload,
+        start_ms: 0,
+        end_ms: (seconds * 1000.0).round() as u64,
+    });
+    claim
 }
 
 /// Reads a freshly written file back: the declaration and manifest must be

@@ -49,6 +49,11 @@ pub struct VerifyOptions {
     pub wm_key: WatermarkKey,
     /// Signers the user trusts. Default: none (signatures are checked, trust is not).
     pub trusted: Vec<PublicKey>,
+    /// Root certificates (PEM) whose chains make a C2PA signer trusted.
+    /// Default: none (C2PA signatures are validated; their issuers are
+    /// reported as not on a trust list).
+    #[cfg(feature = "c2pa")]
+    pub c2pa_trust: Option<String>,
 }
 
 impl Default for VerifyOptions {
@@ -56,6 +61,8 @@ impl Default for VerifyOptions {
         VerifyOptions {
             wm_key: WatermarkKey::public(),
             trusted: Vec::new(),
+            #[cfg(feature = "c2pa")]
+            c2pa_trust: None,
         }
     }
 }
@@ -198,6 +205,14 @@ pub struct Verification {
     pub manifest: Option<ManifestReport>,
     /// Why a manifest that was present could not be read.
     pub manifest_error: Option<String>,
+    /// The file's C2PA Content Credentials (embedded, or a sidecar
+    /// `NAME.c2pa`), made by earmark or not, and whether their soft binding
+    /// names the marker found.
+    #[cfg(feature = "c2pa")]
+    pub credentials: Option<Box<crate::credentials::Credentials>>,
+    /// Why Content Credentials that are there could not be read.
+    #[cfg(feature = "c2pa")]
+    pub credentials_error: Option<String>,
     /// SHA-256 of the decoded audio, quantised to the manifest's sample
     /// format (else the source's) and laid out as its basis says (else as
     /// stored: see [`crate::audio::PcmLayout`]).
@@ -210,9 +225,13 @@ pub struct Verification {
 impl Verification {
     /// The exit status (see [`crate::exit`]): 0 marked and consistent, 1 no
     /// marker, 3 marked but the manifest is invalid or contradicts the
-    /// marker, or the seal does not verify.
+    /// marker, or the seal does not verify; 3 also, marker or not, for
+    /// C2PA credentials that fail to validate or whose soft binding names a
+    /// marker the audio does not carry.
     pub fn status(&self) -> Status {
-        if !self.marked {
+        if self.credentials_contradicted() {
+            Status::Invalid
+        } else if !self.marked {
             Status::NoMarker
         } else if self.manifest_error.is_some()
             || self.manifest.as_ref().is_some_and(|m| !m.consistent())
@@ -230,6 +249,18 @@ impl Verification {
     /// [`status`](Self::status) as a process exit code.
     pub fn exit_code(&self) -> i32 {
         self.status().code()
+    }
+
+    /// Whether the file's C2PA credentials are broken, fail to validate or
+    /// contradict the audio.
+    pub fn credentials_contradicted(&self) -> bool {
+        #[cfg(feature = "c2pa")]
+        {
+            self.credentials_error.is_some()
+                || self.credentials.as_ref().is_some_and(|c| c.contradicted())
+        }
+        #[cfg(not(feature = "c2pa"))]
+        false
     }
 }
 
@@ -617,6 +648,10 @@ impl Partial {
             seal_missing,
             manifest,
             manifest_error,
+            #[cfg(feature = "c2pa")]
+            credentials: None,
+            #[cfg(feature = "c2pa")]
+            credentials_error: None,
             audio_sha256: self.audio_sha256,
             diagnostics: Diagnostics {
                 best: self.report.best.clone(),
@@ -696,6 +731,20 @@ pub(crate) struct Examined {
     /// The manifest, checked against the encoded audio only, when the audio
     /// could not be decoded.
     pub undecoded_manifest: Option<std::result::Result<ManifestReport, String>>,
+    /// The C2PA credentials (compared with the markers when the audio was
+    /// searched), or why they could not be read; `Ok(None)`: none.
+    #[cfg(feature = "c2pa")]
+    pub credentials: std::result::Result<Option<crate::credentials::Credentials>, String>,
+}
+
+/// The files next to an input that belong to it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sidecars<'a> {
+    /// earmark's manifest, `NAME.earmark.json`.
+    pub manifest: Option<&'a Path>,
+    /// A C2PA manifest store, `NAME.c2pa`.
+    #[cfg_attr(not(feature = "c2pa"), allow(dead_code))]
+    pub c2pa: Option<&'a Path>,
 }
 
 /// Reads `input` once: sniffs the container, reads its tags (the embedded
@@ -707,13 +756,15 @@ pub(crate) fn examine<R>(
     input: R,
     opts: &VerifyOptions,
     hint: Option<&str>,
-    sidecar: Option<&Path>,
+    sidecars: Sidecars<'_>,
 ) -> Result<Examined>
 where
     R: Read + Seek + Send + 'static,
 {
     let mut source = SharedSource::new(Box::new(input)).map_err(Error::unnamed)?;
     let container = Container::of_reader(&mut source).map_err(Error::unnamed)?;
+    #[cfg(feature = "c2pa")]
+    let credentials = read_credentials(source.clone(), container, sidecars.c2pa, opts);
     let metadata = match container {
         Some(c) if c.is_taggable() => {
             metadata::read_metadata(&mut source, c).map_err(|e| e.to_string())
@@ -725,7 +776,7 @@ where
         .ok()
         .and_then(|m| m.manifests.first().cloned())
         .map(|text| FoundManifest::parse("embedded".into(), &text));
-    let found = embedded.or_else(|| sidecar.and_then(read_sidecar));
+    let found = embedded.or_else(|| sidecars.manifest.and_then(read_sidecar));
     let encoded_basis = found
         .as_ref()
         .and_then(FoundManifest::document)
@@ -750,11 +801,85 @@ where
         })),
         _ => None,
     };
+    #[cfg(feature = "c2pa")]
+    let (audio, credentials) = {
+        let mut audio = audio;
+        let mut credentials = credentials;
+        if let Ok(Some(c)) = &mut credentials {
+            let found: Option<Vec<Payload>> = audio
+                .as_ref()
+                .ok()
+                .map(|v| v.markers.iter().map(|m| m.payload).collect());
+            c.compare_markers(found.as_deref());
+        }
+        if let Ok(v) = &mut audio {
+            match &credentials {
+                Ok(c) => v.credentials = c.clone().map(Box::new),
+                Err(e) => v.credentials_error = Some(e.clone()),
+            }
+        }
+        (audio, credentials)
+    };
     Ok(Examined {
         metadata,
         audio,
         undecoded_manifest,
+        #[cfg(feature = "c2pa")]
+        credentials,
     })
+}
+
+/// Reads the C2PA credentials of `source` (embedded, else those in the
+/// sidecar store `sidecar`).
+#[cfg(feature = "c2pa")]
+fn read_credentials(
+    mut source: SharedSource,
+    container: Option<Container>,
+    sidecar: Option<&Path>,
+    opts: &VerifyOptions,
+) -> std::result::Result<Option<crate::credentials::Credentials>, String> {
+    use crate::credentials::{read_credentials, MAX_STORE_BYTES};
+    use std::io::SeekFrom;
+    let Some(container) = container else {
+        return Ok(None);
+    };
+    let anchors = opts.c2pa_trust.as_deref();
+    if container.embeds_c2pa() {
+        let found = read_credentials(container.mime(), source.clone(), None, anchors)
+            .map_err(|e| e.to_string())?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    let Some(path) = sidecar.filter(|p| p.is_file()) else {
+        return Ok(None);
+    };
+    let name = path.display().to_string();
+    let bytes = read_limited(path, MAX_STORE_BYTES).map_err(|e| format!("{name}: {e}"))?;
+    source
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| format!("{name}: {e}"))?;
+    // The store's hard binding is a hash of the whole file, whatever its
+    // container; the SDK is told it is a plain byte stream.
+    read_credentials(
+        "application/octet-stream",
+        source,
+        Some((&name, &bytes)),
+        anchors,
+    )
+    .map_err(|e| format!("{name}: {e}"))
+}
+
+/// Reads a whole file of at most `limit` bytes.
+#[cfg(feature = "c2pa")]
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > limit {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes is too large for a manifest store"
+        )));
+    }
+    std::fs::read(path)
 }
 
 /// Decodes `reader` through a [`Verifier`], with the second pass when the
@@ -817,7 +942,7 @@ pub fn verify<R>(input: R, opts: &VerifyOptions) -> Result<Verification>
 where
     R: Read + Seek + Send + 'static,
 {
-    examine(input, opts, None, None)?.audio
+    examine(input, opts, None, Sidecars::default())?.audio
 }
 
 /// [`verify`] on bytes in memory.
@@ -840,7 +965,11 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
 pub(crate) fn examine_file(path: &Path, opts: &VerifyOptions) -> Result<Examined> {
     let input = crate::output::open_input(path)?;
     let hint = path.extension().and_then(|e| e.to_str());
-    let sidecar = crate::naming::sidecar_path(path);
-    let sidecar = (sidecar != path).then_some(sidecar.as_path());
-    examine(input, opts, hint, sidecar).map_err(|e| e.with_path(path))
+    let manifest = crate::naming::sidecar_path(path);
+    let c2pa = crate::naming::c2pa_sidecar_path(path);
+    let sidecars = Sidecars {
+        manifest: (manifest != path).then_some(manifest.as_path()),
+        c2pa: (c2pa != path).then_some(c2pa.as_path()),
+    };
+    examine(input, opts, hint, sidecars).map_err(|e| e.with_path(path))
 }

@@ -215,6 +215,14 @@ impl OutputFormat {
             OutputFormat::Flac => "flac",
         }
     }
+
+    /// The container it writes.
+    pub fn container(self) -> crate::container::Container {
+        match self {
+            OutputFormat::Wav => crate::container::Container::Wav,
+            OutputFormat::Flac => crate::container::Container::Flac,
+        }
+    }
 }
 
 /// Parameters for a writer.

@@ -46,9 +46,15 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Private key file to create; the public key goes next to it as NAME.pub.pem.
+    /// Private key file to create; the public key goes next to it as
+    /// NAME.pub.pem, and a self-issued certificate chain for Content
+    /// Credentials (C2PA) as NAME.cert.pem.
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Your name as the certificate names you: the signer C2PA validators
+    /// show [default: "earmark artist" and the key's fingerprint].
+    #[arg(long)]
+    pub name: Option<String>,
     /// Overwrite existing key files.
     #[arg(long)]
     pub force: bool,
@@ -86,6 +92,8 @@ pub struct StampArgs {
     pub no_seal: bool,
     #[command(flatten)]
     pub declare: DeclareArgs,
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
     /// Private watermark key file (any file of at least 16 random bytes)
     /// [default: the built-in public key, so anyone can verify].
     #[arg(long)]
@@ -150,6 +158,10 @@ pub struct VerifyArgs {
     /// Private watermark key the files were stamped with [default: the built-in public key].
     #[arg(long)]
     pub wm_key: Option<PathBuf>,
+    /// Root certificates (PEM) you trust for Content Credentials (C2PA):
+    /// signers whose chains lead to one are reported as trusted.
+    #[arg(long, value_name = "ROOTS.pem")]
+    pub c2pa_trust: Option<PathBuf>,
     /// One JSON object per file on stdout.
     #[arg(long)]
     pub json: bool,
@@ -194,12 +206,28 @@ pub struct TagArgs {
     pub artist: Option<String>,
     #[command(flatten)]
     pub declare: DeclareArgs,
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
     /// One JSON object per file on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The Content Credentials (C2PA) options shared by `stamp` and `tag`.
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    /// Certificate chain (PEM, signing certificate first) for your key, from
+    /// your label's or a public CA, to sign the C2PA manifest with
+    /// [default: NAME.cert.pem beside the key, from `earmark keygen`; else a
+    /// self-issued chain made from the key].
+    #[arg(long, value_name = "CHAIN.pem")]
+    pub cert: Option<PathBuf>,
+    /// Leave out the C2PA manifest (Content Credentials).
+    #[arg(long, conflicts_with = "cert")]
+    pub no_c2pa: bool,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +241,9 @@ pub struct InspectArgs {
     /// Private watermark key [default: the built-in public key].
     #[arg(long)]
     pub wm_key: Option<PathBuf>,
+    /// Root certificates (PEM) you trust for Content Credentials (C2PA).
+    #[arg(long, value_name = "ROOTS.pem")]
+    pub c2pa_trust: Option<PathBuf>,
     /// One JSON object per file on stdout.
     #[arg(long)]
     pub json: bool,

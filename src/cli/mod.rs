@@ -57,7 +57,8 @@ fn keygen(a: &args::KeygenArgs) -> i32 {
     let key = provenance::SigningKeyPair::generate();
     let public_path = provenance::public_key_path_for(&a.out);
     // Check both first so a refusal leaves nothing half-written.
-    for p in [&a.out, &public_path] {
+    let cert_path = keyfile::certificate_path_for(&a.out);
+    for p in [&a.out, &public_path, &cert_path] {
         if !a.force && p.exists() {
             return fail(format!(
                 "{}: file exists (use --force to overwrite)",
@@ -72,6 +73,15 @@ fn keygen(a: &args::KeygenArgs) -> i32 {
         return fail(e);
     }
     let pk = key.public_key();
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| earmark::credentials::CertificateChain::default_name(&pk));
+    let chain = earmark::credentials::CertificateChain::self_issued(&key, &name);
+    let cert_path = keyfile::certificate_path_for(&a.out);
+    if let Err(e) = keyfile::write_certificate_chain(&cert_path, &chain, a.force) {
+        return fail(e);
+    }
     out!(
         "private key  {} (keep it secret; mode 0600)",
         a.out.display()
@@ -80,9 +90,26 @@ fn keygen(a: &args::KeygenArgs) -> i32 {
         "public key   {} (share it: verifiers pass it to --trust)",
         public_path.display()
     );
+    out!(
+        "certificate  {} (self-issued for \"{name}\"; C2PA validators show it as valid, issuer not on a trust list)",
+        cert_path.display()
+    );
     out!("fingerprint  {}", pk.short_fingerprint());
     out!("marker id    {:08x}", pk.fingerprint32());
     0
+}
+
+/// The certificate chain `--cert`/`--no-c2pa` ask for (see
+/// [`keyfile::credentials_chain`]).
+fn credentials_chain(
+    key_path: &Path,
+    key: &provenance::SigningKeyPair,
+    a: &args::CredentialsArgs,
+) -> Result<Option<earmark::credentials::CertificateChain>, earmark::Error> {
+    if a.no_c2pa {
+        return Ok(None);
+    }
+    keyfile::credentials_chain(key_path, key, a.cert.as_deref()).map(Some)
 }
 
 fn stamp(a: &args::StampArgs) -> i32 {
@@ -94,7 +121,12 @@ fn stamp(a: &args::StampArgs) -> i32 {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
+    let chain = match credentials_chain(&a.key, &key, &a.credentials) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let mut opts = earmark::StampOptions::new(key);
+    opts.credentials = chain;
     opts.wm_key = wm;
     opts.title = a.title.clone();
     opts.artist = a.artist.clone();
@@ -175,7 +207,12 @@ fn tag(a: &args::TagArgs) -> i32 {
             ));
         }
     }
+    let chain = match credentials_chain(&a.key, &key, &a.credentials) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let mut opts = earmark::TagOptions::new(key);
+    opts.credentials = chain;
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
     opts.title = a.title.clone();
@@ -202,19 +239,22 @@ fn tag(a: &args::TagArgs) -> i32 {
     status.code()
 }
 
-/// Verify options from `--wm-key` and `--trust` (shared by verify and inspect).
+/// Verify options from `--wm-key`, `--trust` and `--c2pa-trust` (shared
+/// by verify and inspect).
 fn verify_options(
     wm: Option<&Path>,
     trust: &[std::path::PathBuf],
+    c2pa_trust: Option<&Path>,
 ) -> Result<earmark::VerifyOptions, earmark::Error> {
     let mut opts = earmark::VerifyOptions::default();
     opts.wm_key = keyfile::watermark_key_or_public(wm)?;
     opts.trusted = keyfile::read_trusted(trust)?;
+    opts.c2pa_trust = c2pa_trust.map(keyfile::read_c2pa_trust).transpose()?;
     Ok(opts)
 }
 
 fn inspect(a: &args::InspectArgs) -> i32 {
-    let opts = match verify_options(a.wm_key.as_deref(), &a.trust) {
+    let opts = match verify_options(a.wm_key.as_deref(), &a.trust, a.c2pa_trust.as_deref()) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
@@ -239,7 +279,7 @@ fn inspect(a: &args::InspectArgs) -> i32 {
 }
 
 fn verify(a: &args::VerifyArgs) -> i32 {
-    let opts = match verify_options(a.wm_key.as_deref(), &a.trust) {
+    let opts = match verify_options(a.wm_key.as_deref(), &a.trust, a.c2pa_trust.as_deref()) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };

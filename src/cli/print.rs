@@ -2,6 +2,7 @@
 
 use earmark::batch::{BatchSummary, Status};
 use earmark::catalogue::Entry;
+use earmark::credentials::{Credentials, CredentialsWritten};
 use earmark::metadata::Carrier;
 use earmark::provenance::{PublicKey, SignedManifest};
 use earmark::verify::{ManifestReport, SealReport, SealStatus};
@@ -44,6 +45,7 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
             "loud_fraction": s.stats.loud_fraction(),
             "warnings": s.warnings,
             "manifest": s.manifest,
+            "credentials": o.credentials,
         });
         out!("{v}");
         return;
@@ -67,7 +69,92 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
         "manifest  signed by {signer}; also in {}",
         o.sidecar.display()
     );
+    written_credentials_line(o.credentials.as_ref());
     out!("policy    {}", m.policy.notice);
+}
+
+/// The `c2pa` line of `stamp` and `tag` output.
+fn written_credentials_line(c: Option<&CredentialsWritten>) {
+    match c {
+        Some(c) => {
+            let binds = c
+                .soft_binding
+                .as_deref()
+                .map(|v| {
+                    format!(
+                        ", soft binding {} {v}",
+                        earmark::credentials::SOFT_BINDING_ALG
+                    )
+                })
+                .unwrap_or_else(|| ", no soft binding (no marker of this key in the audio)".into());
+            let place = if c.location == "embedded" {
+                "embedded".to_string()
+            } else {
+                format!(
+                    "in sidecar {} (C2PA tools cannot embed into this container yet)",
+                    c.location
+                )
+            };
+            out!(
+                "c2pa      Content Credentials {place}, signed as {}{binds}",
+                c.signer
+            );
+        }
+        None => out!("c2pa      none (--no-c2pa)"),
+    }
+}
+
+/// The Content Credentials lines of `verify` and `inspect` output.
+fn credentials_lines(c: Option<&Credentials>, error: Option<&str>) {
+    if let Some(e) = error {
+        out!("  c2pa        BROKEN: {e}");
+        return;
+    }
+    let Some(c) = c else {
+        out!("  c2pa        no Content Credentials");
+        return;
+    };
+    let place = if c.source == "embedded" {
+        String::new()
+    } else {
+        format!(" (from {})", c.source)
+    };
+    out!("  c2pa        {}{place}", c.summary());
+    if let Some(g) = &c.generator {
+        out!("  c2pa made   by {g}");
+    }
+    if !c.actions.is_empty() {
+        out!("  c2pa did    {}", c.actions.join(", "));
+    }
+    if let Some(t) = &c.digital_source_type {
+        let kind = t.rsplit('/').next().unwrap_or(t);
+        if c.ai_generated {
+            out!("  c2pa source AI-GENERATED ({kind})");
+        } else {
+            out!("  c2pa source {kind}");
+        }
+    }
+    if !c.training_mining.is_empty() {
+        let entries: Vec<String> = c
+            .training_mining
+            .iter()
+            .map(|(k, v)| format!("{} {v}", k.trim_start_matches("cawg.")))
+            .collect();
+        out!("  c2pa policy {}", entries.join(", "));
+    }
+    for b in &c.soft_bindings {
+        let what = match &b.payload {
+            Some(p) => format!("marker {}", p.reference()),
+            None => format!("{} {}", b.alg, b.value),
+        };
+        let verdict = match (b.payload.is_some(), c.matches_marker) {
+            (true, Some(true)) => ": the audio carries it",
+            (true, Some(false)) => ": NOT the marker in the audio",
+            (true, None) => ": not found in the audio (cannot tell)",
+            _ => "",
+        };
+        out!("  c2pa binds  {what}{verdict}");
+    }
 }
 
 /// A verify result as one JSON object (with the catalogue entries, if any).
@@ -140,6 +227,7 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
         );
     }
     manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());
+    credentials_lines(o.credentials.as_deref(), o.credentials_error.as_deref());
     for e in entries {
         out!(
             "  catalogue   {}{} (stamped {} from {} as {})",
@@ -253,6 +341,8 @@ pub fn tag(o: &TagOutcome, as_json: bool) {
             "carriers": o.metadata.carriers,
             "warnings": o.warnings,
             "manifest": o.manifest,
+            "marker": o.marker,
+            "credentials": o.credentials,
         });
         out!("{v}");
         return;
@@ -276,6 +366,7 @@ pub fn tag(o: &TagOutcome, as_json: bool) {
         .map(|k| k.short_fingerprint())
         .unwrap_or_default();
     out!("manifest  signed by {signer}, {}", payload_line(&m.payload));
+    written_credentials_line(o.credentials.as_ref());
     out!("policy    {}", m.policy.notice);
 }
 
@@ -363,6 +454,7 @@ pub fn inspect(o: &Inspection, as_json: bool) {
         );
     }
     seal_line(o.seal.as_ref(), o.seal_missing.as_deref());
+    credentials_lines(o.credentials.as_ref(), o.credentials_error.as_deref());
 }
 
 /// Prints the end-of-batch summary (JSON: one object with the counts).

@@ -118,6 +118,32 @@ impl Container {
         }
     }
 
+    /// The MIME type naming this container to C2PA tools.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Container::Wav => "audio/wav",
+            Container::Aiff => "audio/aiff",
+            Container::Mp3 => "audio/mpeg",
+            Container::Flac => "audio/flac",
+            Container::OggVorbis | Container::Ogg => "audio/ogg",
+            Container::Opus => "audio/opus",
+            Container::Mp4 => "audio/mp4",
+            Container::Caf => "audio/x-caf",
+            Container::Matroska => "audio/x-matroska",
+            Container::Adts => "audio/aac",
+        }
+    }
+
+    /// Whether a C2PA manifest store can be embedded in this container (the
+    /// SDK's WAV `C2PA` chunk, ID3 `GEOB` frame in MP3 and FLAC, MP4 `uuid`
+    /// box). The others get a sidecar `NAME.c2pa`.
+    pub fn embeds_c2pa(self) -> bool {
+        matches!(
+            self,
+            Container::Wav | Container::Mp3 | Container::Flac | Container::Mp4
+        )
+    }
+
     /// Whether earmark writes the declaration and manifest into this
     /// container's own metadata (`tag`, and `stamp` for its WAV and FLAC
     /// outputs).

@@ -80,6 +80,22 @@ impl SigningKeyPair {
         self.0.sign(message).to_bytes()
     }
 
+    /// A second key derived from this one and `label` (the first 32 bytes of
+    /// SHA-512 over the label and the secret): the same pair always gives
+    /// the same key, and it reveals nothing about this one. The self-issued
+    /// certificate authority of an artist's key is made this way, so its
+    /// certificate chain is the same every time it is issued.
+    pub fn derive(&self, label: &str) -> SigningKeyPair {
+        let mut h = sha2::Sha512::new();
+        h.update(label.as_bytes());
+        h.update([0u8]);
+        h.update(self.0.to_bytes());
+        let digest = h.finalize();
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&digest[..32]);
+        SigningKeyPair::from_bytes(&secret)
+    }
+
     /// Parses a private key from PEM text: PKCS#8 v1 or v2, Ed25519 only.
     ///
     /// The first block labelled as a private key is used; other blocks are skipped.
