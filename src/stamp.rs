@@ -75,7 +75,9 @@ pub struct StampOptions {
     pub format: OutputFormat,
     /// The time the manifest records. Default: when stamping starts.
     pub created: Option<SystemTime>,
-    /// Content Credentials ([`stamp_file`] only): the X.509 chain that
+    /// Content Credentials ([`stamp_file`] and [`stamp_bytes`]; [`stamp`]
+    /// and [`stamp_to_stream`] cannot read their output back to bind it):
+    /// the X.509 chain that
     /// certifies [`signing_key`](Self::signing_key), to sign a C2PA manifest
     /// into the output with (see [`crate::credentials`]); `None` leaves it
     /// out. Default: the key's self-issued chain
@@ -116,6 +118,12 @@ impl StampOptions {
                 "--strength must be in (0, {MAX_STRENGTH}], got {}",
                 self.strength
             ))));
+        }
+        #[cfg(feature = "c2pa")]
+        if let Some(chain) = &self.credentials {
+            chain
+                .check_certifies(&self.signing_key.public_key())
+                .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
         }
         Ok(())
     }
@@ -566,9 +574,35 @@ where
 
 /// [`stamp`] from bytes in memory to bytes in memory (see the crate
 /// documentation for an example).
+/// With [`StampOptions::credentials`] set, the output also carries Content
+/// Credentials (as [`stamp_file`]'s does).
 pub fn stamp_bytes(input: &[u8], opts: &StampOptions) -> Result<(Vec<u8>, Stamped)> {
     let mut out = std::io::Cursor::new(Vec::with_capacity(input.len()));
     let stamped = stamp(std::io::Cursor::new(input.to_vec()), &mut out, opts)?;
+    #[cfg(feature = "c2pa")]
+    if let Some(chain) = &opts.credentials {
+        use crate::credentials::{embed, ClaimSigner, Parent};
+        use std::io::Cursor;
+        let err = |e: crate::credentials::CredentialsError| {
+            Error::unnamed(ErrorKind::Other(e.to_string()))
+        };
+        let signer = ClaimSigner::new(opts.signing_key.clone(), chain.clone())
+            .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+        let mut parent_stream = Cursor::new(input);
+        let input_container = Container::of_reader(&mut parent_stream).ok().flatten();
+        let claim = stamp_claim("input", input_container, &stamped, opts);
+        let parent = Parent {
+            title: "input".into(),
+            format: input_container
+                .filter(|c| c.embeds_c2pa())
+                .map(Container::mime),
+            stream: &mut parent_stream,
+        };
+        let mut signed = Cursor::new(Vec::with_capacity(out.get_ref().len() + 16_384));
+        let mime = opts.format.container().mime();
+        embed(&claim, &signer, mime, parent, &mut out, &mut signed).map_err(err)?;
+        return Ok((signed.into_inner(), stamped));
+    }
     Ok((out.into_inner(), stamped))
 }
 
@@ -682,7 +716,12 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
                 crate::credentials::ClaimSigner::new(opts.signing_key.clone(), chain.clone())
                     .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
             let container = opts.format.container();
-            let claim = stamp_claim(input, &stamped, &opts);
+            let name = input
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "untitled".into());
+            let input_container = Container::of_file(input).ok().flatten();
+            let claim = stamp_claim(&name, input_container, &stamped, &opts);
             let attached =
                 crate::credentials::attach(temp, &output, out, container, input, &claim, &signer)?;
             (attached.file, attached.sidecar, Some(attached.written))
@@ -719,18 +758,19 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
     })
 }
 
-/// What the C2PA manifest of a stamped file claims.
+/// What the C2PA manifest of a stamped file claims (`name`: the title when
+/// the track has none; `input`: the input's container, if known).
 #[cfg(feature = "c2pa")]
-fn stamp_claim(input: &Path, stamped: &Stamped, opts: &StampOptions) -> crate::credentials::Claim {
+fn stamp_claim(
+    name: &str,
+    input: Option<Container>,
+    stamped: &Stamped,
+    opts: &StampOptions,
+) -> crate::credentials::Claim {
     use crate::credentials::{Claim, Operation, SoftBinding};
     let m = &stamped.manifest.manifest;
-    let title = m.title.clone().unwrap_or_else(|| {
-        input
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "untitled".into())
-    });
-    let transcoded = Container::from_extension(input) != Some(opts.format.container());
+    let title = m.title.clone().unwrap_or_else(|| name.to_string());
+    let transcoded = input != Some(opts.format.container());
     let mut claim = Claim::new(
         title,
         Operation::Stamp { transcoded },

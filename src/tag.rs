@@ -171,8 +171,26 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
 
     let temp = output::temp_tagged(&output, out.temp_tag.as_deref())?;
     let mut dst = temp.reopen().map_err(|e| Error::new(&output, e))?;
+    // An ID3v2 tag in front of a FLAC stream (where C2PA tools keep their
+    // manifest store) is not copied: the tag writer cannot edit such a file,
+    // and the old store is replaced (it stays in the new one's parent
+    // ingredient) or, with no credentials written, dropped.
+    let start = if container == Container::Flac {
+        crate::container::flac::stream_start(&mut source).map_err(|e| Error::new(input, e))?
+    } else {
+        0
+    };
+    #[cfg(feature = "c2pa")]
+    let replaced = opts.credentials.is_some();
+    #[cfg(not(feature = "c2pa"))]
+    let replaced = false;
+    if start > 0 && !replaced {
+        warnings.push(format!(
+            "the ID3v2 tag in front of the FLAC stream ({start} bytes, e.g. an older C2PA manifest store) was not copied"
+        ));
+    }
     source
-        .seek(SeekFrom::Start(0))
+        .seek(SeekFrom::Start(start))
         .map_err(|e| Error::new(input, e))?;
     std::io::copy(&mut source, &mut dst).map_err(|e| Error::new(&output, e))?;
     let json = signed.to_json_compact();

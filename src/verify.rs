@@ -844,7 +844,8 @@ fn read_credentials(
         return Ok(None);
     };
     let anchors = opts.c2pa_trust.as_deref();
-    if container.embeds_c2pa() {
+    // Only a file that has a store gets the SDK's (much longer) read.
+    if container.embeds_c2pa() && container.may_hold_c2pa(&mut source).unwrap_or(true) {
         let found = read_credentials(container.mime(), source.clone(), None, anchors)
             .map_err(|e| e.to_string())?;
         if found.is_some() {

@@ -170,6 +170,31 @@ fn earmark_outputs_read_valid_in_c2pa_python() {
         Some(&payload_hex(&j)),
     );
 
+    // Re-tagging a stamped WAV or FLAC replaces its store (one store, valid,
+    // the old one kept in the parent ingredient).
+    for stamped in [&flac, &out_wav] {
+        let ext = stamped.extension().and_then(|e| e.to_str()).expect("ext");
+        let again = dir.join(format!("again.{ext}"));
+        earmark(["tag", s(stamped), "--key", s(&key), "--out", s(&again)]).expect_code(0);
+        let v = py_read(&py, &again, None);
+        assert_eq!(v["state"], "Valid", "{ext}: {v}");
+        let bytes = fs::read(&again).expect("reads");
+        let stores = bytes.windows(4).filter(|w| *w == b"c2pa").count();
+        let original = fs::read(stamped).expect("reads");
+        let before = original.windows(4).filter(|w| *w == b"c2pa").count();
+        assert!(
+            stores > before,
+            "{ext}: the new store holds the old one as an ingredient"
+        );
+        let v = earmark(["verify", s(&again), "--json"])
+            .expect_code(0)
+            .json();
+        assert_eq!(
+            v["credentials"]["actions"][1], "c2pa.edited.metadata",
+            "{v}"
+        );
+    }
+
     // tag: MP3 and M4A made from the stamped track, so the marker is in
     // the audio and the soft binding names it.
     if !have("ffmpeg") {

@@ -107,7 +107,11 @@ fn inspect_json(path: &Path, trust: &Path) -> (Option<i32>, Value) {
 
 fn tag_into(dir: &Path, input: &Path, key: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec!["tag", s(input), "--key", s(key), "--out"];
-    let out = dir.join(earmark::naming::tagged_path(input).file_name().unwrap());
+    // Prefixed with the extension: tagged.aiff and tagged.ogg would share
+    // the C2PA sidecar tagged.earmark.c2pa.
+    let name = earmark::naming::tagged_path(input);
+    let ext = input.extension().unwrap().to_string_lossy();
+    let out = dir.join(format!("{ext}-{}", name.file_name().unwrap().to_string_lossy()));
     args.push(s(&out));
     args.extend_from_slice(extra);
     let run = earmark(&args);
@@ -552,7 +556,11 @@ fn tag_takes_several_files_into_a_folder() {
         assert_eq!(code, Some(0), "{name}");
         assert_eq!(v["manifest"]["audio_identical"], true);
     }
-    assert_eq!(list_dir(&out).len(), 2);
+    // Ogg cannot hold a C2PA store: its credentials are a sidecar.
+    assert_eq!(
+        list_dir(&out),
+        ["id3v24.earmark.mp3", "tagged.earmark.c2pa", "tagged.earmark.ogg"]
+    );
     // Several inputs need a folder that exists.
     earmark([
         "tag",

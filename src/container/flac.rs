@@ -88,6 +88,15 @@ pub(crate) struct Block {
     pub len: u64,
 }
 
+/// Where the FLAC stream (`fLaC`) starts: after an ID3v2 tag in front (as
+/// C2PA tools put one there to hold a manifest store), else at 0.
+pub(crate) fn stream_start<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<u64> {
+    r.seek(SeekFrom::Start(0))?;
+    let mut head = [0u8; 10];
+    let n = read_up_to(r, &mut head)?;
+    Ok(id3::tag_len(&head[..n]).unwrap_or(0))
+}
+
 /// The metadata blocks of a FLAC file (an ID3v2 tag in front is skipped),
 /// up to the first audio frame. Blocks that run past the end of the stream,
 /// a type 127 block, or a missing `fLaC` are `InvalidData` errors.

@@ -255,6 +255,48 @@ impl Container {
         Ok(found)
     }
 
+    /// Whether a stream of this container holds a C2PA manifest store where
+    /// C2PA tools put one (a WAV `C2PA` chunk; a `GEOB` frame of type
+    /// `application/c2pa` in the ID3v2 tag in front of MP3 or FLAC; the MP4
+    /// `uuid` box of C2PA's user type), reading only headers and that tag.
+    /// Lets readers skip the C2PA SDK, which reads much more, for the many
+    /// files that have none. Leaves the stream at the start.
+    pub fn may_hold_c2pa<R: Read + Seek + ?Sized>(self, r: &mut R) -> io::Result<bool> {
+        /// C2PA's MP4 `uuid` box user type.
+        const C2PA_UUID: [u8; 16] = [
+            0xd8, 0xfe, 0xc3, 0xd6, 0x1b, 0x0e, 0x48, 0x3c, 0x92, 0x97, 0x58, 0x28, 0x87, 0x7e,
+            0xc4, 0x81,
+        ];
+        /// Largest ID3v2 tag searched (cover art makes tags of a few MB).
+        const MAX_TAG: u64 = 64 << 20;
+        let found = match self {
+            Container::Wav => riff::list(r).map(|c| c.find(b"C2PA").is_some())?,
+            Container::Mp3 | Container::Flac => {
+                r.seek(SeekFrom::Start(0))?;
+                let mut head = [0u8; 10];
+                let n = read_up_to(r, &mut head)?;
+                match id3::tag_len(&head[..n]) {
+                    Some(len) => {
+                        let mut tag = Vec::new();
+                        r.seek(SeekFrom::Start(0))?;
+                        r.take(len.min(MAX_TAG)).read_to_end(&mut tag)?;
+                        [
+                            &b"application/c2pa"[..],
+                            b"application/x-c2pa-manifest-store",
+                        ]
+                        .iter()
+                        .any(|m| tag.windows(m.len()).any(|w| w == *m))
+                    }
+                    None => false,
+                }
+            }
+            Container::Mp4 => mp4::has_uuid_box(r, &C2PA_UUID)?,
+            _ => false,
+        };
+        r.seek(SeekFrom::Start(0))?;
+        Ok(found)
+    }
+
     /// Reads enough of the file at `path` to recognise its container.
     pub fn of_file(path: &Path) -> io::Result<Option<Container>> {
         Container::of_reader(&mut std::fs::File::open(path)?)
@@ -307,6 +349,39 @@ pub(crate) fn invalid(msg: impl Into<String>) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "c2pa")]
+    #[test]
+    fn finds_a_c2pa_store_only_where_one_is() {
+        use std::io::Cursor;
+        let mut wav = riff::empty_wav();
+        assert!(!Container::Wav
+            .may_hold_c2pa(&mut Cursor::new(&wav))
+            .unwrap());
+        let end = riff::replace(
+            &mut Cursor::new(&mut wav),
+            |_, _| false,
+            &[(*b"C2PA", vec![1; 5])],
+        )
+        .unwrap();
+        wav.truncate(end as usize);
+        assert!(Container::Wav
+            .may_hold_c2pa(&mut Cursor::new(&wav))
+            .unwrap());
+        let (tag, _) = id3::geob_tag("application/c2pa", "c2pa", "store", b"jumb").unwrap();
+        let mut flac = tag.clone();
+        flac.extend_from_slice(b"fLaC");
+        assert!(Container::Flac
+            .may_hold_c2pa(&mut Cursor::new(&flac))
+            .unwrap());
+        let (other, _) = id3::geob_tag("image/png", "x", "art", b"png").unwrap();
+        assert!(!Container::Mp3
+            .may_hold_c2pa(&mut Cursor::new(&other))
+            .unwrap());
+        assert!(!Container::Flac
+            .may_hold_c2pa(&mut Cursor::new(b"fLaC"))
+            .unwrap());
+    }
 
     #[test]
     fn sniffs_every_container_from_real_headers() {

@@ -104,6 +104,20 @@ fn is_uuid<R: Read + Seek + ?Sized>(r: &mut R, b: &Mp4Box, uuid: &[u8; 16]) -> i
     Ok(&u == uuid)
 }
 
+/// Whether a top-level `uuid` box of user type `uuid` is there.
+pub(crate) fn has_uuid_box<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    uuid: &[u8; 16],
+) -> io::Result<bool> {
+    let (boxes, _) = list_top(r)?;
+    for b in boxes {
+        if is_uuid(r, &b, uuid)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The payloads of every top-level `uuid` box with user type `uuid`, each
 /// at most `max` bytes.
 pub(crate) fn read_uuid_boxes<R: Read + Seek + ?Sized>(

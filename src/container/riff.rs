@@ -251,6 +251,16 @@ pub(crate) fn replace<F: Read + Write + Seek + ?Sized>(
     Ok(new_len)
 }
 
+/// Reserves `len` zero bytes in a chunk `id` at the end of a 32-bit RIFF
+/// file (earlier chunks with that id become `JUNK`), truncates the file
+/// after it and returns the offset of the chunk's header.
+#[cfg(feature = "c2pa")]
+pub(crate) fn reserve_chunk(f: &mut std::fs::File, id: &[u8; 4], len: usize) -> io::Result<u64> {
+    let end = replace(f, |c, _| c == id, &[(*id, vec![0; len])])?;
+    f.set_len(end)?;
+    Ok(end - 8 - len as u64 - (len % 2) as u64)
+}
+
 /// Writes one chunk (header, data, pad byte).
 pub(crate) fn write_chunk<W: Write + ?Sized>(
     w: &mut W,

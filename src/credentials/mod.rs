@@ -39,7 +39,9 @@ pub use files::{attach, Attached, CredentialsWritten};
 pub use read::{
     read_credentials, Credentials, CredentialsError, CredentialsState, SoftBindingEntry,
 };
-pub use write::{embed, sidecar, Claim, ClaimSigner, Operation, Parent, ReadSeek, SoftBinding};
+pub use write::{
+    embed, sidecar, Claim, ClaimSigner, Operation, Parent, ReadSeek, ReservedStore, SoftBinding,
+};
 
 /// The soft-binding algorithm name of earmark's marker, versioned with the
 /// marker's format.

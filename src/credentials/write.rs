@@ -229,6 +229,91 @@ where
     Ok(())
 }
 
+/// A manifest store earmark places in a file itself, for containers it
+/// writes (WAV, FLAC): the file reserves [`len`](Self::len) bytes, hashes
+/// everything else as it goes, and [`sign`](Self::sign) returns the store
+/// to write into the reserved bytes. Memory stays bounded whatever the
+/// file's length (the SDK's own embedding buffers the file).
+pub struct ReservedStore {
+    builder: Builder,
+    len: usize,
+}
+
+impl std::fmt::Debug for ReservedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReservedStore")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// The hard binding as earmark computes it: SHA-256 of the file outside
+/// the manifest store.
+fn data_hash(exclusion_at: u64, exclusion_len: u64, sha256: Vec<u8>) -> DataHash {
+    let mut hash = DataHash::new("jumbf manifest", "sha256");
+    hash.add_exclusion(c2pa::HashRange::new(exclusion_at, exclusion_len));
+    hash.set_hash(sha256);
+    hash
+}
+
+impl ReservedStore {
+    /// Prepares the manifest for `claim` and learns its size: a store
+    /// signed over a placeholder hard binding whose numbers take the most
+    /// room they can (the final one is padded to the same size).
+    pub fn new(
+        claim: &Claim,
+        signer: &ClaimSigner,
+        format: &str,
+        parent: Parent<'_>,
+    ) -> Result<ReservedStore, CredentialsError> {
+        let mut builder = builder(claim, format, parent)?;
+        let placeholder = data_hash(u64::MAX >> 1, u64::MAX >> 1, vec![0; 32]);
+        builder
+            .add_assertion(c2pa::assertions::labels::DATA_HASH, &placeholder)
+            .map_err(CredentialsError::sdk)?;
+        let len = builder
+            .sign_data_hashed_embeddable(signer, &placeholder, "application/c2pa")
+            .map_err(CredentialsError::sdk)?
+            .len();
+        Ok(ReservedStore { builder, len })
+    }
+
+    /// How many bytes the store takes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a store is never empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The signed store, [`len`](Self::len) bytes, for a file whose bytes
+    /// outside `exclusion_len` bytes at `exclusion_at` hash (SHA-256) to
+    /// `sha256`.
+    pub fn sign(
+        mut self,
+        signer: &ClaimSigner,
+        exclusion_at: u64,
+        exclusion_len: u64,
+        sha256: Vec<u8>,
+    ) -> Result<Vec<u8>, CredentialsError> {
+        let hash = data_hash(exclusion_at, exclusion_len, sha256);
+        let store = self
+            .builder
+            .sign_data_hashed_embeddable(signer, &hash, "application/c2pa")
+            .map_err(CredentialsError::sdk)?;
+        if store.len() != self.len {
+            return Err(CredentialsError::other(format!(
+                "C2PA: the signed manifest store has {} bytes, {} were reserved",
+                store.len(),
+                self.len
+            )));
+        }
+        Ok(store)
+    }
+}
+
 /// Signs `claim` for a file the SDK cannot embed into (AIFF, Ogg): returns
 /// a manifest store for a sidecar `NAME.c2pa`, whose hard binding is the
 /// SHA-256 of the whole of `source`.
