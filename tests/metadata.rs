@@ -111,7 +111,10 @@ fn tag_into(dir: &Path, input: &Path, key: &Path, extra: &[&str]) -> PathBuf {
     // the C2PA sidecar tagged.earmark.c2pa.
     let name = earmark::naming::tagged_path(input);
     let ext = input.extension().unwrap().to_string_lossy();
-    let out = dir.join(format!("{ext}-{}", name.file_name().unwrap().to_string_lossy()));
+    let out = dir.join(format!(
+        "{ext}-{}",
+        name.file_name().unwrap().to_string_lossy()
+    ));
     args.push(s(&out));
     args.extend_from_slice(extra);
     let run = earmark(&args);
@@ -559,7 +562,11 @@ fn tag_takes_several_files_into_a_folder() {
     // Ogg cannot hold a C2PA store: its credentials are a sidecar.
     assert_eq!(
         list_dir(&out),
-        ["id3v24.earmark.mp3", "tagged.earmark.c2pa", "tagged.earmark.ogg"]
+        [
+            "id3v24.earmark.mp3",
+            "tagged.earmark.c2pa",
+            "tagged.earmark.ogg"
+        ]
     );
     // Several inputs need a folder that exists.
     earmark([
