@@ -16,16 +16,108 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKeyPair> {
     provenance::read_signing_key(path).map_err(|e| Error::new(path, e))
 }
 
-/// Reads the public keys to trust, one per file (a private key file works
-/// too: its public half is used).
+/// Largest key file or bundle read, bytes.
+const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads the public keys to trust: each path is a PEM file with one or more
+/// public keys (a bundle), or a folder whose `.pem` files are read (files
+/// with no public key in them, such as certificate chains, are skipped).
+/// A private key is refused: trust is given with public keys, and a
+/// private key has no business being handed around.
 pub fn read_trusted(paths: &[impl AsRef<Path>]) -> Result<Vec<PublicKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            let p = p.as_ref();
-            provenance::read_public_key(p).map_err(|e| Error::new(p, e))
-        })
-        .collect()
+    let mut keys = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        if p.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(p)
+                .map_err(|e| Error::new(p, ErrorKind::Key(format!("cannot list folder: {e}"))))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "pem"))
+                .collect();
+            files.sort();
+            let before = keys.len();
+            for f in &files {
+                let text = read_key_text(f)?;
+                if has_public_key(&text) || has_private_key(&text) {
+                    keys.extend(public_keys_in(f, &text)?);
+                }
+            }
+            if keys.len() == before {
+                return Err(Error::new(
+                    p,
+                    ErrorKind::Key("no public key (.pem) in this folder".into()),
+                ));
+            }
+        } else {
+            let text = read_key_text(p)?;
+            keys.extend(public_keys_in(p, &text)?);
+        }
+    }
+    Ok(keys)
+}
+
+fn has_public_key(text: &str) -> bool {
+    text.contains("-----BEGIN PUBLIC KEY-----")
+}
+
+fn has_private_key(text: &str) -> bool {
+    text.contains("PRIVATE KEY-----")
+}
+
+/// The text of a key file (at most [`MAX_KEY_FILE_BYTES`]).
+fn read_key_text(path: &Path) -> Result<String> {
+    let bad = |why: String| Error::new(path, ErrorKind::Key(why));
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        // The key reader words an unreadable file the way it does for --key.
+        Err(_) => {
+            return Err(provenance::read_public_key(path)
+                .map(|_| bad("cannot read".into()))
+                .unwrap_or_else(|e| Error::new(path, e)))
+        }
+    };
+    if len > MAX_KEY_FILE_BYTES {
+        return Err(bad(format!("{len} bytes is too large for a key file")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::new(path, e))?;
+    // Lossy: a binary (DER) file then has no PEM block and gets the key
+    // reader's own message.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every public key in the PEM text of `path` (one or a bundle).
+fn public_keys_in(path: &Path, text: &str) -> Result<Vec<PublicKey>> {
+    if has_private_key(text) {
+        return Err(Error::new(
+            path,
+            ErrorKind::Key(
+                "holds a private key: --trust takes public keys (NAME.pub.pem from `earmark keygen`); keep private keys to yourself"
+                    .into(),
+            ),
+        ));
+    }
+    const END: &str = "-----END PUBLIC KEY-----";
+    let mut keys = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN PUBLIC KEY-----") {
+        let block = &rest[start..];
+        let Some(end) = block.find(END) else { break };
+        let pem = &block[..end + END.len()];
+        keys.push(PublicKey::from_pem(pem).map_err(|e| {
+            Error::new(
+                path,
+                ErrorKind::Key(format!("public key {}: {e}", keys.len() + 1)),
+            )
+        })?);
+        rest = &block[end + END.len()..];
+    }
+    if keys.is_empty() {
+        // No public key block: the single-key reader says what the file is.
+        return provenance::read_public_key(path)
+            .map(|k| vec![k])
+            .map_err(|e| Error::new(path, e));
+    }
+    Ok(keys)
 }
 
 /// Reads a private watermark key: any file of at least
@@ -37,6 +129,15 @@ pub fn read_watermark_key(path: &Path) -> Result<WatermarkKey> {
             ErrorKind::Key(format!("cannot read watermark key: {e}")),
         )
     })?;
+    if bytes.starts_with(b"-----BEGIN") {
+        return Err(Error::new(
+            path,
+            ErrorKind::Key(
+                "is a PEM file (a signing key or certificate): --wm-key takes the private watermark key, a file of random bytes (e.g. head -c 32 /dev/urandom > wm.key)"
+                    .into(),
+            ),
+        ));
+    }
     if bytes.len() < MIN_WATERMARK_KEY_BYTES {
         return Err(Error::new(
             path,

@@ -285,10 +285,47 @@ fn stamp_and_verify_real_music() {
     );
     assert!(!run.stdout.contains("invalid"), "{}", run.stdout);
 
-    // A private key file is accepted by --trust too (its public half is used).
-    let (run, v) = verify_json(&out, &["--trust", s(&key)]);
+    // A private key is refused by --trust, alone or in a folder.
+    earmark(["verify", s(&out), "--trust", s(&key)])
+        .expect_code(2)
+        .expect_one_line_error(&[s(&key), "private key", "--trust takes public keys"]);
+    // A bundle of public keys: every key in it is trusted, not only the first.
+    let bundle = d.join("bundle.pem");
+    let other_text = fs::read_to_string(&other_pub).unwrap();
+    let own_text = fs::read_to_string(&key_pub).unwrap();
+    fs::write(&bundle, format!("{other_text}{own_text}")).unwrap();
+    let (run, v) = verify_json(&out, &["--trust", s(&bundle)]);
     run.expect_code(0);
-    assert_eq!(v["manifest"]["trusted"], true);
+    assert_eq!(
+        v["manifest"]["trusted"], true,
+        "the second key of the bundle"
+    );
+    // A folder of .pem files (certificate chains in it are skipped).
+    let trusted_dir = d.join("trusted");
+    fs::create_dir(&trusted_dir).unwrap();
+    fs::copy(&other_pub, trusted_dir.join("a.pub.pem")).unwrap();
+    fs::copy(&key_pub, trusted_dir.join("b.pub.pem")).unwrap();
+    fs::write(
+        trusted_dir.join("c.cert.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let (run, v) = verify_json(&out, &["--trust", s(&trusted_dir)]);
+    run.expect_code(0);
+    assert_eq!(v["manifest"]["trusted"], true, "a key from the folder");
+    fs::copy(&key, trusted_dir.join("oops.pem")).unwrap();
+    earmark(["verify", s(&out), "--trust", s(&trusted_dir)])
+        .expect_code(2)
+        .expect_one_line_error(&["oops.pem", "private key"]);
+    let empty_dir = d.join("empty");
+    fs::create_dir(&empty_dir).unwrap();
+    earmark(["verify", s(&out), "--trust", s(&empty_dir)])
+        .expect_code(2)
+        .expect_one_line_error(&["empty", "no public key"]);
+    // A PEM key given as the watermark key is refused with what to give.
+    earmark(["verify", s(&out), "--wm-key", s(&key_pub)])
+        .expect_code(2)
+        .expect_one_line_error(&[s(&key_pub), "--wm-key takes the private watermark key"]);
 
     // The original, unstamped input has no marker and no manifest.
     let run = earmark(["verify", s(&song)]);

@@ -152,7 +152,8 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Public keys you trust (PEM); signatures by other keys are reported as untrusted.
+    /// Public keys you trust: a PEM file (one key or a bundle) or a folder of
+    /// .pem files; repeatable. Signatures by other keys are reported as untrusted.
     #[arg(long)]
     pub trust: Vec<PathBuf>,
     /// Private watermark key the files were stamped with [default: the built-in public key].
@@ -235,7 +236,8 @@ pub struct InspectArgs {
     /// Files to inspect.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Public keys you trust (PEM).
+    /// Public keys you trust: a PEM file (one key or a bundle) or a folder of
+    /// .pem files; repeatable.
     #[arg(long)]
     pub trust: Vec<PathBuf>,
     /// Private watermark key [default: the built-in public key].
