@@ -29,9 +29,24 @@ pub fn tagged_path(input: &Path) -> PathBuf {
     }
 }
 
-/// The sidecar manifest of an output: `NAME.earmark.json` (for
-/// `NAME.earmark.flac` or `NAME.wav` alike).
+/// The sidecar manifest of an output: `NAME.EXT.earmark.json`
+/// (`song.earmark.flac` → `song.flac.earmark.json`, `x.wav` →
+/// `x.wav.earmark.json`): one per output, so `x.wav` and `x.flac` stamped
+/// side by side do not share one.
 pub fn sidecar_path(output: &Path) -> PathBuf {
+    let stem = stem_of(output, "");
+    let stem = stem.strip_suffix(".earmark").unwrap_or(&stem);
+    match output.extension() {
+        Some(ext) if !ext.is_empty() => {
+            output.with_file_name(format!("{stem}.{}.earmark.json", ext.to_string_lossy()))
+        }
+        _ => output.with_file_name(format!("{stem}.earmark.json")),
+    }
+}
+
+/// The sidecar name earlier versions wrote, `NAME.earmark.json`, which
+/// `verify` still reads when the current one is not there.
+pub fn legacy_sidecar_path(output: &Path) -> PathBuf {
     let stem = stem_of(output, "");
     let stem = stem.strip_suffix(".earmark").unwrap_or(&stem);
     output.with_file_name(format!("{stem}.earmark.json"))
@@ -76,11 +91,19 @@ mod tests {
         );
         assert_eq!(
             sidecar_path(Path::new("a/song.earmark.flac")),
-            Path::new("a/song.earmark.json")
+            Path::new("a/song.flac.earmark.json")
         );
         assert_eq!(
             sidecar_path(Path::new("out.wav")),
-            Path::new("out.earmark.json")
+            Path::new("out.wav.earmark.json")
+        );
+        assert_ne!(
+            sidecar_path(Path::new("x.wav")),
+            sidecar_path(Path::new("x.flac"))
+        );
+        assert_eq!(
+            legacy_sidecar_path(Path::new("a/song.earmark.flac")),
+            Path::new("a/song.earmark.json")
         );
         assert_eq!(
             output_format(Path::new("x.WAV")).unwrap(),

@@ -679,7 +679,7 @@ pub struct StampOutcome {
 
 /// Stamps the file `input` into `out` (default: `NAME.earmark.flac` next to
 /// it; `.wav` or `.flac`, which sets the format), with a sidecar copy of the
-/// manifest (`NAME.earmark.json`). Both are written to temporary files, the
+/// manifest (`NAME.flac.earmark.json`). Both are written to temporary files, the
 /// audio is read back, and only then are both renamed into place.
 pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result<StampOutcome> {
     let output = out

@@ -12,7 +12,7 @@
 //!   decoded once (the encoded packets hashed on the way when the manifest
 //!   signed them).
 //! * [`verify_file`]: adds the path and the sidecar manifest
-//!   (`NAME.earmark.json`) when the file has none inside.
+//!   (`NAME.EXT.earmark.json`) when the file has none inside.
 //!
 //! After a speed, tempo or pitch change the seal band moved too: reading
 //! the seal then takes a second pass over the audio with the change undone
@@ -740,7 +740,7 @@ pub(crate) struct Examined {
 /// The files next to an input that belong to it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Sidecars<'a> {
-    /// earmark's manifest, `NAME.earmark.json`.
+    /// earmark's manifest, `NAME.EXT.earmark.json`.
     pub manifest: Option<&'a Path>,
     /// A C2PA manifest store, `NAME.c2pa`.
     #[cfg_attr(not(feature = "c2pa"), allow(dead_code))]
@@ -952,7 +952,8 @@ pub fn verify_bytes(input: &[u8], opts: &VerifyOptions) -> Result<Verification> 
 }
 
 /// Verifies the file at `path`; the manifest is the embedded one, else the
-/// sidecar `NAME.earmark.json` next to it.
+/// sidecar `NAME.EXT.earmark.json` (else `NAME.earmark.json`, as earlier
+/// versions named it) next to it.
 pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
     let mut v = examine_file(path, opts)?
         .audio
@@ -962,11 +963,18 @@ pub fn verify_file(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
 }
 
 /// [`examine`] of the file at `path`: its extension as the format hint,
-/// the sidecar `NAME.earmark.json` next to it.
+/// the sidecar `NAME.EXT.earmark.json` (else the older `NAME.earmark.json`)
+/// next to it.
 pub(crate) fn examine_file(path: &Path, opts: &VerifyOptions) -> Result<Examined> {
     let input = crate::output::open_input(path)?;
     let hint = path.extension().and_then(|e| e.to_str());
-    let manifest = crate::naming::sidecar_path(path);
+    let current = crate::naming::sidecar_path(path);
+    let legacy = crate::naming::legacy_sidecar_path(path);
+    let manifest = if current.exists() || !legacy.exists() {
+        current
+    } else {
+        legacy
+    };
     let c2pa = crate::naming::c2pa_sidecar_path(path);
     let sidecars = Sidecars {
         manifest: (manifest != path).then_some(manifest.as_path()),

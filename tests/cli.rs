@@ -183,7 +183,7 @@ fn stamp_and_verify_real_music() {
     run.expect_code(0);
     assert_eq!(sha256_file(&song), before, "the input was modified");
     let out = d.join("song.earmark.flac");
-    let sidecar = d.join("song.earmark.json");
+    let sidecar = d.join("song.flac.earmark.json");
     assert!(out.is_file() && sidecar.is_file(), "{:?}", list_dir(d));
     assert!(
         run.stdout
@@ -366,8 +366,8 @@ fn stamp_to_wav_keeps_the_bit_depth() {
         assert_eq!(sha256_file(&input), before, "{name}: input modified");
         let stamp = run.json();
         assert_eq!(stamp["output"].as_str(), Some(s(&out)));
-        // WAV output: the sidecar is NAME.earmark.json.
-        let sidecar = d.join(format!("out-{name}.earmark.json"));
+        // WAV output: the sidecar is NAME.wav.earmark.json.
+        let sidecar = d.join(format!("out-{name}.wav.earmark.json"));
         assert_eq!(stamp["sidecar"].as_str(), Some(s(&sidecar)));
         assert!(sidecar.is_file());
         assert_eq!(
@@ -420,7 +420,7 @@ fn tampered_manifests_and_audio() {
         "1",
     ])
     .expect_code(0);
-    let a_sidecar = d.join("a.earmark.json");
+    let a_sidecar = d.join("a.wav.earmark.json");
     let a_audio = decode(&a);
 
     // (a) The stamped audio with one sample changed, without tags, next to
@@ -951,12 +951,12 @@ fn existing_outputs_same_path_and_unsupported_format() {
         "--force",
     ]);
     assert_eq!(fs::read(&out).unwrap(), b"precious");
-    assert!(!d.join("song.earmark.json").exists());
+    assert!(!d.join("song.flac.earmark.json").exists());
     assert_no_temp_files(d);
 
     // Existing sidecar only: refused before any audio is written.
     fs::remove_file(&out).unwrap();
-    let sidecar = d.join("song.earmark.json");
+    let sidecar = d.join("song.flac.earmark.json");
     fs::write(&sidecar, b"old sidecar").unwrap();
     earmark(["stamp", s(&song), "--key", s(&key)])
         .expect_one_line_error(&[s(&sidecar), "output exists"]);
@@ -1015,6 +1015,7 @@ fn existing_outputs_same_path_and_unsupported_format() {
         "mp3",
     ]);
     assert!(!mp3.exists());
+    assert!(!earmark::naming::sidecar_path(&mp3).exists());
     assert!(!d.join("foo.earmark.json").exists());
     assert_no_temp_files(d);
     assert_eq!(sha256_file(&song), song_hash);
@@ -1211,7 +1212,8 @@ fn verify_json_prints_one_object_per_file() {
     let broken = d.join("broken.flac");
     fs::copy(fixture("truncated.flac"), &broken).unwrap();
     // An unmarked file with no sidecar (song.wav itself would pick up
-    // song.earmark.json, the sidecar of its stamped copy).
+    // song.earmark.json, had its stamped copy been made by an earlier
+    // version, which named sidecars that way).
     let plain = d.join("plain.wav");
     fs::copy(&song, &plain).unwrap();
 
@@ -1320,7 +1322,57 @@ fn failed_stamp_leaves_no_sidecar() {
     .expect_one_line_error(&[s(&out)]);
     assert_no_temp_files(d);
     assert!(
-        !d.join("taken.earmark.json").exists(),
+        !d.join("taken.wav.earmark.json").exists(),
         "a manifest was left for audio that was never written"
     );
+}
+
+/// Stamping one input to x.wav and x.flac in one folder gives each output
+/// its own sidecar, and verify pairs each file with its own; a sidecar
+/// named the old way (NAME.earmark.json) is still read.
+#[test]
+fn each_output_has_its_own_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 21);
+    let input = d.join("in.wav");
+    write_wav16(&input, &excerpt(&test_audio(ROCK), 4.0, 6.0));
+    for (ext, track) in [("wav", "5"), ("flac", "6")] {
+        let out = d.join(format!("x.{ext}"));
+        earmark([
+            "stamp",
+            s(&input),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--track-id",
+            track,
+        ])
+        .expect_code(0);
+        assert!(d.join(format!("x.{ext}.earmark.json")).is_file());
+    }
+    for (ext, track) in [("wav", 5), ("flac", 6)] {
+        let out = d.join(format!("x.{ext}"));
+        let json = fs::read_to_string(d.join(format!("x.{ext}.earmark.json"))).unwrap();
+        assert!(
+            json.contains(&format!("\"track_id\": {track}")),
+            "{ext}: {json}"
+        );
+        // A bare copy of the audio reads its manifest from the sidecar.
+        let bare = d.join(format!("bare-{ext}.wav"));
+        write_wav16(&bare, &decode(&out));
+        fs::copy(
+            d.join(format!("x.{ext}.earmark.json")),
+            d.join(format!("bare-{ext}.earmark.json")),
+        )
+        .unwrap();
+        let (run, v) = verify_json(&bare, &[]);
+        run.expect_code(0);
+        assert_eq!(v["manifest"]["matches_marker"], true, "{ext}: {v}");
+        assert_eq!(
+            v["manifest"]["document"]["manifest"]["payload"]["track_id"],
+            track
+        );
+    }
 }
