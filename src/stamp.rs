@@ -27,7 +27,7 @@ use crate::audio::{
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mark::seal::SealMessage;
-use crate::mark::{layout::Layout, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
+use crate::mark::{layout::Layout, Detector, EmbedOptions, EmbedStats, Embedder, WatermarkKey};
 use crate::metadata::{self, CarriedTags, Declaration};
 use crate::naming;
 use crate::output::{self, FileOutput};
@@ -181,6 +181,8 @@ pub struct Stamped {
 pub struct Stamper {
     embedder: Embedder,
     out: Signer,
+    /// The watermark key (to look for a marker already in the input).
+    wm_key: WatermarkKey,
 }
 
 /// Everything but the embedder: what hashes the output and signs for it.
@@ -238,6 +240,7 @@ impl Stamper {
         );
         Ok(Stamper {
             embedder,
+            wm_key: opts.wm_key.clone(),
             out: Signer {
                 hasher: PcmHasher::new(&spec),
                 spec,
@@ -276,7 +279,9 @@ impl Stamper {
 
     /// Flushes the last samples into `output` and signs the manifest.
     pub fn finish(self, output: &mut Vec<f32>) -> Stamped {
-        let Stamper { embedder, mut out } = self;
+        let Stamper {
+            embedder, mut out, ..
+        } = self;
         let start = output.len();
         let stats = embedder.finish(output);
         let mut quantized = std::mem::take(&mut out.quantized);
@@ -297,7 +302,9 @@ impl Stamper {
     /// As [`finish`](Self::finish), giving the last samples quantised (in
     /// `quantized`) and packed as stored (returned).
     pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>) {
-        let Stamper { embedder, mut out } = self;
+        let Stamper {
+            embedder, mut out, ..
+        } = self;
         let mut marked = std::mem::take(&mut out.marked);
         marked.clear();
         let stats = embedder.finish(&mut marked);
@@ -524,22 +531,100 @@ fn pump(
     mut sink: impl FnMut(&[i32], &[u8]) -> Result<()>,
 ) -> Result<Stamped> {
     let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
+    let spec = reader.spec();
+    let mut earlier = EarlierMarker::new(&stamper, spec.sample_rate, spec.channels);
     while reader
         .read_chunk(&mut chunk)
         .map_err(|e| names.input_err(e))?
         > 0
     {
+        if let Some(found) = earlier.feed(&chunk) {
+            return Err(names.input_err(ErrorKind::Other(earlier_marker_message(
+                found,
+                stamper.out.payload.key_fingerprint,
+            ))));
+        }
         stamper.process_quantized(&chunk, &mut quantized);
         sink(&quantized, stamper.packed())?;
+    }
+    if let Some(found) = earlier.finish() {
+        return Err(names.input_err(ErrorKind::Other(earlier_marker_message(
+            found,
+            stamper.out.payload.key_fingerprint,
+        ))));
     }
     let (stamped, packed) = stamper.finish_packed(&mut quantized);
     sink(&quantized, &packed)?;
     Ok(stamped)
 }
 
+/// Seconds at the start of an input searched for a marker already in it
+/// (2.6 marker units: the robustness report finds 5 s clips after MP3,
+/// resampling and noise in every trial).
+pub const EARLIER_MARKER_SECONDS: f64 = 6.0;
+
+/// Looks for a marker already in the input, over its first
+/// [`EARLIER_MARKER_SECONDS`], while the same chunks are stamped: a stamped
+/// file stamped again would carry two markers and verify as contradicting
+/// its own manifest.
+struct EarlierMarker {
+    detector: Option<Detector>,
+    samples_left: usize,
+}
+
+impl EarlierMarker {
+    fn new(stamper: &Stamper, sample_rate: u32, channels: u16) -> EarlierMarker {
+        let ch = usize::from(channels.max(1));
+        EarlierMarker {
+            detector: (sample_rate > 0).then(|| Detector::new(&stamper.wm_key, sample_rate, ch)),
+            samples_left: (EARLIER_MARKER_SECONDS * f64::from(sample_rate)) as usize * ch,
+        }
+    }
+
+    /// Feeds a chunk; once the budget is used, the payload found, if any.
+    fn feed(&mut self, chunk: &[f32]) -> Option<Payload> {
+        let detector = self.detector.as_mut()?;
+        let take = chunk.len().min(self.samples_left);
+        detector.process(&chunk[..take]);
+        self.samples_left -= take;
+        if self.samples_left == 0 {
+            self.finish()
+        } else {
+            None
+        }
+    }
+
+    /// The payload found in what was fed (an input shorter than the budget).
+    fn finish(&mut self) -> Option<Payload> {
+        let report = self.detector.take()?.finish();
+        report
+            .detections
+            .first()
+            .map(|d| Payload::from_bytes(d.payload))
+    }
+}
+
+/// Why an input that already carries a marker is not stamped.
+fn earlier_marker_message(found: Payload, own_fingerprint: u32) -> String {
+    if found.key_fingerprint == own_fingerprint {
+        format!(
+            "already stamped with this key (marker {}): stamp the original recording instead; a second marker would make the file contradict its own manifest",
+            found.reference()
+        )
+    } else {
+        format!(
+            "already carries another key's marker ({}): that earlier claim stays in the audio whatever is added; stamp the original recording if it is yours, or run `earmark verify` on this file to see whose claim it is",
+            found.reference()
+        )
+    }
+}
+
 /// Stamps `input` (any container earmark decodes) into `output` as
 /// `opts.format`, with the declaration and the signed manifest in the
 /// output's metadata. One decode; memory does not grow with the length.
+/// An input that already carries a marker (found in its first
+/// [`EARLIER_MARKER_SECONDS`]) is refused; the output then holds nothing
+/// usable.
 pub fn stamp<R, W>(input: R, output: W, opts: &StampOptions) -> Result<Stamped>
 where
     R: Read + Seek + Send + 'static,

@@ -1376,3 +1376,67 @@ fn each_output_has_its_own_sidecar() {
         );
     }
 }
+
+/// A file that already carries a marker is not stamped again: with the same
+/// key the user is told to stamp the original, with another key that the
+/// earlier claim stays in the audio. Nothing is written either way.
+#[test]
+fn stamped_files_are_not_stamped_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, marker_id) = fixed_key(d, "artist", 31);
+    let (other, _, _) = fixed_key(d, "other", 32);
+    let input = d.join("song.wav");
+    write_wav16(&input, &excerpt(&test_audio(ROCK), 4.0, 20.0));
+    let once = d.join("once.flac");
+    earmark([
+        "stamp",
+        s(&input),
+        "--key",
+        s(&key),
+        "--out",
+        s(&once),
+        "--track-id",
+        "9",
+    ])
+    .expect_code(0);
+    let before = list_dir(d);
+    earmark([
+        "stamp",
+        s(&once),
+        "--key",
+        s(&key),
+        "--out",
+        s(&d.join("twice.flac")),
+    ])
+    .expect_code(2)
+    .expect_one_line_error(&[
+        "once.flac",
+        "already stamped with this key",
+        &format!("{marker_id}:9"),
+        "stamp the original",
+    ]);
+    // Through MP3 and back, and under another key: still refused, and why.
+    let mp3 = d.join("once-mp3.wav");
+    if have("ffmpeg") {
+        mp3_round_trip(&once, &mp3, 192);
+        earmark([
+            "stamp",
+            s(&mp3),
+            "--key",
+            s(&other),
+            "--out",
+            s(&d.join("theirs.flac")),
+        ])
+        .expect_code(2)
+        .expect_one_line_error(&[
+            "once-mp3.wav",
+            "another key's marker",
+            "stays in the audio",
+        ]);
+    }
+    let mut after = list_dir(d);
+    after.retain(|n| n != "once-mp3.wav");
+    assert_eq!(after, before, "nothing written");
+    assert_no_temp_files(d);
+}
