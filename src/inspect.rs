@@ -35,6 +35,9 @@ pub struct Inspection {
     pub declaration_matches_manifest: Option<bool>,
     /// Markers found in the audio.
     pub markers: Vec<FoundMarker>,
+    /// Why no marker was found although a valid manifest names one (see
+    /// [`crate::verify::Verification::marker_note`]).
+    pub marker_note: Option<String>,
     /// The seal read from the audio (see [`crate::verify::SealReport`]).
     pub seal: Option<SealReport>,
     /// Why no seal was read although a marker was found.
@@ -124,6 +127,11 @@ fn inspection(examined: Examined) -> Inspection {
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e)),
     };
+    let marker_note = examined
+        .audio
+        .as_ref()
+        .ok()
+        .and_then(|v| v.marker_note.clone());
     let (markers, seal, seal_missing, manifest, manifest_error, audio_error) = match examined.audio
     {
         Ok(v) => (
@@ -168,6 +176,7 @@ fn inspection(examined: Examined) -> Inspection {
         manifest_error,
         declaration_matches_manifest,
         markers,
+        marker_note,
         seal,
         seal_missing,
         audio_error,

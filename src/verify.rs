@@ -183,6 +183,10 @@ pub struct Verification {
     pub marked: bool,
     /// Markers found (normally one payload).
     pub markers: Vec<FoundMarker>,
+    /// Why no marker was found although a valid manifest names one: a
+    /// private watermark key, or a manifest written by `tag`, which embeds
+    /// no marker.
+    pub marker_note: Option<String>,
     /// The speed, tempo or pitch change that was undone to find the markers
     /// (see [`Scale`]); `None` when they were found without one, or not found.
     pub scale: Option<Scale>,
@@ -328,6 +332,25 @@ fn check_manifest(
         document: m,
         verdict_kind: Some(verdict),
     }
+}
+
+/// What a valid manifest says about a marker that was not found.
+fn missing_marker_note(m: &ManifestReport) -> Option<String> {
+    if !m.signature_valid {
+        return None;
+    }
+    let reference = m.document.manifest.payload.reference();
+    Some(match m.document.manifest.audio.basis {
+        HashBasis::Encoded => format!(
+            "the manifest (from `earmark tag`, which writes metadata only) names {reference}, but tagging embeds no marker: this audio was never stamped, or was stamped with a private watermark key"
+        ),
+        _ if m.audio_identical => format!(
+            "the manifest names marker {reference} and the audio is bit-identical to what was stamped, so the marker is there: it was made with a private watermark key; verify with that key (--wm-key FILE)"
+        ),
+        _ => format!(
+            "the manifest names marker {reference}, which was not found: the file was stamped with a private watermark key (give it with --wm-key), or its audio was changed too much to carry the marker"
+        ),
+    })
 }
 
 /// Verifies interleaved `f32` audio as it streams through.
@@ -632,12 +655,18 @@ impl Partial {
                 None,
             ),
         };
+        let marker_note = if markers.is_empty() && !self.report.too_short() {
+            manifest.as_ref().and_then(missing_marker_note)
+        } else {
+            None
+        };
         Verification {
             path: None,
             seconds: self.seconds,
             sample_rate: self.sample_rate,
             channels: self.channels,
             marked: !markers.is_empty(),
+            marker_note,
             best_sync_z: self.report.best.as_ref().map_or(0.0, |b| b.sync_z),
             too_quiet: self.report.too_quiet(),
             too_short: self.report.too_short(),

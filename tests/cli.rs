@@ -830,10 +830,30 @@ fn unmarked_audio_and_watermark_keys() {
         // compare it with.
         assert_eq!(v["manifest"]["signature_valid"], true);
         assert_eq!(v["manifest"]["matches_marker"], Value::Null);
+        // ... and it says why: the audio is as stamped, so the marker is
+        // there under another watermark key.
+        let note = v["marker_note"].as_str().unwrap_or_default();
+        assert!(note.contains("private watermark key"), "{extra:?}: {v}");
+        assert!(note.contains(":5 "), "names the marker: {note}");
     }
     let run = earmark(["verify", s(&stamped), "--wm-key", s(&wm2)]);
     run.expect_code(1);
     assert_contains(&run.stdout, "NO MARKER FOUND");
+    assert_contains(&run.stdout, "why         the manifest names marker");
+    assert_contains(&earmark(["inspect", s(&stamped)]).stdout, "--wm-key FILE");
+    // A tagged (never stamped) file: the note says tagging embeds no marker.
+    let plain = d.join("plain.wav");
+    write_wav16(&plain, &excerpt(&test_audio(ROCK), 20.0, 6.0));
+    let tagged = d.join("plain.earmark.wav");
+    earmark(["tag", s(&plain), "--key", s(&key), "--no-c2pa"]).expect_code(0);
+    let (run, v) = verify_json(&tagged, &[]);
+    run.expect_code(1);
+    assert!(
+        v["marker_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("tagging embeds no marker")),
+        "{v}"
+    );
 
     // A watermark key shorter than 16 bytes is an error.
     let short = d.join("short.key");

@@ -219,6 +219,9 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
     if let Some(change) = &o.change {
         out!("  change      found after a {change}");
     }
+    if let Some(note) = &o.marker_note {
+        out!("  why         {note}");
+    }
     seal_line(o.seal.as_ref(), o.seal_missing.as_deref());
     if !o.marked && !o.too_quiet {
         out!(
@@ -445,6 +448,9 @@ pub fn inspect(o: &Inspection, as_json: bool) {
         out!("  marker      not searched: {e}");
     } else if o.markers.is_empty() {
         out!("  marker      none found");
+        if let Some(note) = &o.marker_note {
+            out!("  why         {note}");
+        }
     }
     for f in &o.markers {
         out!(
