@@ -187,6 +187,12 @@ fn a_tree_is_stamped_mirrored_catalogued_and_resumed() {
     let run = earmark(["stamp", s(&lib), "--key", s(&key), "--out-dir", s(&out)]);
     run.expect_code(2);
     assert_contains(&run.stdout, "stamped 0, skipped 5");
+    // Nothing stamped: no "0x real time".
+    assert!(!run.stdout.contains("real time"), "{}", run.stdout);
+    // The human summary of a folder with one bad file: "1 error", not "1 errors".
+    let human = earmark(["verify", s(&lib), "--trust", s(&public)]);
+    assert!(human.stderr.contains(" 1 error"), "{}", human.stderr);
+    assert!(!human.stderr.contains("1 errors"), "{}", human.stderr);
     // --force re-stamps; still one row per output.
     let run = earmark([
         "stamp",

@@ -226,6 +226,16 @@ fn stamp_and_verify_real_music() {
         "{}",
         run.stdout
     );
+    // One line labelled "audio" (the length); the manifest's check is "content".
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("  audio "))
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
     for needle in [
         &format!("payload     key {marker_id}, track 0000002a (42)"),
         "manifest    valid signature (embedded)",

@@ -333,8 +333,9 @@ fn verify(a: &args::VerifyArgs) -> i32 {
     }
     if items.len() > 1 && !a.json {
         eprintln!(
-            "earmark: {} files: {marked} marked ({consistent} consistent), {unmarked} not marked, {errors} errors",
-            items.len()
+            "earmark: {} files: {marked} marked ({consistent} consistent), {unmarked} not marked, {errors} {}",
+            items.len(),
+            if errors == 1 { "error" } else { "errors" }
         );
     }
     if let Some(path) = &a.report {

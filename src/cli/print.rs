@@ -304,8 +304,9 @@ fn manifest_lines(manifest: Option<&ManifestReport>, manifest_error: Option<&str
                 None => out!("  matches     (no marker to compare with)"),
             }
             let tagged = doc.audio.basis == earmark::provenance::HashBasis::Encoded;
+            // Not "audio": that line already gives the length and rate.
             out!(
-                "  audio       {}",
+                "  content     {}",
                 match (m.audio_identical, tagged) {
                     (true, false) => "bit-identical to what was stamped",
                     (true, true) => "the encoded audio is byte-identical to what was signed",
@@ -483,12 +484,19 @@ pub fn batch_summary(s: &BatchSummary, as_json: bool) {
         out!("{v}");
         return;
     }
+    // No speed for a run that stamped nothing (all skipped or failed).
+    let speed = if audio > 0.0 {
+        format!(
+            ": {:.1} min of audio, {:.0}x real time",
+            audio / 60.0,
+            audio / s.elapsed.max(1e-3)
+        )
+    } else {
+        String::new()
+    };
     out!(
-        "stamped {stamped}, skipped {skipped} (already stamped), failed {failed} in {:.1} s: \
-         {:.1} min of audio, {:.0}x real time",
-        s.elapsed,
-        audio / 60.0,
-        audio / s.elapsed.max(1e-3)
+        "stamped {stamped}, skipped {skipped} (already stamped), failed {failed} in {:.1} s{speed}",
+        s.elapsed
     );
     for r in s.records.iter().filter(|r| r.status == Status::Failed) {
         out!(
