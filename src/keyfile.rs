@@ -67,19 +67,14 @@ fn has_private_key(text: &str) -> bool {
 /// The text of a key file (at most [`MAX_KEY_FILE_BYTES`]).
 fn read_key_text(path: &Path) -> Result<String> {
     let bad = |why: String| Error::new(path, ErrorKind::Key(why));
-    let len = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
+    if std::fs::metadata(path).is_err() {
         // The key reader words an unreadable file the way it does for --key.
-        Err(_) => {
-            return Err(provenance::read_public_key(path)
-                .map(|_| bad("cannot read".into()))
-                .unwrap_or_else(|e| Error::new(path, e)))
-        }
-    };
-    if len > MAX_KEY_FILE_BYTES {
-        return Err(bad(format!("{len} bytes is too large for a key file")));
+        return Err(provenance::read_public_key(path)
+            .map(|_| bad("cannot read".into()))
+            .unwrap_or_else(|e| Error::new(path, e)));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::new(path, e))?;
+    let bytes = crate::output::read_bounded(path, MAX_KEY_FILE_BYTES, "a key file")
+        .map_err(|e| bad(e.to_string()))?;
     // Lossy: a binary (DER) file then has no PEM block and gets the key
     // reader's own message.
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -174,16 +169,11 @@ pub fn certificate_path_for(private: &Path) -> std::path::PathBuf {
 pub fn read_certificate_chain(path: &Path) -> Result<crate::credentials::CertificateChain> {
     use crate::credentials::{CertificateChain, MAX_CHAIN_PEM_BYTES};
     let bad = |why: String| Error::new(path, ErrorKind::Key(why));
-    let len = std::fs::metadata(path)
-        .map_err(|e| bad(format!("cannot read certificate chain: {e}")))?
-        .len();
-    if len > MAX_CHAIN_PEM_BYTES as u64 {
-        return Err(bad(format!(
-            "{len} bytes is too large for a certificate chain"
-        )));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad(format!("cannot read certificate chain: {e}")))?;
+    let bytes =
+        crate::output::read_bounded(path, MAX_CHAIN_PEM_BYTES as u64, "a certificate chain")
+            .map_err(|e| bad(format!("cannot read certificate chain: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| bad("not a certificate chain: not text".into()))?;
     CertificateChain::from_pem(&text).map_err(|e| bad(format!("not a certificate chain: {e}")))
 }
 
@@ -201,8 +191,7 @@ pub fn credentials_chain(
     let beside = certificate_path_for(key_path);
     let path = cert.or_else(|| beside.is_file().then_some(beside.as_path()));
     let Some(path) = path else {
-        let name = CertificateChain::default_name(&key.public_key());
-        return Ok(CertificateChain::self_issued(key, &name));
+        return Ok(CertificateChain::self_issued_default(key));
     };
     let chain = read_certificate_chain(path)?;
     chain.check_certifies(&key.public_key()).map_err(|why| {

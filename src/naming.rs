@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 
 /// The stem of `path`'s file name, or `fallback`.
-fn stem_of(path: &Path, fallback: &str) -> String {
+pub(crate) fn stem_of(path: &Path, fallback: &str) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| fallback.into())

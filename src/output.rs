@@ -195,6 +195,26 @@ pub fn persist(mut temp: TempFile, dest: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// Reads the whole of a small file (a key, a certificate chain, a
+/// manifest): more than `limit` bytes is an error saying `N bytes is too
+/// large for WHAT`.
+pub fn read_bounded(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let len = std::fs::metadata(path)?.len();
+    let too_large =
+        |len: u64| std::io::Error::other(format!("{len} bytes is too large for {what}"));
+    if len > limit {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::new();
+    // The file may grow between the two looks: read no more than allowed.
+    File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Writes `bytes` to a temporary file next to `dest`, ready for [`persist`].
 pub fn temp_with(dest: &Path, bytes: &[u8]) -> Result<TempFile> {
     temp_with_tagged(dest, bytes, None)

@@ -90,9 +90,8 @@ impl StampOptions {
     /// Defaults for everything but the signing key.
     pub fn new(signing_key: SigningKeyPair) -> Self {
         #[cfg(feature = "c2pa")]
-        let credentials = Some(crate::credentials::CertificateChain::self_issued(
+        let credentials = Some(crate::credentials::CertificateChain::self_issued_default(
             &signing_key,
-            &crate::credentials::CertificateChain::default_name(&signing_key.public_key()),
         ));
         StampOptions {
             #[cfg(feature = "c2pa")]
@@ -671,18 +670,10 @@ pub fn stamp_bytes(input: &[u8], opts: &StampOptions) -> Result<(Vec<u8>, Stampe
         let err = |e: crate::credentials::CredentialsError| {
             Error::unnamed(ErrorKind::Other(e.to_string()))
         };
-        let signer = ClaimSigner::new(opts.signing_key.clone(), chain.clone())
-            .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+        let signer = ClaimSigner::checked(&opts.signing_key, chain)?;
         let mut parent_stream = Cursor::new(input);
-        let input_container = Container::of_reader(&mut parent_stream).ok().flatten();
-        let claim = stamp_claim("input", input_container, &stamped, opts);
-        let parent = Parent {
-            title: "input".into(),
-            format: input_container
-                .filter(|c| c.embeds_c2pa())
-                .map(Container::mime),
-            stream: &mut parent_stream,
-        };
+        let parent = Parent::sniffed("input", &mut parent_stream);
+        let claim = stamp_claim("input", parent.container, &stamped, opts);
         let mut signed = Cursor::new(Vec::with_capacity(out.get_ref().len() + 16_384));
         let mime = opts.format.container().mime();
         embed(&claim, &signer, mime, parent, &mut out, &mut signed).map_err(err)?;
@@ -797,14 +788,9 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
     #[cfg(feature = "c2pa")]
     let (temp, c2pa_sidecar, credentials) = match &opts.credentials {
         Some(chain) => {
-            let signer =
-                crate::credentials::ClaimSigner::new(opts.signing_key.clone(), chain.clone())
-                    .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+            let signer = crate::credentials::ClaimSigner::checked(&opts.signing_key, chain)?;
             let container = opts.format.container();
-            let name = input
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "untitled".into());
+            let name = naming::stem_of(input, "untitled");
             let input_container = Container::of_file(input).ok().flatten();
             let claim = stamp_claim(&name, input_container, &stamped, &opts);
             let attached =
@@ -852,22 +838,14 @@ fn stamp_claim(
     stamped: &Stamped,
     opts: &StampOptions,
 ) -> crate::credentials::Claim {
-    use crate::credentials::{Claim, Operation, SoftBinding};
-    let m = &stamped.manifest.manifest;
-    let title = m.title.clone().unwrap_or_else(|| name.to_string());
+    use crate::credentials::{Claim, Operation};
     let transcoded = input != Some(opts.format.container());
-    let mut claim = Claim::new(
-        title,
+    Claim::for_manifest(
+        &stamped.manifest.manifest,
+        name,
         Operation::Stamp { transcoded },
-        opts.policy.cawg_training_mining.clone(),
-    );
-    claim.artist = m.artist.clone();
-    claim.soft_binding = Some(SoftBinding {
-        payload: stamped.payload,
-        start_ms: 0,
-        end_ms: (stamped.seconds * 1000.0).round() as u64,
-    });
-    claim
+        Some((stamped.payload, stamped.seconds)),
+    )
 }
 
 /// Checks a freshly written file before it takes its final name: it opens

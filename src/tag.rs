@@ -52,9 +52,8 @@ impl TagOptions {
     /// Defaults for everything but the signing key.
     pub fn new(signing_key: SigningKeyPair) -> Self {
         #[cfg(feature = "c2pa")]
-        let credentials = Some(crate::credentials::CertificateChain::self_issued(
+        let credentials = Some(crate::credentials::CertificateChain::self_issued_default(
             &signing_key,
-            &crate::credentials::CertificateChain::default_name(&signing_key.public_key()),
         ));
         TagOptions {
             #[cfg(feature = "c2pa")]
@@ -203,9 +202,7 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
     #[cfg(feature = "c2pa")]
     let (temp, c2pa_sidecar, credentials) = match &opts.credentials {
         Some(chain) => {
-            let signer =
-                crate::credentials::ClaimSigner::new(opts.signing_key.clone(), chain.clone())
-                    .map_err(|why| Error::unnamed(ErrorKind::Key(why)))?;
+            let signer = crate::credentials::ClaimSigner::checked(&opts.signing_key, chain)?;
             let bound = found.filter(|(m, _)| own == Some(*m) && *m == payload);
             let claim = tag_claim(input, &signed, bound);
             let attached =
@@ -254,22 +251,9 @@ fn tag_claim(
     signed: &SignedManifest,
     marker: Option<(Payload, f64)>,
 ) -> crate::credentials::Claim {
-    use crate::credentials::{Claim, Operation, SoftBinding};
-    let m = &signed.manifest;
-    let title = m.title.clone().unwrap_or_else(|| {
-        input
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "untitled".into())
-    });
-    let mut claim = Claim::new(title, Operation::Tag, m.policy.cawg_training_mining.clone());
-    claim.artist = m.artist.clone();
-    claim.soft_binding = marker.map(|(payload, seconds)| SoftBinding {
-        payload,
-        start_ms: 0,
-        end_ms: (seconds * 1000.0).round() as u64,
-    });
-    claim
+    use crate::credentials::{Claim, Operation};
+    let name = naming::stem_of(input, "untitled");
+    Claim::for_manifest(&signed.manifest, &name, Operation::Tag, marker)
 }
 
 /// Reads a freshly written file back: the declaration and manifest must be

@@ -885,7 +885,8 @@ fn read_credentials(
         return Ok(None);
     };
     let name = path.display().to_string();
-    let bytes = read_limited(path, MAX_STORE_BYTES).map_err(|e| format!("{name}: {e}"))?;
+    let bytes = crate::output::read_bounded(path, MAX_STORE_BYTES, "a manifest store")
+        .map_err(|e| format!("{name}: {e}"))?;
     source
         .seek(SeekFrom::Start(0))
         .map_err(|e| format!("{name}: {e}"))?;
@@ -898,18 +899,6 @@ fn read_credentials(
         anchors,
     )
     .map_err(|e| format!("{name}: {e}"))
-}
-
-/// Reads a whole file of at most `limit` bytes.
-#[cfg(feature = "c2pa")]
-fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let len = std::fs::metadata(path)?.len();
-    if len > limit {
-        return Err(std::io::Error::other(format!(
-            "{len} bytes is too large for a manifest store"
-        )));
-    }
-    std::fs::read(path)
 }
 
 /// Decodes `reader` through a [`Verifier`], with the second pass when the

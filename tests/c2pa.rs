@@ -500,37 +500,33 @@ fn no_c2pa_and_foreign_certificates() {
         "no Content Credentials",
     );
 
-    // A chain issued for another key is refused, naming the file.
+    // A chain issued for another key, and junk as a chain: refused, naming the file.
     let other = dir.join("other.pem");
     earmark(["keygen", "--out", s(&other)]).expect_code(0);
-    let wrong = dir.join("other.cert.pem");
-    earmark([
-        "stamp",
-        s(&wav),
-        "--key",
-        s(&key),
-        "--cert",
-        s(&wrong),
-        "--out",
-        s(&dir.join("x.flac")),
-    ])
-    .expect_code(2)
-    .expect_one_line_error(&["other.cert.pem", "another key"]);
-    // Junk as a chain.
     let junk = dir.join("junk.pem");
     fs::write(&junk, "hello").expect("writes");
-    earmark([
-        "stamp",
-        s(&wav),
-        "--key",
-        s(&key),
-        "--cert",
-        s(&junk),
-        "--out",
-        s(&dir.join("y.flac")),
-    ])
-    .expect_code(2)
-    .expect_one_line_error(&["junk.pem", "certificate"]);
+    for (cert, out, why) in [
+        (
+            dir.join("other.cert.pem"),
+            "x.flac",
+            ["other.cert.pem", "another key"],
+        ),
+        (junk, "y.flac", ["junk.pem", "certificate"]),
+    ] {
+        let out = dir.join(out);
+        earmark([
+            "stamp",
+            s(&wav),
+            "--key",
+            s(&key),
+            "--cert",
+            s(&cert),
+            "--out",
+            s(&out),
+        ])
+        .expect_code(2)
+        .expect_one_line_error(&why);
+    }
     assert_no_temp_files(dir);
 
     // The label's root as a trust anchor turns "valid" into "trusted".

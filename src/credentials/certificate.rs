@@ -98,6 +98,12 @@ impl CertificateChain {
         }
     }
 
+    /// The self-issued chain of `key` under [`default_name`](Self::default_name):
+    /// what signs when no name or chain is given.
+    pub fn self_issued_default(key: &SigningKeyPair) -> CertificateChain {
+        CertificateChain::self_issued(key, &CertificateChain::default_name(&key.public_key()))
+    }
+
     /// The default subject for a key with no name given: `earmark artist`
     /// and the key's short fingerprint.
     pub fn default_name(key: &PublicKey) -> String {

@@ -94,19 +94,10 @@ pub fn attach(
     let fail = |e: CredentialsError| Error::new(output, ErrorKind::Other(e.to_string()));
     let mut file = finished.reopen().map_err(io)?;
     let mut input_file = output::open_input(input)?;
-    let input_format = Container::of_reader(&mut input_file)
-        .ok()
-        .flatten()
-        .filter(|c| c.embeds_c2pa())
-        .map(Container::mime);
-    let parent = Parent {
-        title: input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "input".into()),
-        format: input_format,
-        stream: &mut input_file,
-    };
+    let title = input
+        .file_name()
+        .map_or_else(|| "input".into(), |n| n.to_string_lossy().into_owned());
+    let parent = Parent::sniffed(title, &mut input_file);
     let written = |location: String| CredentialsWritten {
         location,
         signer: signer.chain().common_name(),

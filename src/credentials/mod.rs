@@ -91,7 +91,7 @@ mod tests {
     fn parent(input: &[u8]) -> Parent<'static> {
         Parent {
             title: "input.wav".into(),
-            format: Some("audio/wav"),
+            container: Some(crate::container::Container::Wav),
             stream: Box::leak(Box::new(Cursor::new(input.to_vec()))),
         }
     }
@@ -122,7 +122,7 @@ mod tests {
             "audio/wav",
             Parent {
                 title: "song.wav".into(),
-                format: Some("audio/wav"),
+                container: Some(crate::container::Container::Wav),
                 stream: &mut parent,
             },
             &mut Cursor::new(input),

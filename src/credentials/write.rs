@@ -10,9 +10,10 @@ use c2pa::{Builder, BuilderIntent, Context, SigningAlg};
 use serde_json::{json, Value};
 
 use super::{CertificateChain, CredentialsError, SOFT_BINDING_ALG};
+use crate::container::Container;
 use crate::payload::Payload;
 use crate::policy::TrainingMining;
-use crate::provenance::SigningKeyPair;
+use crate::provenance::{Manifest, SigningKeyPair};
 
 /// What earmark did to the file the manifest is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,33 @@ impl Claim {
             training_mining: policy,
         }
     }
+
+    /// The claim that goes with earmark's own `manifest`: its title (else
+    /// `fallback_title`), artist and policy, and a soft binding to `marker`
+    /// (the payload and the audio's length, seconds) when the audio carries it.
+    pub fn for_manifest(
+        manifest: &Manifest,
+        fallback_title: &str,
+        operation: Operation,
+        marker: Option<(Payload, f64)>,
+    ) -> Claim {
+        let title = manifest
+            .title
+            .clone()
+            .unwrap_or_else(|| fallback_title.to_string());
+        let mut claim = Claim::new(
+            title,
+            operation,
+            manifest.policy.cawg_training_mining.clone(),
+        );
+        claim.artist = manifest.artist.clone();
+        claim.soft_binding = marker.map(|(payload, seconds)| SoftBinding {
+            payload,
+            start_ms: 0,
+            end_ms: (seconds * 1000.0).round() as u64,
+        });
+        claim
+    }
 }
 
 /// The input the output was made from: recorded as the manifest's parent
@@ -81,10 +109,22 @@ impl Claim {
 pub struct Parent<'a> {
     /// Its name (the file name).
     pub title: String,
-    /// Its C2PA format (MIME type), when the SDK reads that container.
-    pub format: Option<&'static str>,
+    /// Its container, if recognised.
+    pub container: Option<Container>,
     /// Its bytes.
     pub stream: &'a mut (dyn ReadSeek + 'a),
+}
+
+impl<'a> Parent<'a> {
+    /// The input in `stream`, its container sniffed.
+    pub fn sniffed(title: impl Into<String>, stream: &'a mut (dyn ReadSeek + 'a)) -> Parent<'a> {
+        let container = Container::of_reader(stream).ok().flatten();
+        Parent {
+            title: title.into(),
+            container,
+            stream,
+        }
+    }
 }
 
 /// `Read + Seek + Send`, as one object-safe trait.
@@ -109,6 +149,14 @@ impl ClaimSigner {
     /// The chain it signs with.
     pub fn chain(&self) -> &CertificateChain {
         &self.chain
+    }
+}
+
+impl ClaimSigner {
+    /// [`new`](Self::new) with the error as the crate's.
+    pub(crate) fn checked(key: &SigningKeyPair, chain: &CertificateChain) -> crate::Result<Self> {
+        ClaimSigner::new(key.clone(), chain.clone())
+            .map_err(|why| crate::Error::unnamed(crate::ErrorKind::Key(why)))
     }
 }
 
@@ -197,7 +245,11 @@ fn builder(claim: &Claim, format: &str, parent: Parent<'_>) -> Result<Builder, C
         .map_err(CredentialsError::sdk)?;
     builder.set_intent(BuilderIntent::Edit);
     let ingredient = json!({"title": parent.title, "relationship": "parentOf"}).to_string();
-    let format = parent.format.unwrap_or("application/octet-stream");
+    // Containers the SDK does not read are ingredients without credentials.
+    let format = parent
+        .container
+        .filter(|c| c.embeds_c2pa())
+        .map_or("application/octet-stream", Container::mime);
     let mut stream = parent.stream;
     stream.rewind().map_err(CredentialsError::io)?;
     builder
