@@ -56,6 +56,22 @@ pub fn read_trusted(paths: &[impl AsRef<Path>]) -> Result<Vec<PublicKey>> {
     Ok(keys)
 }
 
+/// The public keys to trust in PEM text held in memory (one key or a
+/// bundle; `name` says where it came from, for errors). As with
+/// [`read_trusted`], a private key is refused.
+pub fn trusted_from_pem(name: &str, text: &str) -> Result<Vec<PublicKey>> {
+    if !has_public_key(text) && !has_private_key(text) {
+        return Err(Error::new(
+            name,
+            ErrorKind::Key(
+                "no PEM public key in it (-----BEGIN PUBLIC KEY-----, as in NAME.pub.pem from `earmark keygen`)"
+                    .into(),
+            ),
+        ));
+    }
+    public_keys_in(Path::new(name), text)
+}
+
 fn has_public_key(text: &str) -> bool {
     text.contains("-----BEGIN PUBLIC KEY-----")
 }

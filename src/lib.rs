@@ -9,6 +9,7 @@
 //! | | stamp | verify |
 //! |---|---|---|
 //! | PCM in chunks | [`Stamper`] | [`Verifier`] |
+//! | PCM in memory | [`stamp_samples`] | [`Verifier`] |
 //! | bytes | [`stamp_bytes`] | [`verify_bytes`] |
 //! | any `Read + Seek` | [`stamp()`] (to `Write + Seek`), [`stamp_to_stream`] (to `Write`) | [`verify()`] |
 //! | files | [`stamp_file`] | [`verify_file`] |
@@ -100,7 +101,8 @@ pub use inspect::{inspect, inspect_file, Inspection};
 pub use payload::Payload;
 pub use policy::{Policy, PolicyKind};
 pub use stamp::{
-    stamp, stamp_bytes, stamp_file, stamp_to_stream, StampOptions, StampOutcome, Stamped, Stamper,
+    stamp, stamp_bytes, stamp_file, stamp_samples, stamp_to_stream, StampOptions, StampOutcome,
+    Stamped, Stamper,
 };
 pub use tag::{tag_file, TagOptions, TagOutcome};
 pub use verify::{

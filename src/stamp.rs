@@ -557,6 +557,60 @@ fn pump(
     Ok(stamped)
 }
 
+/// Stamps audio already in memory: `samples` interleaved (whole frames of
+/// `spec.channels`), `spec.sample_format` the format they will be stored in
+/// (the manifest hashes the output quantised to it, see [`Stamper`]).
+/// Returns the marked samples (same length) and what stamping produced.
+/// As [`stamp`], audio that already carries a marker in its first
+/// [`EARLIER_MARKER_SECONDS`] is refused, and non-finite samples are an
+/// error (a marker cannot be shaped around them).
+pub fn stamp_samples(
+    samples: &[f32],
+    spec: WriterSpec,
+    opts: &StampOptions,
+) -> Result<(Vec<f32>, Stamped)> {
+    let ch = usize::from(spec.channels);
+    let invalid = |why: String| Error::unnamed(ErrorKind::InvalidOption(why));
+    if ch == 0 || samples.len() % ch != 0 {
+        return Err(invalid(format!(
+            "{} samples are not whole frames of {} channels",
+            samples.len(),
+            spec.channels
+        )));
+    }
+    if samples.is_empty() {
+        return Err(invalid("no samples to stamp".into()));
+    }
+    if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "sample {i} (frame {}) is NaN or infinite",
+            i / ch
+        )));
+    }
+    let mut stamper = Stamper::new(spec, opts)?;
+    let mut earlier = EarlierMarker::new(&stamper, spec.sample_rate, spec.channels);
+    let mut out = Vec::with_capacity(samples.len() + 8192);
+    // Chunks of about 0.1 s keep the hashing buffers small.
+    let chunk = ch * 4096;
+    for part in samples.chunks(chunk) {
+        if let Some(found) = earlier.feed(part) {
+            return Err(invalid(earlier_marker_message(
+                found,
+                stamper.out.payload.key_fingerprint,
+            )));
+        }
+        stamper.process(part, &mut out);
+    }
+    if let Some(found) = earlier.finish() {
+        return Err(invalid(earlier_marker_message(
+            found,
+            stamper.out.payload.key_fingerprint,
+        )));
+    }
+    let stamped = stamper.finish(&mut out);
+    Ok((out, stamped))
+}
+
 /// Seconds at the start of an input searched for a marker already in it
 /// (2.6 marker units: the robustness report finds 5 s clips after MP3,
 /// resampling and noise in every trial).
@@ -751,6 +805,45 @@ pub struct StampOutcome {
     /// The C2PA manifest store written (see [`StampOptions::credentials`]).
     #[cfg(feature = "c2pa")]
     pub credentials: Option<crate::credentials::CredentialsWritten>,
+}
+
+impl Stamped {
+    /// What stamping produced as JSON: the payload, the length, how much of
+    /// the audio carries the marker, warnings and the signed manifest (the
+    /// fields of `earmark stamp --json` that are not about files).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "payload": self.payload,
+            "seconds": self.seconds,
+            "marked_fraction": self.stats.active_fraction(),
+            "loud_fraction": self.stats.loud_fraction(),
+            "warnings": self.warnings,
+            "manifest": self.manifest,
+        })
+    }
+}
+
+impl StampOutcome {
+    /// The result as the JSON object `earmark stamp --json` prints: the
+    /// input, output and sidecar paths, [`Stamped::to_json`]'s fields and
+    /// the Content Credentials written.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "input": self.input,
+            "output": self.output,
+            "sidecar": self.sidecar,
+        });
+        if let (Some(all), serde_json::Value::Object(fields)) =
+            (v.as_object_mut(), self.stamped.to_json())
+        {
+            all.extend(fields);
+        }
+        #[cfg(feature = "c2pa")]
+        {
+            v["credentials"] = serde_json::to_value(&self.credentials).unwrap_or_default();
+        }
+        v
+    }
 }
 
 /// Stamps the file `input` into `out` (default: `NAME.earmark.flac` next to

@@ -673,6 +673,16 @@ fn verify_finds_the_marker_after_a_speed_change() {
         "change      found after a speed change of about ×1.04 (tempo and pitch together)",
     );
 
+    // --no-search skips the search: the changed copy is missed (exit 1,
+    // no change reported); the untouched stamp is still found plainly.
+    let (run, v) = verify_json(&path, &["--no-search"]);
+    run.expect_code(1);
+    assert_eq!(v["marked"], false, "{v}");
+    assert_eq!(v["change"], Value::Null, "{v}");
+    let (run, v) = verify_json(&stamped, &["--no-search"]);
+    run.expect_code(0);
+    assert_eq!(v["markers"][0]["payload"]["track_id"], 4242, "{v}");
+
     // The unmarked source: the search runs and finds nothing.
     let run = earmark(["verify", s(&src)]);
     run.expect_code(1);
@@ -1469,4 +1479,51 @@ fn stamped_files_are_not_stamped_again() {
     after.retain(|n| n != "once-mp3.wav");
     assert_eq!(after, before, "nothing written");
     assert_no_temp_files(d);
+}
+
+/// `SOURCE_DATE_EPOCH` pins the manifest's time, so two stamps of the same
+/// input with the same key and track id are byte-identical (what another
+/// front end, such as the Python package, is compared against); a value
+/// that is not whole seconds is refused.
+#[test]
+fn source_date_epoch_makes_stamps_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 21);
+    let src = d.join("rock.wav");
+    write_wav16(&src, &excerpt(&test_audio(ROCK), 1.0, 6.0));
+    let stamp_at = |name: &str, epoch: &str| {
+        let out = d.join(name);
+        let run = earmark_env(
+            [
+                "stamp",
+                s(&src),
+                "--key",
+                s(&key),
+                "--out",
+                s(&out),
+                "--track-id",
+                "7",
+                "--no-c2pa",
+            ],
+            &[("SOURCE_DATE_EPOCH", epoch)],
+        );
+        (run, out)
+    };
+    let (run, a) = stamp_at("a.flac", "1790000000");
+    run.expect_code(0);
+    let (run, b) = stamp_at("b.flac", "1790000000");
+    run.expect_code(0);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let (_, v) = verify_json(&a, &[]);
+    assert_eq!(
+        str_field(&v, "/manifest/document/manifest/created"),
+        "2026-09-21T14:13:20Z"
+    );
+    let (run, c) = stamp_at("c.flac", "1790000001");
+    run.expect_code(0);
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+    let (run, _) = stamp_at("d.flac", "yesterday");
+    run.expect_code(2);
+    assert_contains(&run.stderr, "SOURCE_DATE_EPOCH must be whole seconds");
 }

@@ -9,8 +9,8 @@ use earmark::output::FileOutput;
 use earmark::provenance::{AudioDigest, HashBasis, Manifest, SigningKeyPair};
 use earmark::verify::SealStatus;
 use earmark::{
-    stamp, stamp_bytes, stamp_file, stamp_to_stream, verify, verify_bytes, Finished, Policy,
-    StampOptions, Stamper, Verifier, VerifyOptions,
+    stamp, stamp_bytes, stamp_file, stamp_samples, stamp_to_stream, verify, verify_bytes, Finished,
+    Policy, StampOptions, Stamper, Verifier, VerifyOptions,
 };
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -209,6 +209,65 @@ fn pcm_in_chunks_stamps_and_verifies_like_files() {
     v.process(&audio.samples);
     assert!(!v.finish().without_second_pass().marked);
     assert!(Verifier::new(0, 2, &VerifyOptions::default()).is_err());
+}
+
+/// A whole buffer in memory: `stamp_samples` gives what the chunked
+/// `Stamper` gives, refuses audio that already carries a marker and
+/// samples that are not finite; the verdict's JSON is the CLI's, with
+/// single-precision figures in their short form.
+#[test]
+fn samples_in_memory_stamp_like_chunks_and_refuse_a_second_stamp() {
+    let audio = excerpt(&test_audio(ROCK), 2.0, 12.0);
+    let spec = WriterSpec {
+        sample_rate: audio.sample_rate,
+        channels: audio.channels,
+        sample_format: SampleFormat::I16,
+    };
+    let opts = pinned(OutputFormat::Wav);
+    let (marked, stamped) = stamp_samples(&audio.samples, spec, &opts).unwrap();
+    let mut s = Stamper::new(spec, &opts).unwrap();
+    let mut chunked = Vec::new();
+    s.process(&audio.samples, &mut chunked);
+    let by_chunks = s.finish(&mut chunked);
+    assert_eq!(marked, chunked);
+    assert_eq!(stamped.manifest, by_chunks.manifest);
+
+    let again = stamp_samples(&marked, spec, &pinned(OutputFormat::Wav)).unwrap_err();
+    assert!(again.to_string().contains("already stamped"), "{again}");
+    let mut bad = audio.samples.clone();
+    bad[1001] = f32::NAN;
+    let err = stamp_samples(&bad, spec, &opts).unwrap_err();
+    assert!(err.to_string().contains("sample 1001"), "{err}");
+    assert!(stamp_samples(&audio.samples[..3], spec, &opts).is_err());
+    assert!(stamp_samples(&[], spec, &opts).is_err());
+
+    let mut v =
+        Verifier::new(audio.sample_rate, audio.channels, &VerifyOptions::default()).unwrap();
+    v.process(&marked);
+    let found = v.finish().without_second_pass();
+    let json = found.to_json();
+    assert_eq!(json["markers"][0]["payload"]["track_id"], 31_337);
+    let z = found.markers[0].sync_z;
+    assert_eq!(json["markers"][0]["sync_z"].to_string(), z.to_string());
+}
+
+/// Public keys to trust given as PEM text (a bundle), as the Python package
+/// and a web page hand them over; a private key is refused.
+#[test]
+fn trust_from_pem_text() {
+    let a = SigningKeyPair::from_bytes(&[1; 32]).public_key();
+    let b = SigningKeyPair::from_bytes(&[2; 32]).public_key();
+    let bundle = format!("{}{}", a.to_pem(), b.to_pem());
+    let keys = earmark::keyfile::trusted_from_pem("pasted", &bundle).unwrap();
+    assert_eq!(keys, vec![a, b]);
+    let private = SigningKeyPair::from_bytes(&[3; 32]).to_pem();
+    let err = earmark::keyfile::trusted_from_pem("pasted", &private).unwrap_err();
+    assert!(
+        err.to_string().starts_with("pasted: holds a private key"),
+        "{err}"
+    );
+    let err = earmark::keyfile::trusted_from_pem("pasted", "hello").unwrap_err();
+    assert!(err.to_string().contains("no PEM public key"), "{err}");
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

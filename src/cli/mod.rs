@@ -135,6 +135,10 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.seal = !a.no_seal;
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
+    match source_date_epoch() {
+        Ok(t) => opts.created = t,
+        Err(e) => return fail(e),
+    }
     if let Err(e) = opts.validate() {
         return fail(e);
     }
@@ -179,6 +183,24 @@ fn stamp(a: &args::StampArgs) -> i32 {
         }
         Err(e) => fail(e),
     }
+}
+
+/// The time a manifest records when `SOURCE_DATE_EPOCH` (the
+/// reproducible-builds convention: Unix seconds) is set, so the same input,
+/// key and track id give the same bytes on every run and from every front
+/// end; `None` (now) when it is not.
+fn source_date_epoch() -> Result<Option<std::time::SystemTime>, String> {
+    let Some(v) = std::env::var_os("SOURCE_DATE_EPOCH") else {
+        return Ok(None);
+    };
+    let text = v.to_string_lossy();
+    let secs: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("SOURCE_DATE_EPOCH must be whole seconds since 1970, got {text:?}"))?;
+    Ok(Some(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    ))
 }
 
 /// The policy the declaration options describe.
@@ -279,10 +301,11 @@ fn inspect(a: &args::InspectArgs) -> i32 {
 }
 
 fn verify(a: &args::VerifyArgs) -> i32 {
-    let opts = match verify_options(a.wm_key.as_deref(), &a.trust, a.c2pa_trust.as_deref()) {
+    let mut opts = match verify_options(a.wm_key.as_deref(), &a.trust, a.c2pa_trust.as_deref()) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
+    opts.search = !a.no_search;
     let catalogue = match &a.catalogue {
         Some(p) => match earmark::catalogue::Catalogue::open_read_only(p) {
             Ok(c) => Some(c),

@@ -35,19 +35,7 @@ pub fn stamp(o: &StampOutcome, as_json: bool) {
     let s = &o.stamped;
     warnings(&o.input, &s.warnings);
     if as_json {
-        let v = json!({
-            "input": o.input,
-            "output": o.output,
-            "sidecar": o.sidecar,
-            "payload": s.payload,
-            "seconds": s.seconds,
-            "marked_fraction": s.stats.active_fraction(),
-            "loud_fraction": s.stats.loud_fraction(),
-            "warnings": s.warnings,
-            "manifest": s.manifest,
-            "credentials": o.credentials,
-        });
-        out!("{v}");
+        out!("{}", o.to_json());
         return;
     }
     let m = &s.manifest.manifest;
@@ -159,7 +147,7 @@ fn credentials_lines(c: Option<&Credentials>, error: Option<&str>) {
 
 /// A verify result as one JSON object (with the catalogue entries, if any).
 pub fn verify_json(o: &Verification, entries: &[Entry]) -> serde_json::Value {
-    let mut v = serde_json::to_value(o).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    let mut v = o.to_json();
     if !entries.is_empty() {
         v["catalogue"] = serde_json::to_value(entries).unwrap_or_default();
     }

@@ -82,23 +82,25 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// Dot product written so the compiler vectorises it (eight accumulators).
+/// Dot product written so the compiler vectorises it (eight accumulators,
+/// fixed-size chunks so no bounds check is left in the loop).
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut acc = [0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+    let (xa, xb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = xa
+        .remainder()
+        .iter()
+        .zip(xb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in xa.zip(xb) {
         for i in 0..8 {
             acc[i] += x[i] * y[i];
         }
     }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
-    }
-    s
+    acc.iter().sum::<f32>() + tail
 }
 
 impl Resampler {
@@ -213,16 +215,21 @@ impl Resampler {
         let taps = self.taps;
         let last_start = self.base + self.buf.len() as i64 - taps as i64;
         let mut n = self.next_out;
-        out.reserve((limit - n) as usize);
-        while n < limit {
-            let start = i0 - self.half + 1;
+        // Written into a slice, not pushed: the hot loop then keeps
+        // everything in registers instead of reloading the Vec's length.
+        let (buf, bank, base, half) = (&self.buf[..], &self.bank[..], self.base, self.half);
+        let first = out.len();
+        out.resize(first + (limit - n) as usize, 0.0);
+        let mut written = 0;
+        for slot in out[first..].iter_mut() {
+            let start = i0 - half + 1;
             if start > last_start {
                 break;
             }
-            let s = (start - self.base) as usize;
-            let h = &self.bank[phase * taps..(phase + 1) * taps];
-            out.push(dot(&self.buf[s..s + taps], h));
-            n += 1;
+            let s = (start - base) as usize;
+            let h = &bank[phase * taps..(phase + 1) * taps];
+            *slot = dot(&buf[s..s + taps], h);
+            written += 1;
             i0 += step_whole;
             phase += step_frac;
             if phase >= up {
@@ -230,6 +237,8 @@ impl Resampler {
                 i0 += 1;
             }
         }
+        out.truncate(first + written);
+        n += written as u64;
         self.next_out = n;
         // Drop history no future output needs (in large steps: it is a memmove).
         let keep_from = i0 - self.half + 1;

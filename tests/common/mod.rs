@@ -115,6 +115,24 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    earmark_with(cwd, args, &[])
+}
+
+/// Runs `earmark ARGS` in the current directory with these environment
+/// variables set.
+pub fn earmark_env<I, S>(args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    earmark_with(Path::new("."), args, env)
+}
+
+fn earmark_with<I, S>(cwd: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     // Tests that run the binary are built with the `cli` feature (see the
     // [[test]] entries in Cargo.toml); the others share these helpers.
     let Some(exe) = option_env!("CARGO_BIN_EXE_earmark") else {
@@ -124,6 +142,8 @@ where
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_BACKTRACE")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .envs(env.iter().copied())
         .output()
         .expect("cannot run the earmark binary");
     Run {

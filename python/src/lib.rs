@@ -1,0 +1,102 @@
+//! `earmark._earmark`: the native half of the Python package.
+//!
+//! A thin layer over the earmark engine: arguments in, the engine's own
+//! results out as JSON text (the same objects `earmark … --json` prints),
+//! which `earmark/__init__.py` turns into dicts and small classes. The GIL
+//! is released while the engine works; a panic anywhere in the engine
+//! becomes an `EarmarkError` naming the input, never a crash.
+//!
+//! Modules: [`source`] (what the caller handed over: a path, bytes or an
+//! array), [`keys`] (PEM text or files), [`screen`] (the worker pool).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+mod arrays;
+mod keys;
+mod screen;
+mod source;
+
+create_exception!(
+    _earmark,
+    EarmarkError,
+    PyException,
+    "An input earmark cannot use, or a job that failed: `path` names the file (None for bytes and arrays), `reason` says what is wrong."
+);
+
+/// A failure about one input, before it becomes a Python exception (it
+/// crosses threads in `screen`).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub path: Option<String>,
+    pub reason: String,
+}
+
+impl Failure {
+    pub(crate) fn new(path: Option<String>, reason: impl Into<String>) -> Failure {
+        Failure {
+            path,
+            reason: reason.into(),
+        }
+    }
+
+    /// An engine error (its path, else `name`).
+    pub(crate) fn engine(e: &earmark::Error, name: Option<&str>) -> Failure {
+        let path = e
+            .path()
+            .map(|p| p.display().to_string())
+            .or_else(|| name.map(str::to_string));
+        Failure::new(path, e.kind().to_string())
+    }
+
+    /// The Python exception: `EarmarkError("path: reason")` with both as
+    /// attributes.
+    pub(crate) fn to_py(&self, py: Python<'_>) -> PyErr {
+        let message = match &self.path {
+            Some(p) => format!("{p}: {}", self.reason),
+            None => self.reason.clone(),
+        };
+        let err = EarmarkError::new_err(message);
+        let value = err.value(py);
+        let _ = value.setattr("path", self.path.clone());
+        let _ = value.setattr("reason", self.reason.clone());
+        err
+    }
+}
+
+/// Runs engine work, turning a panic into a [`Failure`] about `name`.
+pub(crate) fn guarded<T>(
+    name: Option<&str>,
+    work: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(Failure::new(
+                name.map(str::to_string),
+                format!("internal error in earmark (please report it): {what}"),
+            ))
+        }
+    }
+}
+
+#[pymodule]
+fn _earmark(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("EarmarkError", m.py().get_type::<EarmarkError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(source::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(source::stamp, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::detect, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::stamp_array, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::keygen, m)?)?;
+    m.add_class::<screen::Screener>()?;
+    Ok(())
+}
