@@ -126,3 +126,74 @@ impl From<crate::provenance::KeyError> for ErrorKind {
 
 /// Shorthand for results with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+thread_local! {
+    /// Whether this thread is inside [`catch_quietly`] (a panic there is
+    /// turned into an error, so a panic hook need not print it).
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, catching a panic (in earmark or in a library it calls on
+/// untrusted input) instead of letting it unwind further. While it runs,
+/// [`panic_is_caught`] is true on this thread, so a front end's panic hook
+/// can stay silent about panics that become errors.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    result
+}
+
+/// Whether a panic on this thread now would be caught by [`catch_quietly`].
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}
+
+/// The text of a caught panic.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs one per-file job, turning a panic anywhere in it into an error
+/// naming `path`, so one bad file never stops the others (or the process).
+pub fn per_file<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_quietly(f) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::new(
+            path,
+            ErrorKind::Other(format!(
+                "internal error while processing this file (a bug in earmark; please report it): {}",
+                panic_text(&*payload)
+            )),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_per_file_job_is_that_files_error() {
+        assert!(!panic_is_caught());
+        let path = Path::new("song.m4a");
+        let err = per_file::<()>(path, || {
+            assert!(panic_is_caught(), "inside the job a panic is caught");
+            panic!("assertion failed: size > ATOM_HEADER_LEN");
+        })
+        .unwrap_err();
+        assert!(!panic_is_caught(), "and no longer after it");
+        assert_eq!(err.path(), Some(path));
+        let text = err.to_string();
+        assert!(text.starts_with("song.m4a: internal error"), "{text}");
+        assert!(text.contains("size > ATOM_HEADER_LEN"), "{text}");
+        // A job that does not panic is passed through untouched.
+        assert_eq!(per_file(path, || Ok(7)).unwrap(), 7);
+        let e = per_file::<()>(path, || Err(Error::unnamed(ErrorKind::OutputExists))).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::OutputExists));
+    }
+}

@@ -7,9 +7,10 @@
 //! | 1 | no marker found (in at least one file) |
 //! | 2 | error: bad input, unreadable file, bad arguments |
 //! | 3 | a marker was found but its manifest is invalid or contradicts it, or the seal carries a signature its key did not make |
+//! | 4 | (verify with `--trust`) marked and consistent, but no key you trust stands behind the marker |
 //!
-//! With several files the most serious status wins: 2, then 3, then 1,
-//! then 0.
+//! With several files the most serious status wins: 2, then 3, then 4,
+//! then 1, then 0.
 
 /// A command's exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -23,6 +24,9 @@ pub enum Status {
     Error,
     /// 3: marked, but the manifest or the seal does not check out.
     Invalid,
+    /// 4: marked and consistent, but a trust list was given and no key on
+    /// it stands behind the marker (someone else's stamp).
+    Untrusted,
 }
 
 impl Status {
@@ -33,6 +37,7 @@ impl Status {
             Status::NoMarker => 1,
             Status::Error => 2,
             Status::Invalid => 3,
+            Status::Untrusted => 4,
         }
     }
 
@@ -41,8 +46,9 @@ impl Status {
         match self {
             Status::Ok => 0,
             Status::NoMarker => 1,
-            Status::Invalid => 2,
-            Status::Error => 3,
+            Status::Untrusted => 2,
+            Status::Invalid => 3,
+            Status::Error => 4,
         }
     }
 
@@ -67,6 +73,9 @@ mod tests {
         assert_eq!(NoMarker.worst(Invalid), Invalid);
         assert_eq!(Invalid.worst(Error), Error);
         assert_eq!(Error.worst(Ok), Error);
+        assert_eq!(NoMarker.worst(Untrusted), Untrusted);
+        assert_eq!(Untrusted.worst(Invalid), Invalid);
+        assert_eq!(Untrusted.code(), 4);
         assert_eq!(
             [Ok, Invalid, NoMarker]
                 .into_iter()

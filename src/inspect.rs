@@ -100,24 +100,32 @@ pub fn inspect<R>(input: R, opts: &VerifyOptions) -> Result<Inspection>
 where
     R: Read + Seek + Send + 'static,
 {
-    Ok(inspection(examine(
+    inspection(examine(
         input,
         opts,
         None,
         crate::verify::Sidecars::default(),
-    )?))
+    )?)
 }
 
 /// Inspects the file at `path` (the sidecar manifest next to it counts when
 /// the file has none inside).
 pub fn inspect_file(path: &Path, opts: &VerifyOptions) -> Result<Inspection> {
-    let mut i = inspection(examine_file(path, opts)?);
+    let mut i = inspection(examine_file(path, opts)?).map_err(|e| e.with_path(path))?;
     i.path = Some(path.to_path_buf());
     Ok(i)
 }
 
-/// What the one pass found, as an inspection.
-fn inspection(examined: Examined) -> Inspection {
+/// What the one pass found, as an inspection; an error when neither the
+/// tags nor the audio could be read (an empty or non-audio file: nothing
+/// to inspect, as `verify` says too). A file whose tags read but whose
+/// audio does not (Opus, say) is inspected, with the reason in
+/// [`Inspection::audio_error`].
+fn inspection(examined: Examined) -> Result<Inspection> {
+    let audio = match (examined.metadata.is_err(), examined.audio) {
+        (true, Err(e)) => return Err(e),
+        (_, audio) => audio,
+    };
     #[cfg(feature = "c2pa")]
     let (credentials, credentials_error) = match examined.credentials {
         Ok(c) => (c, None),
@@ -127,13 +135,8 @@ fn inspection(examined: Examined) -> Inspection {
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e)),
     };
-    let marker_note = examined
-        .audio
-        .as_ref()
-        .ok()
-        .and_then(|v| v.marker_note.clone());
-    let (markers, seal, seal_missing, manifest, manifest_error, audio_error) = match examined.audio
-    {
+    let marker_note = audio.as_ref().ok().and_then(|v| v.marker_note.clone());
+    let (markers, seal, seal_missing, manifest, manifest_error, audio_error) = match audio {
         Ok(v) => (
             v.markers,
             v.seal,
@@ -167,7 +170,7 @@ fn inspection(examined: Examined) -> Inspection {
         }
         _ => None,
     };
-    Inspection {
+    Ok(Inspection {
         path: None,
         metadata: meta,
         metadata_error,
@@ -184,5 +187,5 @@ fn inspection(examined: Examined) -> Inspection {
         credentials,
         #[cfg(feature = "c2pa")]
         credentials_error,
-    }
+    })
 }

@@ -134,12 +134,13 @@ fn public_keys_in(path: &Path, text: &str) -> Result<Vec<PublicKey>> {
 /// Reads a private watermark key: any file of at least
 /// [`MIN_WATERMARK_KEY_BYTES`] random bytes.
 pub fn read_watermark_key(path: &Path) -> Result<WatermarkKey> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(
-            path,
-            ErrorKind::Key(format!("cannot read watermark key: {e}")),
-        )
-    })?;
+    let bytes =
+        crate::output::read_bounded(path, MAX_KEY_FILE_BYTES, "a watermark key").map_err(|e| {
+            Error::new(
+                path,
+                ErrorKind::Key(format!("cannot read watermark key: {e}")),
+            )
+        })?;
     if bytes.starts_with(b"-----BEGIN") {
         return Err(Error::new(
             path,

@@ -2,9 +2,13 @@
 //! folder, checked, then renamed into place, so a crash or an error never
 //! leaves a partial file under the final name.
 //!
-//! Temporary files are hidden (`.earmark-[TAG-]XXXXXXXXXXXX.tmp`), private
-//! (mode 0600 until they are renamed into place) and removed when dropped
-//! without being persisted.
+//! Temporary files are hidden (`.earmark-[TAG-]NNNNNNNN-pPID-XXXXXXXXXXXX.tmp`,
+//! `NNNNNNNN` naming the destination, `PID` the process), private (mode 0600
+//! until they are renamed into place) and removed when dropped without being
+//! persisted. A process that is killed cannot remove its own: the next one
+//! that writes the same destination removes those whose process is gone
+//! (or that are over a day old), never a live process's. A front end that
+//! handles SIGINT/SIGTERM calls [`exit_removing_temps`].
 
 use crate::error::{Error, ErrorKind, Result};
 use std::fs::{File, OpenOptions};
@@ -13,6 +17,30 @@ use std::path::{Path, PathBuf};
 
 /// Prefix of earmark's temporary files (hidden; safe to delete).
 pub const TEMP_PREFIX: &str = ".earmark-";
+
+/// Temporary files of this process not yet persisted or removed.
+static LIVE_TEMPS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Age past which a leftover temporary file is removed even when its
+/// process cannot be checked.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn live_temps() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE_TEMPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every temporary file this process still has and exits with
+/// `code`: for a SIGINT/SIGTERM handler. The registry stays locked, so no
+/// temporary file is renamed into place in between.
+pub fn exit_removing_temps(code: i32) -> ! {
+    let live = live_temps();
+    for p in live.iter() {
+        let _ = std::fs::remove_file(p);
+    }
+    std::process::exit(code)
+}
 
 /// A temporary file next to its destination, removed on drop unless
 /// [`persist`]ed.
@@ -42,9 +70,11 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
+        let mut live = live_temps();
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
+        live.retain(|p| p != &self.path);
     }
 }
 
@@ -79,10 +109,56 @@ impl FileOutput {
     }
 }
 
-/// Opens an input file for reading (buffered): a directory or an empty file
-/// is an error naming it.
+/// What kind of file system entry `meta` describes, in words ("a FIFO", "a
+/// directory", ...), for errors about files that are not regular files.
+pub fn describe_file_type(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The error for a path that is not a regular file (checked before it is
+/// opened: opening a FIFO blocks until someone writes to it, and a device
+/// such as /dev/zero never ends).
+fn not_regular(meta: &std::fs::Metadata) -> Option<std::io::Error> {
+    (!meta.is_file() && !meta.is_dir()).then(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is {}, not a regular file: earmark reads files it can seek in",
+                describe_file_type(meta)
+            ),
+        )
+    })
+}
+
+/// Opens an input file for reading (buffered): a directory, a FIFO, a
+/// device or a socket is an error naming it (never opened, so never a
+/// hang).
 pub fn open_input(path: &Path) -> Result<std::io::BufReader<File>> {
     let unreadable = |e| Error::new(path, crate::audio::AudioError::Read(e));
+    if let Some(e) = std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
+        return Err(unreadable(e));
+    }
     let file = File::open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if meta.is_dir() {
@@ -107,13 +183,15 @@ pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<TempFile> {
         _ => PathBuf::from("."),
     };
     let prefix = match tag {
-        Some(t) => format!("{TEMP_PREFIX}{t}-"),
-        None => TEMP_PREFIX.to_string(),
+        Some(t) => format!("{TEMP_PREFIX}{t}-{}-", destination_id(dest)),
+        None => format!("{TEMP_PREFIX}{}-", destination_id(dest)),
     };
+    remove_stale_temps(&dir, &prefix);
+    let pid = std::process::id();
     let mut last = None;
     // A name collision is astronomically unlikely; retry a few times anyway.
     for _ in 0..8 {
-        let path = dir.join(format!("{prefix}{:012x}.tmp", random_u64() >> 16));
+        let path = dir.join(format!("{prefix}p{pid}-{:012x}.tmp", random_u64() >> 16));
         let mut options = OpenOptions::new();
         options.read(true).write(true).create_new(true);
         #[cfg(unix)]
@@ -123,11 +201,12 @@ pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<TempFile> {
         }
         match options.open(&path) {
             Ok(file) => {
+                live_temps().push(path.clone());
                 return Ok(TempFile {
                     path,
                     file,
                     keep: false,
-                })
+                });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(Error::new(dest, e)),
@@ -137,6 +216,67 @@ pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<TempFile> {
         dest,
         last.unwrap_or_else(|| std::io::Error::other("no temporary name available")),
     ))
+}
+
+/// Eight hex digits naming a destination's file name in its temporary
+/// files' names (so a later run finds the leftovers of the same output).
+fn destination_id(dest: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let name = dest
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or(b"");
+    crate::hex::encode(&Sha256::digest(name)[..4])
+}
+
+/// Removes `dir/PREFIX pPID-*.tmp` files whose process is gone (or that
+/// are older than [`STALE_AFTER`]): what a killed run on the same output
+/// left behind. Files of live processes are never touched.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let own = std::process::id();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.strip_prefix('p'))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if old || process_gone(pid) == Some(true) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` no longer exists; `None` where that cannot be
+/// told (then only age decides).
+fn process_gone(pid: u32) -> Option<bool> {
+    let proc_root = Path::new("/proc");
+    if cfg!(target_os = "linux") && proc_root.join("self").exists() {
+        Some(!proc_root.join(pid.to_string()).exists())
+    } else {
+        None
+    }
 }
 
 fn random_u64() -> u64 {
@@ -173,6 +313,9 @@ pub fn persist(mut temp: TempFile, dest: &Path, force: bool) -> Result<()> {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(err)?;
     }
+    // Held across the rename: a signal handler removing this process's
+    // temporary files waits, and never sees a half-persisted one.
+    let _live = live_temps();
     if force {
         std::fs::rename(&temp.path, dest).map_err(err)?;
     } else {
@@ -200,7 +343,17 @@ pub fn persist(mut temp: TempFile, dest: &Path, force: bool) -> Result<()> {
 /// large for WHAT`.
 pub fn read_bounded(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let len = std::fs::metadata(path)?.len();
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a directory",
+        ));
+    }
+    if let Some(e) = not_regular(&meta) {
+        return Err(e);
+    }
+    let len = meta.len();
     let too_large =
         |len: u64| std::io::Error::other(format!("{len} bytes is too large for {what}"));
     if len > limit {
@@ -266,5 +419,50 @@ mod tests {
         }
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "only the output remains");
+    }
+
+    /// What a killed run left for the same output is removed by the next
+    /// temporary file for it; a live process's file, another output's, and
+    /// anything not earmark's are left alone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn leftovers_of_dead_processes_are_removed_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("song.flac");
+        let prefix = format!("{TEMP_PREFIX}{}-", destination_id(&dest));
+        // PIDs above the kernel's limit (2^22) never exist.
+        let dead = dir
+            .path()
+            .join(format!("{prefix}p4194305-0123456789ab.tmp"));
+        let parent = std::os::unix::process::parent_id();
+        let live = dir
+            .path()
+            .join(format!("{prefix}p{parent}-0123456789ab.tmp"));
+        let other_output = dir.path().join(format!(
+            "{TEMP_PREFIX}{}-p4194305-0123456789ab.tmp",
+            destination_id(Path::new("other.flac"))
+        ));
+        let unrelated = dir.path().join("notes.tmp");
+        for p in [&dead, &live, &other_output, &unrelated] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let t = temp_for(&dest).unwrap();
+        assert!(!dead.exists(), "a dead process's leftover is removed");
+        for p in [&live, &other_output, &unrelated] {
+            assert!(p.exists(), "{} must stay", p.display());
+        }
+        let name = t.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("{prefix}p{}-", std::process::id())),
+            "{name}"
+        );
+        drop(t);
+        assert_eq!(
+            live_temps()
+                .iter()
+                .filter(|p| p.starts_with(dir.path()))
+                .count(),
+            0
+        );
     }
 }

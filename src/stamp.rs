@@ -202,6 +202,8 @@ struct Signer {
     marked: Vec<f32>,
     /// The last output, packed as stored (see [`Stamper::packed`]).
     packed: Vec<u8>,
+    /// Output samples above full scale that an integer format clips.
+    over_full_scale: u64,
 }
 
 impl Stamper {
@@ -253,6 +255,7 @@ impl Stamper {
                 quantized: Vec::new(),
                 marked: Vec::new(),
                 packed: Vec::new(),
+                over_full_scale: 0,
             },
         })
     }
@@ -329,6 +332,13 @@ impl Signer {
     /// Hashes samples just produced: quantises them into `quantized`
     /// (replaced) and packs them as stored into `self.packed`.
     fn account(&mut self, samples: &[f32], quantized: &mut Vec<i32>) {
+        if self.spec.sample_format != crate::audio::SampleFormat::F32 {
+            // Above full scale (only a float master gets here): clipped by
+            // the integer format, counted for the warning.
+            self.over_full_scale += samples
+                .iter()
+                .fold(0u64, |n, x| n + u64::from(x.abs() > 1.0));
+        }
         quantize_into(samples, self.spec.sample_format, quantized);
         pack_le(quantized, self.spec.sample_format, &mut self.packed);
         self.hasher.update_packed(&self.packed, quantized.len());
@@ -361,7 +371,7 @@ impl Signer {
         let sha = crate::hex::encode(&self.hasher.clone().finish());
         let manifest = self.manifest(sha, frames);
         let seconds = frames as f64 / f64::from(self.spec.sample_rate);
-        let warnings = embed_warnings(&stats, frames, seconds, self.spec.channels);
+        let warnings = embed_warnings(&stats, frames, seconds, &self.spec, self.over_full_scale);
         Stamped {
             payload: self.payload,
             manifest,
@@ -375,7 +385,14 @@ impl Signer {
 }
 
 /// What the user should know about how the marker went in.
-fn embed_warnings(stats: &EmbedStats, frames: u64, seconds: f64, channels: u16) -> Vec<String> {
+fn embed_warnings(
+    stats: &EmbedStats,
+    frames: u64,
+    seconds: f64,
+    spec: &WriterSpec,
+    over_full_scale: u64,
+) -> Vec<String> {
+    let channels = spec.channels;
     let mut warnings = Vec::new();
     if stats.active_frames == 0 {
         warnings.push("the track is silent: no marker could be embedded".to_string());
@@ -396,11 +413,19 @@ fn embed_warnings(stats: &EmbedStats, frames: u64, seconds: f64, channels: u16) 
     // when it is more than one sample in a thousand.
     let samples = frames * u64::from(channels);
     if stats.clipped * 1000 > samples {
+        // The embedder never takes a sample beyond full scale or beyond
+        // the master's own level there, whichever is higher.
         warnings.push(format!(
-            "the marker pushed {} samples ({:.2}%) of this loud master past full scale; \
-             they were limited to full scale",
+            "the marker would have pushed {} samples ({:.2}%) of this loud master past full scale; it was held back there",
             stats.clipped,
             100.0 * stats.clipped as f64 / samples.max(1) as f64
+        ));
+    }
+    if over_full_scale > 0 {
+        // Only a float master has them; an integer output must clip them.
+        warnings.push(format!(
+            "{over_full_scale} samples of this float master are above full scale, and the {}-bit output clips them; write a .wav to keep the float headroom",
+            spec.sample_format.bits()
         ));
     }
     warnings
@@ -517,6 +542,12 @@ fn reader_warnings(reader: &AudioReader, stamped: &mut Stamped) {
         stamped.warnings.push(format!(
             "{} undecodable packets in the input were skipped",
             reader.skipped_packets()
+        ));
+    }
+    if reader.non_finite_samples() > 0 {
+        stamped.warnings.push(format!(
+            "{} samples of the input were NaN or infinite; they were written as silence (0), as no file should hold them",
+            reader.non_finite_samples()
         ));
     }
 }

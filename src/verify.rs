@@ -212,10 +212,19 @@ pub struct Verification {
     /// The audio is shorter than one marker unit (2.3 s): "not found" means
     /// "cannot tell" here.
     pub too_short: bool,
+    /// Whether a key you trust stands behind the marker; `None` when no
+    /// trust list was given or no marker was found. True when the seal or
+    /// the manifest verifies with a trusted key, or, with neither to check
+    /// (a short clip with no tags), when the marker names a trusted key's
+    /// fingerprint; false otherwise (someone else's stamp: exit code 4).
+    pub trusted_signer: Option<bool>,
     /// The manifest, if the file or a sidecar has one.
     pub manifest: Option<ManifestReport>,
     /// Why a manifest that was present could not be read.
     pub manifest_error: Option<String>,
+    /// The file carries several different manifests (see `manifest_error`):
+    /// invalid (exit 3) whether or not a marker is found.
+    pub conflicting_manifests: bool,
     /// The file's C2PA Content Credentials (embedded, or a sidecar
     /// `NAME.c2pa`), made by earmark or not, and whether their soft binding
     /// names the marker found.
@@ -228,6 +237,9 @@ pub struct Verification {
     /// format (else the source's) and laid out as its basis says (else as
     /// stored: see [`crate::audio::PcmLayout`]).
     pub audio_sha256: String,
+    /// Things skipped on the way that the user should know about (e.g. a
+    /// FIFO or device where a sidecar would be).
+    pub warnings: Vec<String>,
     /// Measurements behind the verdict.
     #[serde(skip)]
     pub diagnostics: Diagnostics,
@@ -250,7 +262,7 @@ impl Verification {
     /// C2PA credentials that fail to validate or whose soft binding names a
     /// marker the audio does not carry.
     pub fn status(&self) -> Status {
-        if self.credentials_contradicted() {
+        if self.credentials_contradicted() || self.conflicting_manifests {
             Status::Invalid
         } else if !self.marked {
             Status::NoMarker
@@ -262,6 +274,8 @@ impl Verification {
                 .is_some_and(|s| s.status == SealStatus::Invalid)
         {
             Status::Invalid
+        } else if self.trusted_signer == Some(false) {
+            Status::Untrusted
         } else {
             Status::Ok
         }
@@ -679,6 +693,14 @@ impl Partial {
                 None,
             ),
         };
+        let trusted_signer = (!self.opts.trusted.is_empty() && !markers.is_empty()).then(|| {
+            trusted_signer(
+                &markers,
+                seal_report.as_ref(),
+                manifest.as_ref(),
+                &self.opts.trusted,
+            )
+        });
         let marker_note = if markers.is_empty() && !self.report.too_short() {
             manifest.as_ref().and_then(missing_marker_note)
         } else {
@@ -699,13 +721,16 @@ impl Partial {
             scale: self.scale,
             seal: seal_report,
             seal_missing,
+            trusted_signer,
             manifest,
             manifest_error,
+            conflicting_manifests: false,
             #[cfg(feature = "c2pa")]
             credentials: None,
             #[cfg(feature = "c2pa")]
             credentials_error: None,
             audio_sha256: self.audio_sha256,
+            warnings: Vec::new(),
             diagnostics: Diagnostics {
                 best: self.report.best.clone(),
                 analyses: self.report.analyses,
@@ -714,6 +739,30 @@ impl Partial {
             },
         }
     }
+}
+
+/// Whether a key in `trusted` stands behind `markers` (see
+/// [`Verification::trusted_signer`]).
+fn trusted_signer(
+    markers: &[FoundMarker],
+    seal: Option<&SealReport>,
+    manifest: Option<&ManifestReport>,
+    trusted: &[PublicKey],
+) -> bool {
+    let by_seal = seal.is_some_and(|s| s.status == SealStatus::Valid && s.trusted == Some(true));
+    let by_manifest = manifest.is_some_and(|m| m.signature_valid && m.trusted == Some(true));
+    // Only when nothing signed can be checked does the marker's own key
+    // fingerprint decide (the seal is checked with every trusted key, so an
+    // unchecked seal already means the marker's key is not among them).
+    let checked = seal.is_some_and(|s| s.status != SealStatus::Unchecked)
+        || manifest.is_some_and(|m| m.signature_valid);
+    let by_fingerprint = !checked
+        && markers.iter().any(|m| {
+            trusted
+                .iter()
+                .any(|k| k.fingerprint32() == m.payload.key_fingerprint)
+        });
+    by_seal || by_manifest || by_fingerprint
 }
 
 /// Checks a seal read from the audio against `keys` for `payload`. Returns
@@ -824,11 +873,29 @@ where
         }
         _ => Err(metadata::MetadataError::Unsupported.to_string()),
     };
-    let embedded = metadata
+    // Several different manifests in one file: earmark writes one, so the
+    // file was altered, and which one a reader takes would depend on tag
+    // order. None is used, and the conflict is reported.
+    let mut texts: Vec<String> = metadata
         .as_ref()
-        .ok()
-        .and_then(|m| m.manifests.first().cloned())
-        .map(|text| FoundManifest::parse("embedded".into(), &text));
+        .map(|m| m.manifests.clone())
+        .unwrap_or_default();
+    texts.sort();
+    texts.dedup();
+    let conflicting_manifests = texts.len() > 1;
+    let embedded = if conflicting_manifests {
+        Some(FoundManifest {
+            source: "embedded".into(),
+            parsed: Err(format!(
+                "the file carries {} different earmark manifests; earmark writes one, so the file was altered, and none of them is used",
+                texts.len()
+            )),
+        })
+    } else {
+        texts
+            .first()
+            .map(|text| FoundManifest::parse("embedded".into(), text))
+    };
     let found = embedded.or_else(|| sidecars.manifest.and_then(read_sidecar));
     let encoded_basis = found
         .as_ref()
@@ -840,7 +907,11 @@ where
     let audio = match AudioReader::open_shared(source.clone(), hint, options) {
         Ok(reader) => verify_audio(reader, opts, found.clone(), hint),
         Err(e) => Err(Error::unnamed(e)),
-    };
+    }
+    .map(|mut v| {
+        v.conflicting_manifests = conflicting_manifests;
+        v
+    });
     // Undecodable audio (Opus, damage): the manifest can still be checked
     // against the encoded packets.
     let undecoded_manifest = match (&audio, found) {
@@ -1018,9 +1089,36 @@ pub(crate) fn examine_file(path: &Path, opts: &VerifyOptions) -> Result<Examined
         legacy
     };
     let c2pa = crate::naming::c2pa_sidecar_path(path);
+    let mut skipped = Vec::new();
     let sidecars = Sidecars {
-        manifest: (manifest != path).then_some(manifest.as_path()),
-        c2pa: (c2pa != path).then_some(c2pa.as_path()),
+        manifest: (manifest != path)
+            .then_some(manifest.as_path())
+            .and_then(|p| regular_sidecar(p, &mut skipped)),
+        c2pa: (c2pa != path)
+            .then_some(c2pa.as_path())
+            .and_then(|p| regular_sidecar(p, &mut skipped)),
     };
-    examine(input, opts, hint, sidecars).map_err(|e| e.with_path(path))
+    let mut examined = examine(input, opts, hint, sidecars).map_err(|e| e.with_path(path))?;
+    if let Ok(v) = &mut examined.audio {
+        v.warnings.extend(skipped);
+    }
+    Ok(examined)
+}
+
+/// `path` if a regular file is there (symlinks followed) to read as a
+/// sidecar; a FIFO, device, socket or folder in its place is never opened
+/// (a FIFO would block, a device never end) and is reported in `skipped`.
+fn regular_sidecar<'a>(path: &'a Path, skipped: &mut Vec<String>) -> Option<&'a Path> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Some(path),
+        Ok(m) => {
+            skipped.push(format!(
+                "{} is {}, not a regular file: not read as a sidecar",
+                path.display(),
+                crate::output::describe_file_type(&m)
+            ));
+            None
+        }
+        Err(_) => None,
+    }
 }

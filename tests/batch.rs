@@ -432,6 +432,33 @@ fn shards_split_the_work_and_merge_back() {
     earmark(["catalogue", "merge", s(&other_cat), "--into", s(&all)])
         .expect_one_line_error(&["other.db", "track id"]);
     assert_eq!(Catalogue::open_read_only(&all).unwrap().len().unwrap(), 6);
+
+    // A failed merge into a catalogue that did not exist leaves none behind:
+    // a junk input, a missing one, or a conflict between the inputs.
+    let junk = dir.path().join("junk.db");
+    fs::write(&junk, b"this is not a SQLite database, just text").unwrap();
+    let fresh = dir.path().join("fresh.db");
+    let run = earmark(["catalogue", "merge", s(&junk), "--into", s(&fresh)]);
+    run.expect_code(2);
+    assert_contains(&run.stderr, "junk.db");
+    let missing = dir.path().join("missing.db");
+    earmark(["catalogue", "merge", s(&missing), "--into", s(&fresh)]).expect_code(2);
+    earmark([
+        "catalogue",
+        "merge",
+        s(&all),
+        s(&other_cat),
+        "--into",
+        s(&fresh),
+    ])
+    .expect_one_line_error(&["other.db", "track id"]);
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("fresh"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]

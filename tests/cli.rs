@@ -277,23 +277,36 @@ fn stamp_and_verify_real_music() {
     run.expect_code(0);
     assert_eq!(v["manifest"]["trusted"], true);
     assert_eq!(v["manifest"]["verdict"], "valid signature, trusted signer");
+    assert_eq!(v["trusted_signer"], true);
     let (run, v) = verify_json(&out, &["--trust", s(&other_pub)]);
-    // Untrusted but consistent: the code only fails (3) on an invalid or
-    // contradicting manifest, so the exit code stays 0.
-    run.expect_code(0);
+    // Untrusted but consistent: not invalid (3), but not a pass either:
+    // `verify --trust me.pub.pem x && publish` must refuse someone else's
+    // stamp, so it has a code of its own (4).
+    run.expect_code(4);
     assert_eq!(v["manifest"]["trusted"], false);
     assert_eq!(v["manifest"]["signature_valid"], true);
+    assert_eq!(v["trusted_signer"], false);
     assert_eq!(
         v["manifest"]["verdict"],
         "valid signature, signer not trusted"
     );
     let run = earmark(["verify", s(&out), "--trust", s(&other_pub)]);
-    run.expect_code(0);
+    run.expect_code(4);
+    assert_contains(&run.stdout, "MARKED, NOT BY A KEY YOU TRUST");
     assert_contains(
         &run.stdout,
         "manifest    valid signature, signer not trusted (embedded)",
     );
     assert!(!run.stdout.contains("invalid"), "{}", run.stdout);
+    // Without --trust nothing is claimed about trust: exit 0, no verdict.
+    let (run, v) = verify_json(&out, &[]);
+    run.expect_code(0);
+    assert_eq!(v["trusted_signer"], Value::Null);
+    // With several files the worst wins: an unmarked file (1) with an
+    // untrusted one (4) gives 4.
+    let plain = d.join("plain.wav");
+    write_wav16(&plain, &excerpt(&test_audio(ROCK), 0.0, 4.0));
+    earmark(["verify", s(&out), s(&plain), "--trust", s(&other_pub)]).expect_code(4);
 
     // A private key is refused by --trust, alone or in a folder.
     earmark(["verify", s(&out), "--trust", s(&key)])
@@ -760,9 +773,15 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
     assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");
     let run = earmark(["verify", s(&copy)]);
     assert_contains(&run.stdout, "give its public key with --trust");
-    // Another key trusted: the seal cannot be checked with it either.
-    let (_, v) = verify_json(&copy, &["--trust", s(&other_public)]);
+    // Another key trusted: the seal cannot be checked with it either, and
+    // nothing trusted stands behind the marker: exit 4.
+    let (run, v) = verify_json(&copy, &["--trust", s(&other_public)]);
     assert_eq!(str_field(&v, "/seal/status"), "unchecked", "{v}");
+    assert_eq!(v["trusted_signer"], false, "{v}");
+    run.expect_code(4);
+    let (run, v) = verify_json(&copy, &["--trust", s(&public)]);
+    assert_eq!(v["trusted_signer"], true, "{v}");
+    run.expect_code(0);
 
     // Sped up by 4 % after the MP3: the search undoes the change, and the
     // seal is read again with it undone.
@@ -773,12 +792,18 @@ fn a_bare_reencoded_full_track_proves_its_signer() {
     assert_eq!(str_field(&v, "/seal/status"), "valid", "{v}");
 
     // Stamped without the seal: the marker is there, the seal is not.
+    // Nothing signed to check, so the marker's key fingerprint decides
+    // whether a trusted key stands behind it.
     let copy = bare(&unsealed, "bare-unsealed.wav");
     let (run, v) = verify_json(&copy, &["--trust", s(&public)]);
     run.expect_code(0);
     assert_eq!(v["marked"], true, "{v}");
     assert_eq!(v["seal"], Value::Null, "{v}");
+    assert_eq!(v["trusted_signer"], true, "{v}");
     assert_contains(str_field(&v, "/seal_missing"), "not recovered");
+    let (run, v) = verify_json(&copy, &["--trust", s(&other_public)]);
+    assert_eq!(v["trusted_signer"], false, "{v}");
+    run.expect_code(4);
 
     // A 10 s clip of the MP3 copy: the seal is built for whole tracks. If
     // it reads at all it must be valid; if not, verify says why.
@@ -919,6 +944,11 @@ fn bad_inputs_fail_cleanly() {
         let input = case(name);
         fs::copy(fixture(name), &input).unwrap();
         assert_rejected(&input, &key, cause);
+        // inspect too has nothing to show for a file with neither tags
+        // nor audio it can read: an error (2), not an empty report.
+        if name != "truncated.flac" {
+            earmark(["inspect", s(&input)]).expect_one_line_error(&[s(&input), cause]);
+        }
     }
 
     let missing = case("missing.wav");
@@ -1526,4 +1556,352 @@ fn source_date_epoch_makes_stamps_reproducible() {
     let (run, _) = stamp_at("d.flac", "yesterday");
     run.expect_code(2);
     assert_contains(&run.stderr, "SOURCE_DATE_EPOCH must be whole seconds");
+}
+
+/// Runs `earmark ARGS`, failing the test if it has not finished within 60 s
+/// (a hang is the bug these tests look for).
+fn earmark_within_a_minute(args: &[&str]) -> Run {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("earmark {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// FIFOs and devices where files are expected: never opened (a FIFO blocks,
+/// /dev/zero never ends), a clear error for an input or a key, a warning
+/// for a sidecar that is skipped.
+#[test]
+fn fifos_and_devices_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = fixed_key(d, "artist", 31);
+    let fifo = d.join("pipe.mp3");
+    let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    for cmd in ["verify", "inspect"] {
+        earmark_within_a_minute(&[cmd, s(&fifo)]).expect_one_line_error(&[
+            s(&fifo),
+            "FIFO",
+            "not a regular file",
+        ]);
+    }
+    earmark_within_a_minute(&["stamp", s(&fifo), "--key", s(&key)])
+        .expect_one_line_error(&[s(&fifo), "FIFO"]);
+
+    // Keys that are devices or FIFOs fail at once.
+    let zero = Path::new("/dev/zero");
+    let src = d.join("song.wav");
+    write_wav16(&src, &excerpt(&test_audio(ROCK), 0.0, 3.0));
+    earmark_within_a_minute(&["stamp", s(&src), "--key", "/dev/zero"])
+        .expect_one_line_error(&["/dev/zero", "device"]);
+    earmark_within_a_minute(&["verify", s(&src), "--trust", s(zero)])
+        .expect_one_line_error(&["/dev/zero", "device"]);
+    earmark_within_a_minute(&["verify", s(&src), "--wm-key", s(zero)])
+        .expect_one_line_error(&["/dev/zero", "device"]);
+    earmark_within_a_minute(&["verify", s(&src), "--trust", s(&fifo)])
+        .expect_one_line_error(&[s(&fifo), "FIFO"]);
+
+    // A stamped file whose sidecar is a FIFO, then a link to /dev/zero:
+    // the sidecar is skipped with a warning, the audio still verified.
+    let stamped = d.join("song.flac");
+    earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--out",
+        s(&stamped),
+        "--no-c2pa",
+    ])
+    .expect_code(0);
+    let plain = d.join("plain.wav");
+    fs::copy(&src, &plain).unwrap();
+    let sidecar = d.join("plain.wav.earmark.json");
+    let name = std::ffi::CString::new(sidecar.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    let run = earmark_within_a_minute(&["verify", s(&plain), "--trust", s(&public)]);
+    run.expect_code(1);
+    assert_contains(&run.stderr, "warning");
+    assert_contains(
+        &run.stderr,
+        "FIFO (named pipe), not a regular file: not read as a sidecar",
+    );
+    fs::remove_file(&sidecar).unwrap();
+    std::os::unix::fs::symlink(zero, &sidecar).unwrap();
+    let run = earmark_within_a_minute(&["verify", s(&plain), "--json"]);
+    run.expect_code(1);
+    let v = run.json();
+    assert_contains(
+        v["warnings"][0].as_str().unwrap_or_default(),
+        "is a device, not a regular file",
+    );
+    // The stamped file itself verifies as before.
+    earmark_within_a_minute(&["verify", s(&stamped), "--trust", s(&public)]).expect_code(0);
+}
+
+/// A float master with samples above full scale, and NaN and ±Inf (a broken
+/// export): to a float WAV the headroom is kept (never clipped) and the
+/// message says so; to FLAC (integer) it is limited and the message says
+/// that; NaN and Inf never reach a file and are counted in a warning.
+#[test]
+fn float_masters_keep_headroom_and_never_write_nan_or_inf() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 41);
+    let music = excerpt(&test_audio(ROCK), 0.0, 8.0);
+    let src = d.join("hot.wav");
+    let spec = hound::WavSpec {
+        channels: music.channels,
+        sample_rate: music.sample_rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&src, spec).unwrap();
+    for (i, &x) in music.samples.iter().enumerate() {
+        // 6 dB hot: a good share of the peaks above 1.0.
+        let v = match i {
+            10_000 => f32::NAN,
+            20_000 => f32::INFINITY,
+            30_000 => f32::NEG_INFINITY,
+            _ => x * 2.0,
+        };
+        w.write_sample(v).unwrap();
+    }
+    w.finalize().unwrap();
+    let peak_in = music.samples.iter().fold(0f32, |m, x| m.max(2.0 * x.abs()));
+    assert!(peak_in > 1.2, "the test needs a hot master ({peak_in})");
+
+    let out = d.join("hot.earmark.wav");
+    let run = earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--out",
+        s(&out),
+        "--no-c2pa",
+    ]);
+    run.expect_code(0);
+    assert_contains(&run.stderr, "3 samples of the input were NaN or infinite");
+    assert!(!run.stderr.contains("clips them"), "{}", run.stderr);
+    let stamped: Vec<f32> = hound::WavReader::open(&out)
+        .unwrap()
+        .samples::<f32>()
+        .map(Result::unwrap)
+        .collect();
+    assert!(stamped.iter().all(|x| x.is_finite()), "NaN or Inf written");
+    let peak_out = stamped.iter().fold(0f32, |m, x| m.max(x.abs()));
+    assert!(peak_out > 1.2, "headroom was cut: peak {peak_out}");
+
+    let flac = d.join("hot.earmark.flac");
+    let run = earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--out",
+        s(&flac),
+        "--no-c2pa",
+    ]);
+    run.expect_code(0);
+    assert_contains(&run.stderr, "3 samples of the input were NaN or infinite");
+    assert_contains(
+        &run.stderr,
+        "above full scale, and the 24-bit output clips them",
+    );
+    let back = decode(&flac);
+    assert!(back.samples.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+}
+
+/// Temporary files: a SIGINT or SIGTERM during a long stamp removes this
+/// run's (exit 130); after a SIGKILL, which nothing can catch, the next run
+/// on the same output removes the leftover.
+#[test]
+fn interrupted_stamps_leave_no_temporary_files() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 51);
+    // Ten minutes of real music (the excerpt looped, mono) so that the
+    // stamp is still running when the signal comes.
+    let piece = excerpt(&test_audio(ROCK), 0.0, 20.0);
+    let mono: Vec<f32> = piece
+        .samples
+        .chunks(usize::from(piece.channels))
+        .map(|f| f.iter().sum::<f32>() / f.len() as f32)
+        .collect();
+    let mut long = piece.clone();
+    long.channels = 1;
+    long.samples = mono.iter().copied().cycle().take(mono.len() * 30).collect();
+    let src = d.join("long.wav");
+    write_wav16(&src, &long);
+    let out_dir = d.join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("long.flac");
+    let temps = || -> Vec<String> {
+        fs::read_dir(&out_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".earmark-"))
+            .collect()
+    };
+    let start_stamp = || {
+        Command::new(env!("CARGO_BIN_EXE_earmark"))
+            .args([
+                "stamp",
+                s(&src),
+                "--key",
+                s(&key),
+                "--out",
+                s(&out),
+                "--no-c2pa",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Waits until the run has a temporary file; false if it finished first.
+    let caught = |child: &mut std::process::Child| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if !temps().is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("no temporary file appeared");
+    };
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let mut child = start_stamp();
+        if !caught(&mut child) {
+            eprintln!("note: the stamp finished before {name} could be sent");
+            let _ = fs::remove_file(&out);
+            let _ = fs::remove_file(out_dir.join("long.flac.earmark.json"));
+            continue;
+        }
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait_with_output().unwrap();
+        assert_eq!(status.status.code(), Some(130), "{name}");
+        assert_contains(&String::from_utf8_lossy(&status.stderr), "interrupted");
+        assert!(temps().is_empty(), "{name} left {:?}", temps());
+        assert!(!out.exists(), "{name} left a partial output");
+    }
+    let mut child = start_stamp();
+    if caught(&mut child) {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!temps().is_empty(), "SIGKILL leaves the temporary file");
+        earmark([
+            "stamp",
+            s(&src),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--no-c2pa",
+        ])
+        .expect_code(0);
+        assert!(temps().is_empty(), "the next run removed {:?}", temps());
+        assert!(out.exists());
+    }
+}
+
+/// FLAC files of a few dozen bytes whose Vorbis comment or picture block
+/// declares a 4 GiB field: under a 2 GB address-space limit every command
+/// fails with a one-line error naming the file (before the fix symphonia
+/// tried to allocate the 4 GiB and the process aborted, exit 134).
+#[test]
+fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 61);
+    let flac = |name: &str, kind: u8, body: &[u8]| {
+        let mut info = [0u8; 34];
+        info[0..2].copy_from_slice(&4096u16.to_be_bytes());
+        info[2..4].copy_from_slice(&4096u16.to_be_bytes());
+        let packed: u64 = (44_100u64 << 44) | (1 << 41) | (15 << 36) | 100_000;
+        info[10..18].copy_from_slice(&packed.to_be_bytes());
+        let mut out = b"fLaC".to_vec();
+        out.extend_from_slice(&[0, 0, 0, 34]);
+        out.extend_from_slice(&info);
+        let len = (body.len() as u32).to_be_bytes();
+        out.extend_from_slice(&[0x80 | kind, len[1], len[2], len[3]]);
+        out.extend_from_slice(body);
+        let path = d.join(name);
+        fs::write(&path, out).unwrap();
+        path
+    };
+    let huge = 0xFFFF_FFF0u32;
+    let mut comment = 4u32.to_le_bytes().to_vec();
+    comment.extend_from_slice(b"abcd");
+    comment.extend_from_slice(&1u32.to_le_bytes());
+    comment.extend_from_slice(&huge.to_le_bytes());
+    let mut picture = 3u32.to_be_bytes().to_vec();
+    picture.extend_from_slice(&huge.to_be_bytes());
+    picture.extend_from_slice(b"abcd");
+    let cases = [
+        (
+            flac("comment.flac", 4, &comment),
+            "comment 1 claims 4294967280 bytes",
+        ),
+        (
+            flac("picture.flac", 6, &picture),
+            "picture MIME type claims 4294967280 bytes",
+        ),
+    ];
+    for (path, cause) in &cases {
+        for args in [
+            vec!["verify", s(path)],
+            vec!["inspect", s(path)],
+            vec!["tag", s(path), "--key", s(&key)],
+            vec!["stamp", s(path), "--key", s(&key)],
+        ] {
+            let script = format!(
+                "ulimit -v 2000000; exec {} {}",
+                env!("CARGO_BIN_EXE_earmark"),
+                args.iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            let run = Run {
+                code: out.status.code(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            };
+            run.expect_one_line_error(&[s(path), "corrupt FLAC metadata", cause]);
+        }
+    }
 }

@@ -580,3 +580,137 @@ fn tag_takes_several_files_into_a_folder() {
     ])
     .expect_one_line_error(&["nope", "folder"]);
 }
+
+/// A second, different `EARMARK_MANIFEST` added to a stamped FLAC: the
+/// answer must not depend on which comment comes first. Both orders report
+/// the conflict and exit 3, for `verify` and `inspect`; the same manifest
+/// twice is no conflict.
+#[test]
+fn conflicting_manifests_in_one_file_are_reported() {
+    use lofty::config::WriteOptions;
+    use lofty::flac::FlacFile;
+    use lofty::prelude::*;
+    use std::io::Seek;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = keygen(d, "artist");
+    let src = d.join("song.wav");
+    write_wav16(
+        &src,
+        &excerpt(&test_audio("rock-openarena-oa02.ogg"), 0.0, 6.0),
+    );
+    let stamp = |out: &Path, track: &str| {
+        earmark([
+            "stamp",
+            s(&src),
+            "--key",
+            s(&key),
+            "--out",
+            s(out),
+            "--track-id",
+            track,
+            "--no-c2pa",
+        ])
+        .expect_code(0);
+        earmark::metadata::read_metadata_file(out)
+            .unwrap()
+            .manifests[0]
+            .clone()
+    };
+    let a = d.join("a.flac");
+    let own = stamp(&a, "1");
+    let other = stamp(&d.join("b.flac"), "2");
+    assert_ne!(own, other);
+    let with_comments = |name: &str, manifests: &[&str]| {
+        let path = d.join(name);
+        fs::copy(&a, &path).unwrap();
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut flac = FlacFile::read_from(&mut file, Default::default()).unwrap();
+        let vc = flac.vorbis_comments_mut().unwrap();
+        let _ = vc.remove("EARMARK_MANIFEST").count();
+        for m in manifests {
+            vc.push("EARMARK_MANIFEST".into(), (*m).to_string());
+        }
+        file.rewind().unwrap();
+        flac.save_to(&mut file, WriteOptions::default()).unwrap();
+        path
+    };
+    for (name, order) in [("ab.flac", [&own, &other]), ("ba.flac", [&other, &own])] {
+        let path = with_comments(name, &[order[0], order[1]]);
+        let run = earmark(["verify", s(&path), "--trust", s(&public), "--json"]);
+        run.expect_code(3);
+        let v = run.json();
+        assert_eq!(v["conflicting_manifests"], true, "{v}");
+        assert_eq!(v["manifest"], Value::Null, "{v}");
+        assert_contains(
+            v["manifest_error"].as_str().unwrap(),
+            "2 different earmark manifests",
+        );
+        let human = earmark(["verify", s(&path)]);
+        human.expect_code(3);
+        assert_contains(&human.stdout, "different earmark manifests");
+        let (code, _) = inspect_json(&path, &public);
+        assert_eq!(code, Some(3), "inspect {name}");
+    }
+    let twice = with_comments("twice.flac", &[&own, &own]);
+    let run = earmark(["verify", s(&twice), "--trust", s(&public), "--json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["conflicting_manifests"], false);
+}
+
+/// lofty 0.25 panics when a re-written MP4 tag list is exactly 8 bytes
+/// smaller than the room the old one had (it cannot write an 8-byte `free`
+/// box). Re-tagging an M4A with every title from 40 characters down to 0
+/// shrinks the list a byte at a time (the title is in the manifest), through
+/// that case: every run must succeed and read back.
+#[test]
+fn m4a_tag_lists_that_shrink_by_eight_bytes_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = keygen(d, "artist");
+    let first = d.join("first.m4a");
+    earmark([
+        "tag",
+        s(&tagged("tagged.m4a")),
+        "--key",
+        s(&key),
+        "--out",
+        s(&first),
+        "--title",
+        &"T".repeat(40),
+        "--no-c2pa",
+    ])
+    .expect_code(0);
+    for n in (0..40).rev() {
+        let title = "t".repeat(n);
+        let out = d.join(format!("re-{n}.m4a"));
+        let mut args = vec![
+            "tag",
+            s(&first),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--no-c2pa",
+        ];
+        if n > 0 {
+            args.extend(["--title", title.as_str()]);
+        }
+        let run = earmark(&args);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "title of {n} characters: {}",
+            run.stderr
+        );
+        run.expect_code(0);
+        let (code, v) = inspect_json(&out, &public);
+        assert_eq!(code, Some(0), "title of {n} characters: {v:#}");
+        if n > 0 {
+            assert_eq!(v["manifest"]["document"]["manifest"]["title"], title);
+        }
+    }
+}

@@ -129,7 +129,8 @@ def verify(
     ``bit_agreement``, ``unit_starts``), ``seal``, ``manifest``,
     ``credentials`` (C2PA) and more; ``exit_code`` is added: what
     ``earmark verify`` would exit with (0 marked and consistent, 1 no
-    marker, 3 invalid or contradicting).
+    marker, 3 invalid or contradicting, 4 marked but, with ``trust`` given,
+    not by a trusted key: see ``trusted_signer``).
 
     Raises :class:`EarmarkError` when the input cannot be read as audio.
     """

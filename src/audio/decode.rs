@@ -37,7 +37,6 @@
 
 use std::fs::File;
 use std::io::Cursor;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
@@ -83,6 +82,8 @@ pub struct AudioReader {
     /// The reader stopped at an error: later calls repeat it.
     poisoned: Option<String>,
     ended: bool,
+    /// NaN or infinite source samples given out as 0.
+    non_finite: u64,
 }
 
 enum Inner {
@@ -294,6 +295,7 @@ impl AudioReader {
             frames_out: 0,
             poisoned: None,
             ended: false,
+            non_finite: 0,
         })
     }
 
@@ -310,6 +312,12 @@ impl AudioReader {
             Inner::Pcm(p) => p.spec(),
             Inner::Sym(s) => s.spec.clone(),
         }
+    }
+
+    /// Samples that were NaN or infinite in the source (a float file) and
+    /// were given out as 0.
+    pub fn non_finite_samples(&self) -> u64 {
+        self.non_finite
     }
 
     /// Packets skipped because they failed to decode.
@@ -381,7 +389,18 @@ impl AudioReader {
         };
         match result {
             Ok(0) => self.ended = true,
-            Ok(n) => self.frames_out += n as u64,
+            Ok(n) => {
+                self.frames_out += n as u64;
+                // A float source can hold NaN and ±Inf, which no stage
+                // downstream can use (one would spread over a whole analysis
+                // frame): they become silence, counted for a warning.
+                if out.iter().any(|x| !x.is_finite()) {
+                    for x in out.iter_mut().filter(|x| !x.is_finite()) {
+                        *x = 0.0;
+                        self.non_finite += 1;
+                    }
+                }
+            }
             Err(ref e) => {
                 out.clear();
                 self.poisoned = Some(format!("reader stopped after an earlier error ({e})"));
@@ -398,12 +417,11 @@ impl SymphoniaReader {
         head: &[u8],
         options: ReadOptions,
     ) -> Result<SymphoniaReader> {
-        let result = match catch_unwind(AssertUnwindSafe(|| {
-            Self::open_inner(source, ext, head, options)
-        })) {
-            Ok(r) => r,
-            Err(payload) => Err(AudioError::Corrupt(panic_message(&*payload))),
-        };
+        let result =
+            match crate::error::catch_quietly(|| Self::open_inner(source, ext, head, options)) {
+                Ok(r) => r,
+                Err(payload) => Err(AudioError::Corrupt(panic_message(&*payload))),
+            };
         match result {
             // symphonia's probe scans up to 1 MiB for a container marker, so
             // arbitrary bytes often "match" a stray MP3/ADTS sync word and
@@ -509,7 +527,7 @@ impl SymphoniaReader {
             std::mem::swap(out, &mut self.pending);
             return Ok(out.len() / usize::from(self.spec.channels));
         }
-        let result = match catch_unwind(AssertUnwindSafe(|| self.decode_next(out, None))) {
+        let result = match crate::error::catch_quietly(|| self.decode_next(out, None)) {
             Ok(Ok(0)) => {
                 self.state = State::Ended;
                 self.check_complete().map(|()| 0)

@@ -15,7 +15,6 @@ use super::decode::{
 use super::pcm_file::{self, PcmFile};
 use super::{AudioError, Result};
 use std::io::{Seek, SeekFrom};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::io::MediaSource;
@@ -65,7 +64,7 @@ pub(crate) fn stream_digest_of(
         return pcm.raw_digest().ok_or(AudioError::NoTrack);
     }
     let head = head[..n].to_vec();
-    match catch_unwind(AssertUnwindSafe(|| digest_packets(source, ext, &head))) {
+    match crate::error::catch_quietly(|| digest_packets(source, ext, &head)) {
         Ok(r) => r,
         Err(payload) => Err(AudioError::Corrupt(panic_message(&*payload))),
     }

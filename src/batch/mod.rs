@@ -263,7 +263,19 @@ pub fn stamp_batch(
     let shared = Mutex::new((catalogue, HashMap::<String, u32>::new()));
     let run_one = |job: &Job| -> Record {
         let t0 = Instant::now();
-        let mut rec = stamp_one(job, opts, &key_fp, &tag, &shared);
+        // A panic in one file's job is that file's failure.
+        let mut rec = crate::error::catch_quietly(|| stamp_one(job, opts, &key_fp, &tag, &shared))
+            .unwrap_or_else(|payload| {
+                let input = &job.input.path;
+                Record::failed(
+                    input,
+                    format!(
+                        "{}: internal error while processing this file (a bug in earmark; please report it): {}",
+                        input.display(),
+                        crate::error::panic_text(&*payload)
+                    ),
+                )
+            });
         rec.elapsed = t0.elapsed().as_secs_f64();
         progress.file_done(&job.input.path, job.input.bytes, rec.seconds);
         rec
@@ -425,7 +437,7 @@ pub fn verify_batch(
         found
             .par_iter()
             .map(|f| {
-                let item = match verify_file(&f.path, opts) {
+                let item = match crate::error::per_file(&f.path, || verify_file(&f.path, opts)) {
                     Ok(o) => VerifyItem::Done(Box::new(o)),
                     Err(e) => VerifyItem::Failed(f.path.clone(), e),
                 };

@@ -37,6 +37,20 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    // A panic inside a per-file job becomes that file's error (see
+    // earmark::error::per_file): only panics nothing catches are printed.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !earmark::error::panic_is_caught() {
+            default_hook(info);
+        }
+    }));
+    // Ctrl-C or a kill: remove this run's temporary files (a long stamp
+    // can have hundreds of MB in one), then exit as interrupted.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("earmark: interrupted; temporary files removed");
+        earmark::output::exit_removing_temps(130)
+    });
     match cli.command {
         Command::Keygen(a) => keygen(&a),
         Command::Stamp(a) => stamp(&a),
@@ -176,7 +190,8 @@ fn stamp(a: &args::StampArgs) -> i32 {
         ));
     }
     let out = FileOutput::to(a.out.clone()).force(a.force);
-    match earmark::stamp_file(&a.inputs[0], &out, &opts) {
+    let input = &a.inputs[0];
+    match earmark::error::per_file(input, || earmark::stamp_file(input, &out, &opts)) {
         Ok(outcome) => {
             print::stamp(&outcome, a.json);
             0
@@ -247,7 +262,8 @@ fn tag(a: &args::TagArgs) -> i32 {
                 .map(|n| dir.join(n)),
             None => a.out.clone(),
         };
-        match earmark::tag_file(input, &FileOutput::to(path).force(a.force), &opts) {
+        let out = FileOutput::to(path).force(a.force);
+        match earmark::error::per_file(input, || earmark::tag_file(input, &out, &opts)) {
             Ok(o) => print::tag(&o, a.json),
             Err(e) => {
                 if a.json {
@@ -282,7 +298,7 @@ fn inspect(a: &args::InspectArgs) -> i32 {
     };
     let mut status = Status::Ok;
     for path in &a.files {
-        let s = match earmark::inspect_file(path, &opts) {
+        let s = match earmark::error::per_file(path, || earmark::inspect_file(path, &opts)) {
             Ok(o) => {
                 print::inspect(&o, a.json);
                 o.status()
@@ -367,6 +383,16 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         }
     }
     status.code()
+}
+
+/// Removes a SQLite catalogue this run created, with its journal files.
+fn remove_catalogue_files(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(name));
+    }
 }
 
 /// Writes JSON Lines atomically (temporary file, then rename).
@@ -488,19 +514,32 @@ fn catalogue(c: args::CatalogueCommand) -> i32 {
             }
         }
         args::CatalogueCommand::Merge { inputs, into } => {
+            // Every input must open before the target is touched, and a
+            // target this command created is removed again if the merge
+            // fails: a failed merge leaves no new file behind.
+            let mut sources = Vec::with_capacity(inputs.len());
+            for p in &inputs {
+                match open(p) {
+                    Ok(c) => sources.push(c),
+                    Err(e) => return fail(e),
+                }
+            }
+            let created = !into.exists();
             let mut target = match Catalogue::open(&into) {
                 Ok(c) => c,
                 Err(e) => return fail(format!("{}: {e}", into.display())),
             };
             let mut total = 0;
-            for p in &inputs {
-                let src = match open(p) {
-                    Ok(c) => c,
-                    Err(e) => return fail(e),
-                };
-                match target.merge_from(&src) {
+            for (p, src) in inputs.iter().zip(&sources) {
+                match target.merge_from(src) {
                     Ok(n) => total += n,
-                    Err(e) => return fail(format!("{}: {e}", p.display())),
+                    Err(e) => {
+                        drop(target);
+                        if created {
+                            remove_catalogue_files(&into);
+                        }
+                        return fail(format!("{}: {e}", p.display()));
+                    }
                 }
             }
             out!(

@@ -156,11 +156,16 @@ pub fn verify_json(o: &Verification, entries: &[Entry]) -> serde_json::Value {
 
 /// Prints a verify result.
 pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[PublicKey]) {
+    for w in &o.warnings {
+        eprintln!("earmark: warning: {w}");
+    }
     if as_json {
         out!("{}", verify_json(o, entries));
         return;
     }
-    let status = if o.marked {
+    let status = if o.marked && o.trusted_signer == Some(false) {
+        "MARKED, NOT BY A KEY YOU TRUST (--trust)"
+    } else if o.marked {
         "MARKED"
     } else if o.too_short {
         "CANNOT TELL (shorter than one marker unit of 2.3 s)"

@@ -135,6 +135,97 @@ pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block
     }
 }
 
+/// Checks the length fields inside the Vorbis comment and picture blocks
+/// against their block before any reader sees them: symphonia allocates
+/// what a 32-bit length declares, so a 54-byte file can ask for 4 GiB and
+/// abort the process. An `InvalidData` error names the field; a file whose
+/// block list itself is broken is left to the readers (they report it).
+pub(crate) fn check_metadata<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<()> {
+    let Ok(list) = blocks(r) else {
+        return r.seek(SeekFrom::Start(0)).map(|_| ());
+    };
+    for b in list {
+        let mut f = Fields {
+            r: &mut *r,
+            at: b.at + 4,
+            end: b.at + 4 + b.len,
+        };
+        match b.kind {
+            VORBIS_COMMENT => {
+                let vendor = f.u32_le("the vendor string length")?;
+                f.skip(vendor, "the vendor string")?;
+                let count = f.u32_le("the comment count")?;
+                if u64::from(count) * 4 > f.end - f.at {
+                    return Err(bad(format!(
+                        "the Vorbis comment block declares {count} comments, more than its {} bytes can hold",
+                        b.len
+                    )));
+                }
+                for i in 1..=count {
+                    let len = f.u32_le("a comment length")?;
+                    f.skip(len, &format!("comment {i}"))?;
+                }
+            }
+            PICTURE => {
+                f.u32_be("the picture type")?;
+                let mime = f.u32_be("the picture MIME type length")?;
+                f.skip(mime, "the picture MIME type")?;
+                let desc = f.u32_be("the picture description length")?;
+                f.skip(desc, "the picture description")?;
+                f.skip(16, "the picture dimensions")?;
+                let data = f.u32_be("the picture data length")?;
+                f.skip(data, "the picture data")?;
+            }
+            _ => {}
+        }
+    }
+    r.seek(SeekFrom::Start(0))?;
+    Ok(())
+}
+
+fn bad(what: String) -> io::Error {
+    invalid(format!("corrupt FLAC metadata: {what}"))
+}
+
+/// A cursor over one block's body that never reads or skips past it.
+struct Fields<'a, R: ?Sized> {
+    r: &'a mut R,
+    at: u64,
+    end: u64,
+}
+
+impl<R: Read + Seek + ?Sized> Fields<'_, R> {
+    fn bytes4(&mut self, what: &str) -> io::Result<[u8; 4]> {
+        if self.at + 4 > self.end {
+            return Err(bad(format!("{what} runs past the end of its block")));
+        }
+        self.r.seek(SeekFrom::Start(self.at))?;
+        let mut b = [0u8; 4];
+        self.r.read_exact(&mut b)?;
+        self.at += 4;
+        Ok(b)
+    }
+
+    fn u32_le(&mut self, what: &str) -> io::Result<u32> {
+        self.bytes4(what).map(u32::from_le_bytes)
+    }
+
+    fn u32_be(&mut self, what: &str) -> io::Result<u32> {
+        self.bytes4(what).map(u32::from_be_bytes)
+    }
+
+    fn skip(&mut self, len: u32, what: &str) -> io::Result<()> {
+        let left = self.end - self.at;
+        if u64::from(len) > left {
+            return Err(bad(format!(
+                "{what} claims {len} bytes; only {left} are left in its block"
+            )));
+        }
+        self.at += u64::from(len);
+        Ok(())
+    }
+}
+
 /// The metadata blocks of a small FLAC file in memory, as `(type, body)`.
 pub(crate) fn blocks_in(bytes: &[u8]) -> io::Result<Vec<FlacBlock>> {
     let list = blocks(&mut io::Cursor::new(bytes))?;

@@ -235,7 +235,9 @@ impl Container {
 
     /// Recognises the container of a stream positioned anywhere: reads its
     /// start (and, after an ID3v2 tag, the bytes that follow the tag) and
-    /// leaves it at the start.
+    /// leaves it at the start. A FLAC file whose comment or picture blocks
+    /// declare lengths they do not hold is an `InvalidData` error here,
+    /// before any reader allocates for them.
     pub fn of_reader<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Option<Container>> {
         r.seek(SeekFrom::Start(0))?;
         let mut head = [0u8; SNIFF_BYTES];
@@ -250,6 +252,10 @@ impl Container {
                     found = Some(Container::Flac);
                 }
             }
+        }
+        if found == Some(Container::Flac) {
+            // Before any reader allocates what a length field declares.
+            flac::check_metadata(r)?;
         }
         r.seek(SeekFrom::Start(0))?;
         Ok(found)

@@ -93,6 +93,61 @@ pub(crate) fn list_top<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<(Vec<Mp
     Ok((boxes, file_len))
 }
 
+/// The boxes inside `parent`, from `skip` bytes after its header (4 for a
+/// full box such as `meta`).
+fn children<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    parent: &Mp4Box,
+    skip: u64,
+) -> io::Result<Vec<Mp4Box>> {
+    let end = parent.at.saturating_add(parent.len);
+    let mut at = parent.at + parent.header + skip;
+    let mut out = Vec::new();
+    while let Some(b) = header_at(r, at, end)? {
+        if b.len < b.header || b.at.saturating_add(b.len) > end || out.len() == MAX_BOXES {
+            return Err(invalid(format!(
+                "MP4 box '{}' at byte {at} has an impossible size {}",
+                String::from_utf8_lossy(&b.kind),
+                b.len
+            )));
+        }
+        out.push(b);
+        at = b.at + b.len;
+    }
+    Ok(out)
+}
+
+/// The room the tag list has in place: the bytes of `moov.udta.meta.ilst`
+/// together with the `free` boxes right before and after it (what a tag
+/// writer may reuse without moving the audio); `None` when there is no
+/// `ilst`.
+pub(crate) fn ilst_room<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Option<u64>> {
+    let (top, _) = list_top(r)?;
+    let find = |list: &[Mp4Box], kind: &[u8; 4]| list.iter().find(|b| &b.kind == kind).copied();
+    let Some(moov) = find(&top, b"moov") else {
+        return Ok(None);
+    };
+    let Some(udta) = find(&children(r, &moov, 0)?, b"udta") else {
+        return Ok(None);
+    };
+    let Some(meta) = find(&children(r, &udta, 0)?, b"meta") else {
+        return Ok(None);
+    };
+    let inside = children(r, &meta, 4)?;
+    let Some(i) = inside.iter().position(|b| &b.kind == b"ilst") else {
+        return Ok(None);
+    };
+    let mut first = i;
+    while first > 0 && &inside[first - 1].kind == b"free" {
+        first -= 1;
+    }
+    let mut last = i;
+    while last + 1 < inside.len() && &inside[last + 1].kind == b"free" {
+        last += 1;
+    }
+    Ok(Some(inside[first..=last].iter().map(|b| b.len).sum()))
+}
+
 /// Whether `b` is a `uuid` box with user type `uuid`.
 fn is_uuid<R: Read + Seek + ?Sized>(r: &mut R, b: &Mp4Box, uuid: &[u8; 16]) -> io::Result<bool> {
     if &b.kind != b"uuid" || b.len < b.header + 16 {

@@ -187,13 +187,13 @@ where
     }
     // The SDK parses untrusted bytes: a panic in it is a broken manifest,
     // not a crash of the caller.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let result = crate::error::catch_quietly(|| {
         let reader = Reader::from_context(context);
         match sidecar {
             Some((_, bytes)) => reader.with_manifest_data_and_stream(bytes, format, stream),
             None => reader.with_stream(format, stream),
         }
-    }))
+    })
     .map_err(|_| CredentialsError::other("C2PA: the manifest store could not be parsed"))?;
     let reader = match result {
         Ok(r) => r,

@@ -28,7 +28,7 @@ use lofty::TextEncoding;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// Vorbis comment / `TXXX` / freeform names of the machine-readable fields.
 const DATA_MINING: &str = "DATA_MINING";
@@ -47,6 +47,37 @@ fn parse_options() -> ParseOptions {
 
 fn write_options() -> WriteOptions {
     WriteOptions::default().preferred_padding(1024)
+}
+
+/// Freeform item that only pads the MP4 tag list (see
+/// [`avoid_eight_byte_gap`]).
+const MP4_PADDING_ITEM: &str = "EARMARK_PADDING";
+
+/// lofty 0.25 panics (`size > ATOM_HEADER_LEN` in its `free` atom writer)
+/// when the new tag list is exactly 8 bytes smaller than the room the old
+/// one had: it fills the gap with a `free` box, and the smallest box is 8
+/// bytes of header alone. Such a list gets a small padding item, which
+/// moves its size off that one value. Reported upstream in the issue note.
+fn avoid_eight_byte_gap<F: Read + Seek>(file: &mut F, ilst: &mut Ilst) -> io::Result<()> {
+    let Some(room) = crate::container::mp4::ilst_room(file)? else {
+        return Ok(());
+    };
+    let size = |ilst: &Ilst| -> io::Result<u64> {
+        let mut bytes = Vec::new();
+        ilst.dump_to(&mut bytes, write_options())
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(bytes.len() as u64)
+    };
+    if room.checked_sub(size(ilst)?) == Some(8) {
+        ilst.insert(Atom::new(
+            AtomIdent::Freeform {
+                mean: "com.apple.iTunes".into(),
+                name: MP4_PADDING_ITEM.into(),
+            },
+            AtomData::UTF8(" ".repeat(16)),
+        ));
+    }
+    Ok(())
 }
 
 /// Standard tags read from a source file, to carry into an output of another
@@ -411,6 +442,8 @@ pub fn write_declaration(
                 .or_else(|| carried.map(|c| Ilst::from(c.tag.clone())))
                 .unwrap_or_default();
             declare_ilst(&mut ilst, decl, manifest);
+            file.seek(SeekFrom::Start(0))?;
+            avoid_eight_byte_gap(file, &mut ilst)?;
             mp4.set_ilst(ilst);
             file.seek(SeekFrom::Start(0))?;
             mp4.save_to(file, write_options())?;
@@ -546,13 +579,16 @@ impl FileMetadata {
     }
 }
 
-fn id3_carrier(tag: &Id3v2Tag, name: &str) -> (Carrier, Option<String>, Vec<String>) {
+fn id3_carrier(tag: &Id3v2Tag, name: &str) -> (Carrier, Vec<String>, Vec<String>) {
     let mut c = Carrier::named(name);
     c.data_mining = tag.get_user_text(DATA_MINING).map(str::to_string);
     c.tdm_reservation = tag.get_user_text(TDM_RESERVATION).map(str::to_string);
     c.tdm_policy = tag.get_user_text(TDM_POLICY).map(str::to_string);
     c.copyright = tag.get_text(&id("TCOP")).map(str::to_string);
     let mut xmp_packets = Vec::new();
+    // Every TXXX:EARMARK_MANIFEST (normally one; more is a conflict that
+    // verify reports).
+    let mut manifests = Vec::new();
     for f in tag.iter() {
         match f {
             Frame::Binary(b) if b.id().as_str() == "USER" && b.data.len() > 4 => {
@@ -580,21 +616,25 @@ fn id3_carrier(tag: &Id3v2Tag, name: &str) -> (Carrier, Option<String>, Vec<Stri
             Frame::Private(p) if p.owner == XMP_OWNER => {
                 xmp_packets.push(String::from_utf8_lossy(&p.private_data).into_owned());
             }
+            Frame::UserText(t) if t.description == MANIFEST_KEY => {
+                manifests.push(t.content.to_string());
+            }
             _ => {}
         }
     }
-    let manifest = tag.get_user_text(MANIFEST_KEY).map(str::to_string);
-    (c, manifest, xmp_packets)
+    (c, manifests, xmp_packets)
 }
 
-fn vorbis_carrier(vc: &VorbisComments) -> (Carrier, Option<String>) {
+/// The carrier and every manifest value (normally one; more is a conflict
+/// that verify reports).
+fn vorbis_carrier(vc: &VorbisComments) -> (Carrier, Vec<String>) {
     let mut c = Carrier::named("Vorbis comments");
     c.data_mining = vc.get(DATA_MINING).map(str::to_string);
     c.tdm_reservation = vc.get(TDM_RESERVATION).map(str::to_string);
     c.tdm_policy = vc.get(TDM_POLICY).map(str::to_string);
     c.copyright = vc.get("COPYRIGHT").map(str::to_string);
     c.notice = vc.get("LICENSE").map(str::to_string);
-    (c, vc.get(MANIFEST_KEY).map(str::to_string))
+    (c, vc.get_all(MANIFEST_KEY).map(str::to_string).collect())
 }
 
 fn ilst_text(ilst: &Ilst, ident: &AtomIdent<'_>) -> Option<String> {
@@ -604,14 +644,25 @@ fn ilst_text(ilst: &Ilst, ident: &AtomIdent<'_>) -> Option<String> {
     })
 }
 
-fn ilst_carrier(ilst: &Ilst) -> (Carrier, Option<String>) {
+fn ilst_carrier(ilst: &Ilst) -> (Carrier, Vec<String>) {
     let mut c = Carrier::named("MP4 ilst");
     c.data_mining = ilst_text(ilst, &freeform(DATA_MINING));
     c.tdm_reservation = ilst_text(ilst, &freeform(TDM_RESERVATION));
     c.tdm_policy = ilst_text(ilst, &freeform(TDM_POLICY));
     c.copyright = ilst_text(ilst, &AtomIdent::Fourcc(*b"cprt"));
     c.notice = ilst_text(ilst, &freeform("LICENSE"));
-    (c, ilst_text(ilst, &freeform(MANIFEST_KEY)))
+    let manifests = ilst
+        .get(&freeform(MANIFEST_KEY))
+        .map(|atom| {
+            atom.data()
+                .filter_map(|d| match d {
+                    AtomData::UTF8(s) | AtomData::UTF16(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (c, manifests)
 }
 
 /// The standard tags of a parsed file (title, artist, album, ISRC, artwork).

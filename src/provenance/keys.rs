@@ -439,8 +439,15 @@ pub fn read_public_key(path: impl AsRef<Path>) -> Result<PublicKey, KeyError> {
     PublicKey::from_pem(&text).map_err(|e| e.with_path(path))
 }
 
+/// Largest key file read, bytes (a PEM key is under 200 bytes; bundles of
+/// public keys stay far below this).
+const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
+
 fn read_text(path: &Path) -> Result<String, KeyError> {
-    let bytes = fs::read(path).map_err(|e| KeyError::at(path, KeyErrorKind::Io(e)))?;
+    // Regular files only, and bounded: a FIFO or /dev/zero given as a key
+    // fails at once instead of blocking or filling memory.
+    let bytes = crate::output::read_bounded(path, MAX_KEY_FILE_BYTES, "a key file")
+        .map_err(|e| KeyError::at(path, KeyErrorKind::Io(e)))?;
     // Lossy: a binary (e.g. DER) file then simply has no PEM block in it.
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
