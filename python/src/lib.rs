@@ -9,8 +9,6 @@
 //! Modules: [`source`] (what the caller handed over: a path, bytes or an
 //! array), [`keys`] (PEM text or files), [`screen`] (the worker pool).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -67,29 +65,34 @@ impl Failure {
     }
 }
 
-/// Runs engine work, turning a panic into a [`Failure`] about `name`.
+/// Runs engine work, turning a panic into a [`Failure`] about `name` (the
+/// engine's own per-file guard, so its panic hook logic applies).
 pub(crate) fn guarded<T>(
     name: Option<&str>,
     work: impl FnOnce() -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    match catch_unwind(AssertUnwindSafe(work)) {
+    match earmark::error::catch_quietly(work) {
         Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            Err(Failure::new(
-                name.map(str::to_string),
-                format!("internal error in earmark (please report it): {what}"),
-            ))
-        }
+        Err(panic) => Err(Failure::new(
+            name.map(str::to_string),
+            format!(
+                "internal error in earmark (please report it): {}",
+                earmark::error::panic_text(&*panic)
+            ),
+        )),
     }
 }
 
 #[pymodule]
 fn _earmark(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // This extension's own copy of std: a panic the engine catches (and
+    // turns into an EarmarkError) prints nothing; any other still does.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !earmark::error::panic_is_caught() {
+            default_hook(info);
+        }
+    }));
     m.add("EarmarkError", m.py().get_type::<EarmarkError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(source::verify, m)?)?;
