@@ -1834,7 +1834,7 @@ fn interrupted_stamps_leave_no_temporary_files() {
     }
 }
 
-/// FLAC files of a few dozen bytes whose Vorbis comment or picture block
+/// FLAC and Ogg files of a few dozen bytes whose Vorbis comment or picture
 /// declares a 4 GiB field: under a 2 GB address-space limit every command
 /// fails with a one-line error naming the file (before the fix symphonia
 /// tried to allocate the 4 GiB and the process aborted, exit 134).
@@ -1867,6 +1867,19 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
     let mut picture = 3u32.to_be_bytes().to_vec();
     picture.extend_from_slice(&huge.to_be_bytes());
     picture.extend_from_slice(b"abcd");
+    // The same in an Ogg Vorbis comment header (symphonia allocated it too).
+    let mut vorbis_comment = b"\x03vorbis".to_vec();
+    vorbis_comment.extend_from_slice(&comment);
+    vorbis_comment.extend_from_slice(b"xx");
+    let mut ident = b"\x01vorbis".to_vec();
+    ident.extend_from_slice(&0u32.to_le_bytes());
+    ident.push(2);
+    ident.extend_from_slice(&44_100u32.to_le_bytes());
+    ident.extend_from_slice(&[0, 0, 0, 0, 0x00, 0xf4, 0x01, 0x00, 0, 0, 0, 0, 0xb8, 1]);
+    let ogg = d.join("comment.ogg");
+    let mut bytes = ogg_page(&ident, 0, 2);
+    bytes.extend(ogg_page(&vorbis_comment, 1, 0));
+    fs::write(&ogg, bytes).unwrap();
     let cases = [
         (
             flac("comment.flac", 4, &comment),
@@ -1876,6 +1889,7 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
             flac("picture.flac", 6, &picture),
             "picture MIME type claims 4294967280 bytes",
         ),
+        (ogg, "comment 1 claims 4294967280 bytes"),
     ];
     for (path, cause) in &cases {
         for args in [
@@ -1901,7 +1915,35 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             };
-            run.expect_one_line_error(&[s(path), "corrupt FLAC metadata", cause]);
+            run.expect_one_line_error(&[s(path), "corrupt", cause]);
         }
     }
+}
+
+/// One Ogg page (serial 1) holding `packet` whole, with its CRC.
+fn ogg_page(packet: &[u8], sequence: u32, header_type: u8) -> Vec<u8> {
+    let mut page = b"OggS".to_vec();
+    page.extend_from_slice(&[0, header_type]);
+    page.extend_from_slice(&0u64.to_le_bytes());
+    page.extend_from_slice(&1u32.to_le_bytes());
+    page.extend_from_slice(&sequence.to_le_bytes());
+    page.extend_from_slice(&[0; 4]);
+    let mut segments = vec![255u8; packet.len() / 255];
+    segments.push((packet.len() % 255) as u8);
+    page.push(segments.len() as u8);
+    page.extend_from_slice(&segments);
+    page.extend_from_slice(packet);
+    let mut crc = 0u32;
+    for &b in &page {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
 }

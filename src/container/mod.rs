@@ -2,7 +2,8 @@
 //! bytes, or from its name), which file names count as audio, and walkers
 //! over the structures other modules edit or check (crate-internal): RIFF/RF64
 //! and IFF chunks (`riff.rs`), MP4 boxes (`mp4.rs`), FLAC metadata blocks
-//! (`flac.rs`) and the ID3v2 header (`id3.rs`).
+//! (`flac.rs`), Ogg pages up to the comment header (`ogg.rs`) and the ID3v2
+//! header (`id3.rs`).
 //!
 //! Nothing here decodes audio or parses tags: decoding is `audio`'s job,
 //! tags are `metadata`'s. Walkers read headers only and never allocate from
@@ -11,6 +12,7 @@
 pub(crate) mod flac;
 pub(crate) mod id3;
 pub(crate) mod mp4;
+pub(crate) mod ogg;
 pub(crate) mod riff;
 
 use serde::Serialize;
@@ -235,9 +237,10 @@ impl Container {
 
     /// Recognises the container of a stream positioned anywhere: reads its
     /// start (and, after an ID3v2 tag, the bytes that follow the tag) and
-    /// leaves it at the start. A FLAC file whose comment or picture blocks
-    /// declare lengths they do not hold is an `InvalidData` error here,
-    /// before any reader allocates for them.
+    /// leaves it at the start. A FLAC file whose comment or picture blocks,
+    /// or an Ogg Vorbis/Opus file whose comment header, declare lengths they
+    /// do not hold is an `InvalidData` error here, before any reader
+    /// allocates for them.
     pub fn of_reader<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Option<Container>> {
         r.seek(SeekFrom::Start(0))?;
         let mut head = [0u8; SNIFF_BYTES];
@@ -253,9 +256,11 @@ impl Container {
                 }
             }
         }
-        if found == Some(Container::Flac) {
-            // Before any reader allocates what a length field declares.
-            flac::check_metadata(r)?;
+        // Before any reader allocates what a length field declares.
+        match found {
+            Some(Container::Flac) => flac::check_metadata(r)?,
+            Some(Container::OggVorbis | Container::Opus) => ogg::check_comments(r)?,
+            _ => {}
         }
         r.seek(SeekFrom::Start(0))?;
         Ok(found)
