@@ -538,18 +538,7 @@ where
 
 /// Warnings about the input itself.
 fn reader_warnings(reader: &AudioReader, stamped: &mut Stamped) {
-    if reader.skipped_packets() > 0 {
-        stamped.warnings.push(format!(
-            "{} undecodable packets in the input were skipped",
-            reader.skipped_packets()
-        ));
-    }
-    if reader.non_finite_samples() > 0 {
-        stamped.warnings.push(format!(
-            "{} samples of the input were NaN or infinite; they were written as silence (0), as no file should hold them",
-            reader.non_finite_samples()
-        ));
-    }
+    stamped.warnings.extend(reader.warnings());
 }
 
 /// Decodes `reader` through `stamper`, handing each marked chunk to `sink`

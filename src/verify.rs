@@ -1013,16 +1013,19 @@ fn verify_audio(
         verifier.process(&chunk);
     }
     verifier.encoded = reader.encoded_digest();
-    match verifier.finish() {
-        Finished::Complete(v) => Ok(v),
+    let warnings = reader.warnings();
+    let mut v = match verifier.finish() {
+        Finished::Complete(v) => v,
         Finished::SealPass(mut pass) => {
             let mut reader = reader.rewind(hint, ReadOptions::default())?;
             while reader.read_chunk(&mut chunk)? > 0 {
                 pass.process(&chunk);
             }
-            Ok(pass.finish())
+            pass.finish()
         }
-    }
+    };
+    v.warnings.extend(warnings);
+    Ok(v)
 }
 
 /// The sidecar manifest at `path`, if there is one (a regular file of at

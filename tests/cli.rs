@@ -1947,3 +1947,47 @@ fn ogg_page(packet: &[u8], sequence: u32, header_type: u8) -> Vec<u8> {
     page[22..26].copy_from_slice(&crc.to_le_bytes());
     page
 }
+
+/// A WAV whose data size field undercounts the audio (a wrapped 32-bit
+/// size past 4 GiB, or 0 from a stream that was never finished) is read to
+/// the end, with a warning, by verify and stamp alike: never silently cut.
+#[test]
+fn wav_sizes_that_undercount_the_audio_are_reported_and_read_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = fixed_key(d, "artist", 71);
+    let full = d.join("full.wav");
+    write_wav16(&full, &excerpt(&test_audio(ROCK), 0.0, 8.0));
+    let bytes = fs::read(&full).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+    let size = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    for (name, declared) in [("wrapped.wav", size / 2), ("unfinished.wav", 0)] {
+        let mut b = bytes.clone();
+        b[at..at + 4].copy_from_slice(&declared.to_le_bytes());
+        let path = d.join(name);
+        fs::write(&path, b).unwrap();
+        let run = earmark(["verify", s(&path), "--json"]);
+        run.expect_code(1);
+        let v = run.json();
+        assert!((v["seconds"].as_f64().unwrap() - 8.0).abs() < 0.01, "{v}");
+        assert_contains(
+            v["warnings"][0].as_str().unwrap_or_default(),
+            &format!("declares {declared} bytes, but audio runs on to the end of the file"),
+        );
+        assert_contains(&run.stderr, "warning");
+        let out = d.join(format!("{name}.flac"));
+        let run = earmark([
+            "stamp",
+            s(&path),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--no-c2pa",
+        ]);
+        run.expect_code(0);
+        assert_contains(&run.stderr, "audio runs on to the end of the file");
+        let back = decode(&out);
+        assert_eq!(back.frames(), 8 * back.sample_rate as usize);
+    }
+}

@@ -320,6 +320,29 @@ impl AudioReader {
         self.non_finite
     }
 
+    /// What the user should know about how the input was read: a header
+    /// size that was not believed, NaN or infinite samples given out as 0,
+    /// undecodable packets skipped.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Inner::Pcm(p) = &self.inner {
+            out.extend(p.size_note().map(str::to_string));
+        }
+        if self.skipped_packets() > 0 {
+            out.push(format!(
+                "{} undecodable packets in the input were skipped",
+                self.skipped_packets()
+            ));
+        }
+        if self.non_finite > 0 {
+            out.push(format!(
+                "{} samples of the input were NaN or infinite; they were read as silence (0), as no file should hold them",
+                self.non_finite
+            ));
+        }
+        out
+    }
+
     /// Packets skipped because they failed to decode.
     pub fn skipped_packets(&self) -> u64 {
         match &self.inner {

@@ -57,6 +57,9 @@ pub(crate) struct PcmLayout {
     data_len: u64,
     /// Frames the header declares, when it does.
     declared_frames: Option<u64>,
+    /// Why the header's size was not believed (see
+    /// [`crate::container::riff::Chunks::data_size_wrong`]).
+    size_note: Option<String>,
 }
 
 impl PcmLayout {
@@ -146,6 +149,12 @@ fn wav_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Opt
         data_at: data.data_at(),
         data_len: data.len / frame * frame,
         declared_frames: data.declared.map(|d| d / frame),
+        size_note: chunks.data_size_wrong.map(|declared| {
+            format!(
+                "the WAV data chunk declares {declared} bytes, but audio runs on to the end of the file ({} bytes): read to the end (a WAV over 4 GiB, or one whose writer never filled in its size)",
+                data.len
+            )
+        }),
     }))
 }
 
@@ -225,6 +234,7 @@ fn aiff_layout<R: Read + Seek + ?Sized>(r: &mut R, chunks: &Chunks) -> Result<Op
         data_at,
         data_len,
         declared_frames: Some(frames),
+        size_note: None,
     }))
 }
 
@@ -293,6 +303,11 @@ impl<R: Read + Seek> PcmFile<R> {
             channels: spec.channels,
             codec: spec.codec,
         })
+    }
+
+    /// Why the header's data size was not believed, if it was not.
+    pub(crate) fn size_note(&self) -> Option<&str> {
+        self.layout.size_note.as_deref()
     }
 
     /// Frames the header declares that the stream does not hold.
@@ -441,6 +456,7 @@ mod tests {
                 data_at: 0,
                 data_len: 0,
                 declared_frames: None,
+                size_note: None,
             }
             .codec()
         };

@@ -85,6 +85,12 @@ pub(crate) struct Chunks {
     pub list: Vec<Chunk>,
     /// Length of the whole stream.
     pub file_len: u64,
+    /// A WAVE `data` chunk whose size field is wrong: it declares this many
+    /// bytes, but what follows them is not a chunk (audio runs on to the end
+    /// of the file: a WAV over 4 GiB whose 32-bit size wrapped, or a stream
+    /// whose writer never came back to fill the size in). Its chunk is then
+    /// listed to the end of the file.
+    pub data_size_wrong: Option<u64>,
 }
 
 impl Chunks {
@@ -123,6 +129,7 @@ pub(crate) fn list<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Chunks> {
     let form = [head[8], head[9], head[10], head[11]];
     let mut list = Vec::new();
     let mut ds64_data: Option<u64> = None;
+    let mut data_size_wrong = None;
     let mut at = 12u64;
     while at + 8 <= file_len {
         if list.len() == MAX_CHUNKS {
@@ -155,14 +162,24 @@ pub(crate) fn list<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Chunks> {
         }
         let room = file_len - at - 8;
         let len = declared.map_or(room, |d| d.min(room));
-        let chunk = Chunk {
+        let mut chunk = Chunk {
             at,
             id,
             len,
             declared,
         };
+        if &id == b"data" && !is_64 && order == Order::Little && !chunk.is_truncated() {
+            // An empty data chunk with more after it is a stream whose size
+            // was never filled in, even if the audio starts with silence.
+            if let Some(d) = declared.filter(|&d| !follows_a_chunk(r, chunk.end(), file_len, d > 0))
+            {
+                data_size_wrong = Some(d);
+                chunk.len = room;
+                chunk.declared = None;
+            }
+        }
         list.push(chunk);
-        if chunk.is_truncated() || declared.is_none() {
+        if chunk.is_truncated() || chunk.declared.is_none() {
             break;
         }
         at = chunk.end();
@@ -173,7 +190,30 @@ pub(crate) fn list<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Chunks> {
         is_64,
         list,
         file_len,
+        data_size_wrong,
     })
+}
+
+/// Whether what follows a `data` chunk ending at `end` is the end of the
+/// file or something that can be a chunk (a header with a printable id, or,
+/// when `zeros_pad`, zero padding some writers leave). Bytes that are
+/// neither are audio the size field failed to count.
+fn follows_a_chunk<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    end: u64,
+    file_len: u64,
+    zeros_pad: bool,
+) -> bool {
+    if end >= file_len {
+        return true;
+    }
+    let mut id = [0u8; 4];
+    let got = r
+        .seek(SeekFrom::Start(end))
+        .and_then(|_| read_up_to(r, &mut id))
+        .unwrap_or(0);
+    let id = &id[..got];
+    (zeros_pad && id.iter().all(|&b| b == 0)) || id.iter().all(|&b| (0x20..=0x7e).contains(&b))
 }
 
 /// Reads a chunk's data, refusing anything longer than `max` bytes (chunks
@@ -416,6 +456,46 @@ mod tests {
             "chunks after a 64-bit data chunk"
         );
         assert!(list(&mut io::Cursor::new(b"RIFX\0\0\0\0WAVE")).is_err());
+    }
+
+    /// A data size that leaves audio uncounted (a wrapped 32-bit size, a
+    /// stream whose size was left at 0) is not believed: the chunk runs to
+    /// the end and the wrong size is reported. A chunk or zero padding after
+    /// the declared end is believed.
+    #[test]
+    fn data_sizes_that_leave_audio_uncounted_are_not_believed() {
+        let audio: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) | 0x80).collect();
+        let wrapped = riff(b"RIFF", &[(b"fmt ", 2, b"ab"), (b"data", 16, &audio)]);
+        let c = list(&mut io::Cursor::new(&wrapped)).unwrap();
+        assert_eq!(c.data_size_wrong, Some(16));
+        let data = c.find(b"data").unwrap();
+        assert_eq!((data.len, data.declared), (64, None));
+
+        let mut silent_start = vec![0u8; 8];
+        silent_start.extend_from_slice(&audio);
+        let unfinished = riff(b"RIFF", &[(b"fmt ", 2, b"ab"), (b"data", 0, &silent_start)]);
+        let c = list(&mut io::Cursor::new(&unfinished)).unwrap();
+        assert_eq!(c.data_size_wrong, Some(0));
+        assert_eq!(c.find(b"data").unwrap().len, 72);
+
+        let honest = riff(
+            b"RIFF",
+            &[
+                (b"fmt ", 2, b"ab"),
+                (b"data", 4, b"0123"),
+                (b"LIST", 4, b"INFO"),
+            ],
+        );
+        let c = list(&mut io::Cursor::new(&honest)).unwrap();
+        assert_eq!(c.data_size_wrong, None);
+        assert_eq!(c.find(b"data").unwrap().len, 4);
+        let padded = riff(
+            b"RIFF",
+            &[(b"fmt ", 2, b"ab"), (b"data", 4, b"0123\0\0\0\0\0\0\0\0")],
+        );
+        let c = list(&mut io::Cursor::new(&padded)).unwrap();
+        assert_eq!(c.data_size_wrong, None);
+        assert_eq!(c.find(b"data").unwrap().len, 4);
     }
 
     #[test]
