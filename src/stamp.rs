@@ -409,10 +409,12 @@ fn embed_warnings(
             2.0 * unit
         ));
     }
-    // A handful of limited peaks in a loud master is inaudible; say so only
-    // when it is more than one sample in a thousand.
+    // Holding the marker back at a loud master's peaks changes nothing
+    // audible (the marker is far below the music there); say so only when
+    // it happens to more than one sample in a hundred, where the marker
+    // itself is weakened.
     let samples = frames * u64::from(channels);
-    if stats.clipped * 1000 > samples {
+    if stats.clipped * 100 > samples {
         // The embedder never takes a sample beyond full scale or beyond
         // the master's own level there, whichever is higher.
         warnings.push(format!(

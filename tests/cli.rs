@@ -192,8 +192,9 @@ fn stamp_and_verify_real_music() {
         run.stdout
     );
     assert!(
-        run.stdout
-            .contains(&format!("marker    key {marker_id}, track 0000002a (42)")),
+        run.stdout.contains(&format!(
+            "marker    {marker_id}:42 (key {marker_id}, track 42)"
+        )),
         "{}",
         run.stdout
     );
@@ -237,7 +238,7 @@ fn stamp_and_verify_real_music() {
         run.stdout
     );
     for needle in [
-        &format!("payload     key {marker_id}, track 0000002a (42)"),
+        &format!("payload     {marker_id}:42 (key {marker_id}, track 42)"),
         "manifest    valid signature (embedded)",
         "matches     the marker payload",
         "bit-identical to what was stamped",
@@ -552,7 +553,7 @@ fn tampered_manifests_and_audio() {
     run.expect_code(3);
     assert!(
         run.stdout.contains(&format!(
-            "matches     NO: manifest says key {marker_id}, track 00000001 (1)"
+            "matches     NO: manifest says {marker_id}:1 (key {marker_id}, track 1)"
         )),
         "{}",
         run.stdout
@@ -1989,5 +1990,49 @@ fn wav_sizes_that_undercount_the_audio_are_reported_and_read_to_the_end() {
         assert_contains(&run.stderr, "audio runs on to the end of the file");
         let back = decode(&out);
         assert_eq!(back.frames(), 8 * back.sample_rate as usize);
+    }
+}
+
+/// Shell completions and the man page come from the same definitions as
+/// the parser: every subcommand and option is in them, and the bash script
+/// is valid bash.
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = earmark(["completions", shell]);
+        run.expect_code(0);
+        for word in [
+            "stamp",
+            "verify",
+            "inspect",
+            "catalogue",
+            "trust",
+            "no-search",
+        ] {
+            assert_contains(&run.stdout, word);
+        }
+        if shell == "bash" {
+            let script = dir.path().join("earmark.bash");
+            fs::write(&script, &run.stdout).unwrap();
+            let check = Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    earmark(["completions", "tcsh"]).expect_code(2);
+    let man = earmark(["man"]);
+    man.expect_code(0);
+    assert!(man.stdout.starts_with(".ie"), "roff: {}", &man.stdout[..40]);
+    assert_contains(&man.stdout, ".TH earmark 1");
+    for word in ["stamp", "verify", "completions", "Exit codes"] {
+        assert_contains(&man.stdout, word);
     }
 }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 #[command(name = "earmark", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success (verify: marked and consistent), 1 no marker found, \
-2 error, 3 marker found but the manifest is invalid or does not match."
+2 error, 3 marker found but the manifest or seal is invalid or does not match, 4 (verify \
+--trust) marked but not by a key you trust. With several files the most serious wins: \
+2, 3, 4, 1, 0."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,6 +39,15 @@ pub enum Command {
     /// List, show, export or merge stamp catalogues.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+    /// Print a shell completion script: `earmark completions bash >
+    /// ~/.local/share/bash-completion/completions/earmark` (zsh, fish,
+    /// elvish and powershell too).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `earmark man > ~/.local/share/man/man1/earmark.1`.
+    Man,
     /// Any other word runs `earmark-WORD` (found next to this binary or on
     /// PATH) with the remaining arguments, as git and cargo do: `earmark
     /// robustness` runs the robustness report of the evaluation tools.

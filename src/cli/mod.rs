@@ -58,6 +58,20 @@ pub fn run() -> i32 {
         Command::Tag(a) => tag(&a),
         Command::Inspect(a) => inspect(&a),
         Command::Catalogue(c) => catalogue(c),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "earmark", &mut std::io::stdout());
+            0
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+                Err(e) => fail(format!("cannot write the man page: {e}")),
+            }
+        }
         Command::External(words) => external(&words),
     }
 }

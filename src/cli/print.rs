@@ -16,10 +16,14 @@ fn display_path(p: Option<&Path>) -> String {
     p.map_or_else(|| "-".to_string(), |p| p.display().to_string())
 }
 
+/// A payload as people read it: the `KEY:TRACK` form that `catalogue show`
+/// and the Python package take, then both parts in words.
 fn payload_line(p: &Payload) -> String {
     format!(
-        "key {:08x}, track {:08x} ({})",
-        p.key_fingerprint, p.track_id, p.track_id
+        "{} (key {:08x}, track {})",
+        p.reference(),
+        p.key_fingerprint,
+        p.track_id
     )
 }
 
