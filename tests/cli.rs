@@ -2036,3 +2036,34 @@ fn completions_and_man_page_cover_every_command() {
         assert_contains(&man.stdout, word);
     }
 }
+
+/// 192 kHz masters stamp to the default FLAC (FLAC allows up to 655 kHz;
+/// an older encoder refused anything above 96 kHz) and verify.
+#[test]
+fn high_rate_masters_stamp_to_flac() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = fixed_key(d, "artist", 81);
+    let mut hi = excerpt(&test_audio(ROCK), 0.0, 20.0);
+    hi.sample_rate = 192_000;
+    let src = d.join("hi.wav");
+    write_audio(&src, &hi, OutputFormat::Wav, SampleFormat::I24);
+    let out = d.join("hi.flac");
+    earmark([
+        "stamp",
+        s(&src),
+        "--key",
+        s(&key),
+        "--out",
+        s(&out),
+        "--no-c2pa",
+    ])
+    .expect_code(0);
+    let back = decode(&out);
+    assert_eq!(back.sample_rate, 192_000);
+    assert_eq!(back.frames(), hi.frames());
+    let (run, v) = verify_json(&out, &["--trust", s(&public)]);
+    run.expect_code(0);
+    assert_eq!(v["sample_rate"], 192_000);
+    assert_eq!(v["manifest"]["audio_identical"], true, "{v}");
+}
