@@ -9,7 +9,7 @@
 //! | | stamp | verify |
 //! |---|---|---|
 //! | PCM in chunks | [`Stamper`] | [`Verifier`] |
-//! | PCM in memory | [`stamp_samples`] | [`Verifier`] |
+//! | PCM in memory | [`stamp_samples`] | [`verify_pcm`] |
 //! | bytes | [`stamp_bytes`] | [`verify_bytes`] |
 //! | any `Read + Seek` | [`stamp()`] (to `Write + Seek`), [`stamp_to_stream`] (to `Write`) | [`verify()`] |
 //! | files | [`stamp_file`] | [`verify_file`] |
@@ -106,5 +106,6 @@ pub use stamp::{
 };
 pub use tag::{tag_file, TagOptions, TagOutcome};
 pub use verify::{
-    verify, verify_bytes, verify_file, Finished, SealPass, Verification, Verifier, VerifyOptions,
+    verify, verify_bytes, verify_file, verify_pcm, Finished, SealPass, Verification, Verifier,
+    VerifyOptions,
 };

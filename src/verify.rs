@@ -555,6 +555,31 @@ impl Verifier {
     }
 }
 
+/// Verifies PCM the caller holds and can give again from the start:
+/// `feed` is called with a sink for interleaved chunks (whole frames), once,
+/// and a second time only when the seal must be read again after a speed,
+/// tempo or pitch change ([`SealPass`]). The one loop every in-memory front
+/// end needs (arrays, the robustness report).
+pub fn verify_pcm<F>(
+    sample_rate: u32,
+    channels: u16,
+    opts: &VerifyOptions,
+    mut feed: F,
+) -> Result<Verification>
+where
+    F: FnMut(&mut dyn FnMut(&[f32])),
+{
+    let mut verifier = Verifier::new(sample_rate, channels, opts)?;
+    feed(&mut |chunk| verifier.process(chunk));
+    Ok(match verifier.finish() {
+        Finished::Complete(v) => v,
+        Finished::SealPass(mut pass) => {
+            feed(&mut |chunk| pass.process(chunk));
+            pass.finish()
+        }
+    })
+}
+
 /// The end of a [`Verifier`]'s work.
 #[derive(Debug)]
 pub enum Finished {

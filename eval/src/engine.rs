@@ -5,7 +5,7 @@
 //! `earmark verify` prints.
 
 use earmark::audio::{Audio, SampleFormat, WriterSpec};
-use earmark::{Finished, StampOptions, Stamped, Stamper, Verification, Verifier, VerifyOptions};
+use earmark::{StampOptions, Stamped, Stamper, Verification, VerifyOptions};
 
 /// Frames per chunk fed to the engine (as the decoders deliver them).
 pub const CHUNK_FRAMES: usize = 4096;
@@ -41,17 +41,7 @@ pub fn stamp(audio: &Audio, opts: &StampOptions) -> earmark::Result<(Audio, Stam
 /// for after a speed, tempo or pitch change (as `earmark verify` does).
 pub fn verify(audio: &Audio, opts: &VerifyOptions) -> earmark::Result<Verification> {
     let chunk = CHUNK_FRAMES * usize::from(audio.channels);
-    let mut verifier = Verifier::new(audio.sample_rate, audio.channels, opts)?;
-    for c in audio.samples.chunks(chunk) {
-        verifier.process(c);
-    }
-    Ok(match verifier.finish() {
-        Finished::Complete(v) => v,
-        Finished::SealPass(mut pass) => {
-            for c in audio.samples.chunks(chunk) {
-                pass.process(c);
-            }
-            pass.finish()
-        }
+    earmark::verify_pcm(audio.sample_rate, audio.channels, opts, |sink| {
+        audio.samples.chunks(chunk).for_each(&mut *sink)
     })
 }

@@ -6,8 +6,6 @@
 //! in chunks of [`CHUNK`] samples, so `detect` never copies a whole clip.
 
 use earmark::audio::{quantize, SampleFormat, WriterSpec};
-use earmark::verify::Finished;
-use earmark::Verifier;
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
     PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray,
@@ -180,17 +178,11 @@ pub(crate) fn detect(
         }
         let opts = verify_options(&trust, wm_key.as_ref(), None, search)?;
         guarded(None, || {
-            let mut verifier = Verifier::new(sample_rate, channels as u16, &opts)
-                .map_err(|e| Failure::engine(&e, None))?;
-            view.for_each_chunk(|c| verifier.process(c));
-            let v = match verifier.finish() {
-                Finished::Complete(v) => v,
-                Finished::SealPass(mut pass) => {
-                    view.for_each_chunk(|c| pass.process(c));
-                    pass.finish()
-                }
-            };
-            Ok(report(&v))
+            earmark::verify_pcm(sample_rate, channels as u16, &opts, |sink| {
+                view.for_each_chunk(&mut *sink)
+            })
+            .map(|v| report(&v))
+            .map_err(|e| Failure::engine(&e, None))
         })
     })?;
     result.map_err(|f| nan_as_value_error(py, f))

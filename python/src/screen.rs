@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use earmark::verify::Finished;
-use earmark::{Verifier, VerifyOptions};
+use earmark::VerifyOptions;
 use numpy::PyUntypedArray;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -61,16 +60,8 @@ fn work(opts: &VerifyOptions, job: Job) -> Result<(String, i32), Failure> {
             sample_rate,
             channels,
         } => guarded(name, || {
-            let failed = |e: earmark::Error| Failure::engine(&e, name);
-            let mut verifier = Verifier::new(sample_rate, channels, opts).map_err(failed)?;
-            verifier.process(&data);
-            let mut v = match verifier.finish() {
-                Finished::Complete(v) => v,
-                Finished::SealPass(mut pass) => {
-                    pass.process(&data);
-                    pass.finish()
-                }
-            };
+            let mut v = earmark::verify_pcm(sample_rate, channels, opts, |sink| sink(&data))
+                .map_err(|e| Failure::engine(&e, name))?;
             v.path = name.map(PathBuf::from);
             Ok(report(&v))
         }),

@@ -980,11 +980,7 @@ pub(super) fn codec_name(codec: CodecType) -> String {
 
 /// Text of a caught panic, for [`AudioError::Corrupt`].
 pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let detail = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
+    let detail = crate::error::panic_text(payload);
     format!(
         "decoder panicked on malformed input: {}",
         detail.replace('\n', " ")
