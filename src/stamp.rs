@@ -605,8 +605,9 @@ pub fn stamp_samples(
     }
     if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
         return Err(invalid(format!(
-            "sample {i} (frame {}) is NaN or infinite",
-            i / ch
+            "sample {i} (frame {}, channel {}) is NaN or infinite",
+            i / ch,
+            i % ch
         )));
     }
     let mut stamper = Stamper::new(spec, opts)?;

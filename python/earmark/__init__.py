@@ -48,6 +48,7 @@ __all__ = [
     "EarmarkError",
     "Key",
     "ScreenResult",
+    "audio_files",
     "detect",
     "keygen",
     "screen",
@@ -276,21 +277,24 @@ def stamp(
     ``NAME.cert.pem`` beside the key, else one made for the key) and
     ``wm_key``.
     """
-    if isinstance(created, (int, float)) or created is None:
-        when = None if created is None else float(created)
-    elif hasattr(created, "timestamp"):
-        when = float(created.timestamp())
-    else:
-        raise TypeError("created must be a datetime or Unix seconds")
     data, text = _earmark.stamp(
         _source(source), _key_text(key), None if out is None else os.fspath(out),
         format=format, force=force, title=title, artist=artist, owner=owner,
         track_id=track_id, strength=strength, seal=seal, policy=policy,
-        terms_url=terms_url, notice=notice, created=when, c2pa=c2pa,
+        terms_url=terms_url, notice=notice, created=_created(created), c2pa=c2pa,
         cert=None if cert is None else os.fspath(cert), wm_key=_wm_key(wm_key),
     )
     info = json.loads(text)
     return info if data is None else (data, info)
+
+
+def _created(created: Any) -> float | None:
+    """The manifest time as Unix seconds: from a datetime, a number or None."""
+    if created is None or isinstance(created, (int, float)):
+        return None if created is None else float(created)
+    if hasattr(created, "timestamp"):
+        return float(created.timestamp())
+    raise TypeError("created must be a datetime or Unix seconds")
 
 
 def _key_text(key: PathLike | bytes) -> str:
@@ -316,7 +320,7 @@ def stamp_array(
     policy: str | None = None,
     terms_url: str | None = None,
     notice: str | None = None,
-    created: float | None = None,
+    created: float | Any | None = None,
     wm_key: bytes | PathLike | None = None,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Stamp samples in memory: the marked samples, same dtype and shape.
@@ -334,8 +338,7 @@ def stamp_array(
     marked, text = _earmark.stamp_array(
         samples, _rate(sample_rate), _key_text(key), title=title, artist=artist,
         owner=owner, track_id=track_id, strength=strength, seal=seal, policy=policy,
-        terms_url=terms_url, notice=notice,
-        created=None if created is None else float(created), wm_key=_wm_key(wm_key),
+        terms_url=terms_url, notice=notice, created=_created(created), wm_key=_wm_key(wm_key),
     )
     return (marked, json.loads(text)) if with_info else marked
 
@@ -466,7 +469,9 @@ def _error(path: str | None, reason: str) -> EarmarkError:
     return err
 
 
-def _walk(folder: Path) -> Iterator[str]:
+def audio_files(folder: PathLike) -> Iterator[str]:
+    """The audio files under ``folder`` (recursively, sorted, by
+    :data:`AUDIO_EXTENSIONS`): what :func:`screen` takes from a folder."""
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         for f in sorted(files):
@@ -476,7 +481,7 @@ def _walk(folder: Path) -> Iterator[str]:
 
 def _items(inputs: Any) -> Iterable[Any]:
     if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
-        return _walk(Path(inputs))
+        return audio_files(inputs)
     if isinstance(inputs, (str, os.PathLike, bytes, np.ndarray, Mapping)):
         return [inputs]
     return inputs

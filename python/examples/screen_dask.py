@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     trust = [open(p).read() for p in args.trust]
     try:
         if args.folder:
-            paths = [r for r in _audio_files(args.folder)]
+            paths = list(earmark.audio_files(args.folder))
             bag = db.from_sequence(paths, partition_size=args.partition_size)
             rows = bag.map_partitions(screen_paths, trust, 1)
         else:
@@ -109,13 +109,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{errors} errors -> {args.out}")
     return 0
 
-
-def _audio_files(folder: str):
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for f in sorted(files):
-            if os.path.splitext(f)[1].lower() in earmark.AUDIO_EXTENSIONS:
-                yield os.path.join(root, f)
 
 
 if __name__ == "__main__":

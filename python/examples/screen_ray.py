@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     trust = [open(p).read() for p in args.trust]
     try:
         if args.folder:
-            paths = list(_audio_files(args.folder))
+            paths = list(earmark.audio_files(args.folder))
             ds = ray.data.from_items([{"path": p} for p in paths])
             column = "path"
         else:
@@ -99,13 +99,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{errors} errors -> {args.out}")
     return 0
 
-
-def _audio_files(folder: str):
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for f in sorted(files):
-            if os.path.splitext(f)[1].lower() in earmark.AUDIO_EXTENSIONS:
-                yield os.path.join(root, f)
 
 
 if __name__ == "__main__":

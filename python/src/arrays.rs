@@ -248,12 +248,7 @@ pub(crate) fn stamp_array<'py>(
         SampleFormat::F32
     };
     let result = with_view(py, samples, |view| {
-        if let Some((i, frame, ch)) = view.first_non_finite(channels) {
-            return Err(Failure::new(
-                None,
-                format!("sample {i} (frame {frame}, channel {ch}) is NaN or infinite"),
-            ));
-        }
+        // stamp_samples refuses NaN and infinite samples itself.
         let opts = stamp_options(&key, &args, wm_key.as_ref())?;
         let spec = WriterSpec {
             sample_rate,

@@ -107,10 +107,13 @@ pub(crate) fn certificate_chain(
                 .map_err(|why| Failure::new(Some("cert".into()), why))?;
             Ok(chain)
         }
-        Some(path) => match key_path {
-            Some(kp) => keyfile::credentials_chain(kp, key, Some(Path::new(path))),
-            None => keyfile::credentials_chain(Path::new("key"), key, Some(Path::new(path))),
-        }
+        // Given as a path, or beside a key file: the CLI's own lookup (the
+        // key path only matters for finding NAME.cert.pem beside it).
+        Some(path) => keyfile::credentials_chain(
+            key_path.unwrap_or(Path::new("key")),
+            key,
+            Some(Path::new(path)),
+        )
         .map_err(|e| Failure::engine(&e, None)),
         None => match key_path {
             Some(kp) => {
