@@ -1582,12 +1582,18 @@ fn earmark_within_a_minute(args: &[&str]) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// Makes a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(
+        unsafe { libc::mkfifo(name.as_ptr(), 0o644) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
 }
 
 /// FIFOs and devices where files are expected: never opened (a FIFO blocks,
@@ -1599,8 +1605,7 @@ fn fifos_and_devices_are_refused_not_waited_on() {
     let d = dir.path();
     let (key, public, _) = fixed_key(d, "artist", 31);
     let fifo = d.join("pipe.mp3");
-    let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    mkfifo(&fifo);
     for cmd in ["verify", "inspect"] {
         earmark_within_a_minute(&[cmd, s(&fifo)]).expect_one_line_error(&[
             s(&fifo),
@@ -1640,8 +1645,7 @@ fn fifos_and_devices_are_refused_not_waited_on() {
     let plain = d.join("plain.wav");
     fs::copy(&src, &plain).unwrap();
     let sidecar = d.join("plain.wav.earmark.json");
-    let name = std::ffi::CString::new(sidecar.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    mkfifo(&sidecar);
     let run = earmark_within_a_minute(&["verify", s(&plain), "--trust", s(&public)]);
     run.expect_code(1);
     assert_contains(&run.stderr, "warning");
@@ -1907,16 +1911,8 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-            let out = std::process::Command::new("sh")
-                .args(["-c", &script])
-                .output()
-                .unwrap();
-            let run = Run {
-                code: out.status.code(),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            };
-            run.expect_one_line_error(&[s(path), "corrupt", cause]);
+            let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+            Run::from(out).expect_one_line_error(&[s(path), "corrupt", cause]);
         }
     }
 }

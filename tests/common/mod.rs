@@ -35,6 +35,18 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// A finished process's exit code and output (for runs made another way
+/// than [`earmark`], e.g. under a shell's `ulimit` or with a watchdog).
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// Asserts the exit code, showing both streams when it differs.
     #[track_caller]
@@ -146,11 +158,7 @@ where
         .envs(env.iter().copied())
         .output()
         .expect("cannot run the earmark binary");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// Runs `earmark ARGS` in the current directory.
