@@ -7,7 +7,9 @@
 //! until they are renamed into place) and removed when dropped without being
 //! persisted. A process that is killed cannot remove its own: the next one
 //! that writes the same destination removes those whose process is gone
-//! (or that are over a day old), never a live process's. A front end that
+//! (or that are over a day old), never a live process's; a batch, whose
+//! temporary names carry its shard's tag, removes its shard's leftovers
+//! once when it starts instead of listing the folder for every file. A front end that
 //! handles SIGINT/SIGTERM calls [`exit_removing_temps`].
 
 use crate::error::{Error, ErrorKind, Result};
@@ -136,19 +138,23 @@ pub fn describe_file_type(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// The error for a path that is not a regular file (checked before it is
-/// opened: opening a FIFO blocks until someone writes to it, and a device
-/// such as /dev/zero never ends).
-fn not_regular(meta: &std::fs::Metadata) -> Option<std::io::Error> {
-    (!meta.is_file() && !meta.is_dir()).then(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "is {}, not a regular file: earmark reads files it can seek in",
-                describe_file_type(meta)
-            ),
+/// `Ok` for a regular file; for a directory, a FIFO, a device or a socket
+/// the error that says which (checked before the path is opened: opening a
+/// FIFO blocks until someone writes to it, and a device such as /dev/zero
+/// never ends).
+fn check_regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let why = if meta.is_dir() {
+        "is a directory".to_string()
+    } else {
+        format!(
+            "is {}, not a regular file: earmark reads files it can seek in",
+            describe_file_type(meta)
         )
-    })
+    };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why))
 }
 
 /// Opens an input file for reading (buffered): a directory, a FIFO, a
@@ -156,17 +162,11 @@ fn not_regular(meta: &std::fs::Metadata) -> Option<std::io::Error> {
 /// hang).
 pub fn open_input(path: &Path) -> Result<std::io::BufReader<File>> {
     let unreadable = |e| Error::new(path, crate::audio::AudioError::Read(e));
-    if let Some(e) = std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
-        return Err(unreadable(e));
+    // A path that does not exist gets File::open's own error below.
+    if let Ok(meta) = std::fs::metadata(path) {
+        check_regular(&meta).map_err(unreadable)?;
     }
     let file = File::open(path).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
-    if meta.is_dir() {
-        return Err(unreadable(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "is a directory",
-        )));
-    }
     Ok(std::io::BufReader::with_capacity(1 << 16, file))
 }
 
@@ -186,7 +186,11 @@ pub fn temp_tagged(dest: &Path, tag: Option<&str>) -> Result<TempFile> {
         Some(t) => format!("{TEMP_PREFIX}{t}-{}-", destination_id(dest)),
         None => format!("{TEMP_PREFIX}{}-", destination_id(dest)),
     };
-    remove_stale_temps(&dir, &prefix);
+    if tag.is_none() {
+        // A batch (tagged temps) removes its shard's leftovers once, when
+        // it starts (batch::remove_stale_temps), not with every file.
+        remove_stale_temps(&dir, &prefix);
+    }
     let pid = std::process::id();
     let mut last = None;
     // A name collision is astronomically unlikely; retry a few times anyway.
@@ -344,15 +348,7 @@ pub fn persist(mut temp: TempFile, dest: &Path, force: bool) -> Result<()> {
 pub fn read_bounded(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
-    if meta.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "is a directory",
-        ));
-    }
-    if let Some(e) = not_regular(&meta) {
-        return Err(e);
-    }
+    check_regular(&meta)?;
     let len = meta.len();
     let too_large =
         |len: u64| std::io::Error::other(format!("{len} bytes is too large for {what}"));
