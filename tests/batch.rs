@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use earmark::catalogue::Catalogue;
+use earmark::catalogue::{Catalogue, Location};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fs;
@@ -156,7 +156,7 @@ fn a_tree_is_stamped_mirrored_catalogued_and_resumed() {
     assert_eq!(files_named(&out, ".earmark.flac").len(), 5);
     assert!(temps(&out).is_empty());
     // The catalogue: one row per output, distinct track ids, this key.
-    let cat = Catalogue::open_read_only(&out.join("earmark-catalogue.db")).unwrap();
+    let mut cat = Catalogue::open_read_only(out.join("earmark-catalogue.db")).unwrap();
     let entries = cat.entries().unwrap();
     assert_eq!(entries.len(), 5);
     let ids: HashSet<u32> = entries.iter().map(|e| e.track_id).collect();
@@ -206,7 +206,7 @@ fn a_tree_is_stamped_mirrored_catalogued_and_resumed() {
     run.expect_code(2);
     assert_contains(&run.stdout, "stamped 5, skipped 0");
     assert_eq!(
-        Catalogue::open_read_only(&out.join("earmark-catalogue.db"))
+        Catalogue::open_read_only(out.join("earmark-catalogue.db"))
             .unwrap()
             .len()
             .unwrap(),
@@ -229,6 +229,15 @@ fn the_output_folder_may_not_be_inside_an_input_folder() {
 
 #[test]
 fn a_killed_batch_resumes_with_every_file_stamped_once() {
+    for t in TestCatalogue::both() {
+        killed_and_resumed(&t);
+    }
+}
+
+/// SIGKILL in the middle of a batch writing into `t`, then a re-run: one
+/// output, sidecar and catalogue row per input, nothing redone.
+fn killed_and_resumed(t: &TestCatalogue) {
+    let b = t.backend();
     let dir = tempfile::tempdir().unwrap();
     let (key, _, _) = keygen(dir.path(), "k");
     let lib = dir.path().join("lib");
@@ -243,6 +252,8 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
             s(&key),
             "--out-dir",
             s(&out),
+            "--catalogue",
+            &t.location,
             "-j",
             "2",
             "--quiet",
@@ -268,13 +279,13 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
     let after_kill = files_named(&out, ".earmark.flac").len();
     assert!(
         after_kill < n,
-        "the batch finished before it could be killed"
+        "{b}: the batch finished before it could be killed"
     );
-    let rows_after_kill = Catalogue::open_read_only(&out.join("earmark-catalogue.db"))
-        .map(|c| c.len().unwrap())
+    let rows_after_kill = Catalogue::open_read_only(Location::parse(&t.location))
+        .map(|mut c| c.len().unwrap())
         .unwrap_or(0) as usize;
 
-    eprintln!("killed with {after_kill} outputs and {rows_after_kill} catalogue rows");
+    eprintln!("{b}: killed with {after_kill} outputs and {rows_after_kill} catalogue rows");
     let rep = dir.path().join("resume.jsonl");
     earmark([
         "stamp",
@@ -283,6 +294,8 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
         s(&key),
         "--out-dir",
         s(&out),
+        "--catalogue",
+        &t.location,
         "--report",
         s(&rep),
     ])
@@ -292,7 +305,7 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
     let skipped = records.iter().filter(|r| r["status"] == "skipped").count();
     assert_eq!(
         skipped, rows_after_kill,
-        "files recorded before the kill are not redone"
+        "{b}: files recorded before the kill are not redone"
     );
     assert_eq!(stamped + skipped, n);
     // Exactly one output, sidecar and row per input; no temporary files.
@@ -300,9 +313,8 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
     assert_eq!(outputs.len(), n);
     assert_eq!(files_named(&out, ".earmark.json").len(), n);
     assert!(temps(&out).is_empty(), "left behind: {:?}", temps(&out));
-    let cat = Catalogue::open_read_only(&out.join("earmark-catalogue.db")).unwrap();
-    let entries = cat.entries().unwrap();
-    assert_eq!(entries.len(), n);
+    let entries = t.open().entries().unwrap();
+    assert_eq!(entries.len(), n, "{b}: one row per file");
     let paths: HashSet<&str> = entries.iter().map(|e| e.output_path.as_str()).collect();
     assert_eq!(paths.len(), n);
     for o in &outputs {
@@ -318,7 +330,66 @@ fn a_killed_batch_resumes_with_every_file_stamped_once() {
         );
     }
     let ids: HashSet<u32> = entries.iter().map(|e| e.track_id).collect();
-    assert_eq!(ids.len(), n, "track ids never repeat");
+    assert_eq!(ids.len(), n, "{b}: track ids never repeat");
+}
+
+/// Two shards of one batch running at the same time, as two machines would,
+/// both writing into one catalogue: every file stamped once, no track id
+/// used twice, each shard's ids in its own residue class.
+#[test]
+fn two_shards_at_once_share_one_catalogue() {
+    for t in TestCatalogue::both() {
+        let b = t.backend();
+        let dir = tempfile::tempdir().unwrap();
+        let (key, _, _) = keygen(dir.path(), "k");
+        let lib = dir.path().join("lib");
+        let n = 8;
+        library(&lib, n);
+        let out = dir.path().join("out");
+        let shards: Vec<_> = (0..2)
+            .map(|i| {
+                Command::new(env!("CARGO_BIN_EXE_earmark"))
+                    .args([
+                        "stamp",
+                        s(&lib),
+                        "--key",
+                        s(&key),
+                        "--out-dir",
+                        s(&out),
+                        "--catalogue",
+                        &t.location,
+                        "--shard",
+                        &format!("{i}/2"),
+                        "-j",
+                        "1",
+                        "--quiet",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in shards {
+            let done = child.wait_with_output().unwrap();
+            assert!(
+                done.status.success(),
+                "{b}: {}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+        }
+        let entries = t.open().entries().unwrap();
+        assert_eq!(entries.len(), n, "{b}: every file once");
+        let sources: HashSet<&str> = entries.iter().map(|e| e.source_path.as_str()).collect();
+        assert_eq!(sources.len(), n, "{b}: no file stamped twice");
+        let ids: HashSet<u32> = entries.iter().map(|e| e.track_id).collect();
+        assert_eq!(ids.len(), n, "{b}: no track id reused");
+        assert_eq!(files_named(&out, ".earmark.flac").len(), n);
+        assert!(
+            ids.iter().any(|i| i % 2 == 0) && ids.iter().any(|i| i % 2 == 1),
+            "{b}: both shards wrote: {ids:?}"
+        );
+    }
 }
 
 #[test]
@@ -374,7 +445,7 @@ fn shards_split_the_work_and_merge_back() {
     let out2 = dir.path().join("out2");
     assert!(!files_named(&out2, ".earmark.wav").is_empty());
     assert!(files_named(&out2, ".earmark.flac").is_empty());
-    let first: Vec<String> = Catalogue::open_read_only(&dir.path().join("shard0.db"))
+    let first: Vec<String> = Catalogue::open_read_only(dir.path().join("shard0.db"))
         .unwrap()
         .entries()
         .unwrap()

@@ -15,7 +15,7 @@
 
 pub mod discover;
 
-use crate::catalogue::{Catalogue, Entry};
+use crate::catalogue::{Catalogue, Entry, Location};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hex;
 use crate::output::FileOutput;
@@ -25,7 +25,6 @@ use crate::verify::{verify_file, Verification, VerifyOptions};
 use discover::{discover, plan, Found, Job, Shard};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -119,8 +118,9 @@ pub struct BatchOptions {
     pub policy_name: String,
     /// Output folder; the input tree is mirrored under it.
     pub out_dir: PathBuf,
-    /// Catalogue file. Default: `out_dir/earmark-catalogue.db`.
-    pub catalogue: Option<PathBuf>,
+    /// The catalogue: a SQLite file or a PostgreSQL database shared with
+    /// other machines. Default: `out_dir/earmark-catalogue.db`.
+    pub catalogue: Option<Location>,
     /// Worker threads (0: one per CPU).
     pub jobs: usize,
     /// Re-stamp files the catalogue already has.
@@ -154,8 +154,8 @@ pub struct BatchSummary {
     pub records: Vec<Record>,
     /// Wall time of the whole batch, seconds.
     pub elapsed: f64,
-    /// The catalogue used.
-    pub catalogue: Option<PathBuf>,
+    /// The catalogue used (a PostgreSQL URL without its password).
+    pub catalogue: Option<String>,
 }
 
 impl BatchSummary {
@@ -242,12 +242,12 @@ pub fn stamp_batch(
     let started = Instant::now();
     check_out_dir(paths, &opts.out_dir)?;
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::new(&opts.out_dir, e))?;
-    let cat_path = opts
+    let location = opts
         .catalogue
         .clone()
-        .unwrap_or_else(|| opts.out_dir.join(crate::catalogue::DEFAULT_NAME));
-    let catalogue = Catalogue::open(&cat_path)
-        .map_err(|e| Error::new(&cat_path, ErrorKind::Other(e.to_string())))?;
+        .unwrap_or_else(|| Location::Sqlite(opts.out_dir.join(crate::catalogue::DEFAULT_NAME)));
+    let catalogue = Catalogue::open(location.clone())
+        .map_err(|e| Error::new(location.to_string(), ErrorKind::Other(e.to_string())))?;
     let tag = format!("s{}of{}", opts.shard.index, opts.shard.count);
     remove_stale_temps(&opts.out_dir, &tag);
 
@@ -260,7 +260,7 @@ pub fn stamp_batch(
         "{:08x}",
         opts.stamp.signing_key.public_key().fingerprint32()
     );
-    let shared = Mutex::new((catalogue, HashMap::<String, u32>::new()));
+    let shared = Mutex::new(catalogue);
     let run_one = |job: &Job| -> Record {
         let t0 = Instant::now();
         // A panic in one file's job is that file's failure.
@@ -291,11 +291,11 @@ pub fn stamp_batch(
     Ok(BatchSummary {
         records,
         elapsed: started.elapsed().as_secs_f64(),
-        catalogue: Some(cat_path),
+        catalogue: Some(location.to_string()),
     })
 }
 
-type Shared = Mutex<(Catalogue, HashMap<String, u32>)>;
+type Shared = Mutex<Catalogue>;
 
 fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &Shared) -> Record {
     let input = &job.input.path;
@@ -306,8 +306,7 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
     let output_str = job.output.to_string_lossy().into_owned();
     // Skip what is already done; otherwise take the next track id.
     let track_id = {
-        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let (catalogue, reserved) = &mut *guard;
+        let mut catalogue = shared.lock().unwrap_or_else(|p| p.into_inner());
         if !opts.force {
             match catalogue.find_done(&source_sha256, key_fp, &opts.policy_name, &output_str) {
                 Ok(Some(e)) => {
@@ -315,10 +314,7 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
                         input: input.clone(),
                         status: Status::Skipped,
                         output: Some(job.output.clone()),
-                        payload: Some(Payload::new(
-                            u32::from_str_radix(&e.key_fingerprint, 16).unwrap_or(0),
-                            e.track_id,
-                        )),
+                        payload: e.payload(),
                         source_sha256: Some(source_sha256),
                         output_sha256: Some(e.output_sha256),
                         seconds: 0.0,
@@ -331,12 +327,8 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
                 Err(e) => return Record::failed(input, format!("catalogue: {e}")),
             }
         }
-        let floor = reserved.get(key_fp).copied().unwrap_or(0);
-        match catalogue.next_track_id(key_fp, opts.shard.index, opts.shard.count, floor) {
-            Ok(id) => {
-                reserved.insert(key_fp.to_string(), id);
-                id
-            }
+        match catalogue.allocate_track_id(key_fp, opts.shard.index, opts.shard.count) {
+            Ok(id) => id,
             Err(e) => return Record::failed(input, format!("catalogue: {e}")),
         }
     };
@@ -375,8 +367,8 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         stamped_at: m.created.clone(),
     };
     {
-        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = guard.0.record(&entry) {
+        let mut catalogue = shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = catalogue.record(&entry) {
             return Record::failed(input, format!("catalogue: {e}"));
         }
     }

@@ -1,6 +1,7 @@
 //! Argument definitions (clap derive). Validation only; no work here.
 
 use clap::{Args, Parser, Subcommand};
+use earmark::catalogue::Location;
 use earmark::PolicyKind;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -125,9 +126,10 @@ pub struct BatchArgs {
     /// Stamp a whole catalogue: mirror the inputs' folders under DIR.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// SQLite catalogue of stamps [default: OUT_DIR/earmark-catalogue.db].
-    #[arg(long, value_name = "PATH")]
-    pub catalogue: Option<PathBuf>,
+    /// Catalogue of stamps: a SQLite file, or a postgres://USER@HOST/DB URL
+    /// shared by many machines [default: OUT_DIR/earmark-catalogue.db].
+    #[arg(long, value_name = "PATH|URL")]
+    pub catalogue: Option<Location>,
     /// Write one JSON record per input to this file (JSON Lines).
     #[arg(long, value_name = "FILE.jsonl")]
     pub report: Option<PathBuf>,
@@ -151,9 +153,10 @@ pub struct VerifyArgs {
     /// Files or folders to check (folders are searched recursively, in parallel).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Name the track a decoded payload points to from this catalogue.
-    #[arg(long, value_name = "PATH")]
-    pub catalogue: Option<PathBuf>,
+    /// Name the track a decoded payload points to from this catalogue (a
+    /// SQLite file or a postgres:// URL).
+    #[arg(long, value_name = "PATH|URL")]
+    pub catalogue: Option<Location>,
     /// Write one JSON record per file to this file (JSON Lines).
     #[arg(long, value_name = "FILE.jsonl")]
     pub report: Option<PathBuf>,
@@ -275,21 +278,21 @@ fn parse_policy(s: &str) -> Result<PolicyKind, String> {
 pub enum CatalogueCommand {
     /// One line per stamped file.
     List {
-        /// The catalogue.
-        catalogue: PathBuf,
+        /// The catalogue (a SQLite file or a postgres:// URL).
+        catalogue: Location,
     },
     /// Everything recorded for one payload (KEY:TRACK, as verify prints them,
     /// e.g. 1a2b3c4d:42) or one output file.
     Show {
-        /// The catalogue.
-        catalogue: PathBuf,
+        /// The catalogue (a SQLite file or a postgres:// URL).
+        catalogue: Location,
         /// KEY:TRACK or an output path.
         what: String,
     },
     /// Every row as CSV or JSON Lines, to stdout or --out.
     Export {
-        /// The catalogue.
-        catalogue: PathBuf,
+        /// The catalogue (a SQLite file or a postgres:// URL).
+        catalogue: Location,
         /// csv or jsonl.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -299,11 +302,22 @@ pub enum CatalogueCommand {
     },
     /// Merge shard catalogues into one; refuses a track id given to two tracks.
     Merge {
-        /// Catalogues to merge.
+        /// Catalogues to merge (SQLite files or postgres:// URLs).
         #[arg(required = true)]
-        inputs: Vec<PathBuf>,
+        inputs: Vec<Location>,
         /// The merged catalogue (created if missing).
-        #[arg(long)]
-        into: PathBuf,
+        #[arg(long, value_name = "PATH|URL")]
+        into: Location,
+    },
+    /// Copy every row of one catalogue into another, SQLite <-> PostgreSQL
+    /// (rows already there are skipped; a conflicting row stops it with
+    /// nothing copied).
+    Migrate {
+        /// The catalogue to copy from.
+        #[arg(value_name = "SRC")]
+        from: Location,
+        /// The catalogue to copy into (created if missing).
+        #[arg(value_name = "DST")]
+        into: Location,
     },
 }

@@ -336,10 +336,10 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         Err(e) => return fail(e),
     };
     opts.search = !a.no_search;
-    let catalogue = match &a.catalogue {
-        Some(p) => match earmark::catalogue::Catalogue::open_read_only(p) {
+    let mut catalogue = match &a.catalogue {
+        Some(l) => match earmark::catalogue::Catalogue::open_read_only(l.clone()) {
             Ok(c) => Some(c),
-            Err(e) => return fail(format!("{}: {e}", p.display())),
+            Err(e) => return fail(format!("{l}: {e}")),
         },
         None => None,
     };
@@ -355,10 +355,20 @@ fn verify(a: &args::VerifyArgs) -> i32 {
     for item in &items {
         let s = match item {
             earmark::batch::VerifyItem::Done(outcome) => {
-                let entries = catalogue
-                    .as_ref()
-                    .map(|c| c.entries_for(outcome))
-                    .unwrap_or_default();
+                let entries = match catalogue.as_mut().map(|c| c.entries_for(outcome)) {
+                    Some(Ok(found)) => found,
+                    Some(Err(e)) => {
+                        eprintln!(
+                            "earmark: warning: {}: catalogue lookup failed: {e}",
+                            a.catalogue
+                                .as_ref()
+                                .map(|l| l.to_string())
+                                .unwrap_or_default()
+                        );
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                };
                 print::verify(outcome, a.json, &entries, &opts.trusted);
                 report.push(print::verify_json(outcome, &entries));
                 let s = outcome.status();
@@ -450,121 +460,182 @@ fn stamp_batch(
 }
 
 fn catalogue(c: args::CatalogueCommand) -> i32 {
-    use earmark::catalogue::Catalogue;
-    use std::io::Write as _;
-    let open = |p: &Path| Catalogue::open_read_only(p).map_err(|e| format!("{}: {e}", p.display()));
+    use earmark::catalogue::{Catalogue, Location};
+    let open = |l: &Location| Catalogue::open_read_only(l.clone()).map_err(|e| format!("{l}: {e}"));
     match c {
         args::CatalogueCommand::List { catalogue } => {
-            match open(&catalogue).and_then(|c| c.entries().map_err(|e| e.to_string())) {
-                Ok(entries) => {
-                    for e in &entries {
-                        out!(
-                            "{}:{:<10} {}  {}{}",
-                            e.key_fingerprint,
-                            e.track_id,
-                            e.output_path,
-                            e.title.as_deref().unwrap_or("(no title)"),
-                            e.artist
-                                .as_deref()
-                                .map(|a| format!(" - {a}"))
-                                .unwrap_or_default()
-                        );
-                    }
-                    eprintln!("earmark: {} stamped file(s)", entries.len());
-                    0
-                }
-                Err(e) => fail(e),
-            }
-        }
-        args::CatalogueCommand::Show { catalogue, what } => {
-            let cat = match open(&catalogue) {
+            let mut cat = match open(&catalogue) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            let found = cat.find(&what).map_err(|e| e.to_string());
-            match found {
+            let mut n = 0u64;
+            let listed = cat.for_each(|e| {
+                n += 1;
+                out!(
+                    "{}:{:<10} {}  {}{}",
+                    e.key_fingerprint,
+                    e.track_id,
+                    e.output_path,
+                    e.title.as_deref().unwrap_or("(no title)"),
+                    e.artist
+                        .as_deref()
+                        .map(|a| format!(" - {a}"))
+                        .unwrap_or_default()
+                );
+                Ok::<_, earmark::catalogue::CatalogueError>(())
+            });
+            match listed {
+                Ok(()) => {
+                    eprintln!("earmark: {n} stamped file(s)");
+                    0
+                }
+                Err(e) => fail(format!("{catalogue}: {e}")),
+            }
+        }
+        args::CatalogueCommand::Show { catalogue, what } => {
+            let mut cat = match open(&catalogue) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            match cat.find(&what) {
                 Ok(Some(e)) => {
                     out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
                     0
                 }
-                Ok(None) => fail(format!("{}: no entry for {what:?}", catalogue.display())),
-                Err(e) => fail(e),
+                Ok(None) => fail(format!("{catalogue}: no entry for {what:?}")),
+                Err(e) => fail(format!("{catalogue}: {e}")),
             }
         }
         args::CatalogueCommand::Export {
             catalogue,
             format,
             out,
-        } => {
-            let entries =
-                match open(&catalogue).and_then(|c| c.entries().map_err(|e| e.to_string())) {
-                    Ok(e) => e,
-                    Err(e) => return fail(e),
-                };
-            let mut buf = Vec::new();
-            let result = match format.as_str() {
-                "csv" => earmark::catalogue::write_csv(&entries, &mut buf),
-                "jsonl" => entries.iter().try_for_each(|e| {
-                    writeln!(buf, "{}", serde_json::to_string(e).unwrap_or_default())
-                }),
-                other => return fail(format!("--format must be csv or jsonl, got {other:?}")),
-            };
-            if let Err(e) = result {
-                return fail(e);
-            }
-            match out {
-                Some(path) => {
-                    let written = earmark::output::temp_with(&path, &buf)
-                        .and_then(|t| earmark::output::persist(t, &path, true));
-                    match written {
-                        Ok(()) => 0,
-                        Err(e) => fail(e),
-                    }
-                }
-                None => {
-                    let _ = std::io::stdout().write_all(&buf);
-                    0
-                }
-            }
-        }
-        args::CatalogueCommand::Merge { inputs, into } => {
-            // Every input must open before the target is touched, and a
-            // target this command created is removed again if the merge
-            // fails: a failed merge leaves no new file behind.
-            let mut sources = Vec::with_capacity(inputs.len());
-            for p in &inputs {
-                match open(p) {
-                    Ok(c) => sources.push(c),
-                    Err(e) => return fail(e),
-                }
-            }
-            let created = !into.exists();
-            let mut target = match Catalogue::open(&into) {
-                Ok(c) => c,
-                Err(e) => return fail(format!("{}: {e}", into.display())),
-            };
-            let mut total = 0;
-            for (p, src) in inputs.iter().zip(&sources) {
-                match target.merge_from(src) {
-                    Ok(n) => total += n,
-                    Err(e) => {
-                        drop(target);
-                        if created {
-                            remove_catalogue_files(&into);
-                        }
-                        return fail(format!("{}: {e}", p.display()));
-                    }
-                }
-            }
-            out!(
-                "merged {} catalogue(s) into {}: {total} row(s) added, {} in total",
-                inputs.len(),
-                into.display(),
-                target.len().unwrap_or(0)
-            );
-            0
+        } => export(&catalogue, &format, out.as_deref()),
+        args::CatalogueCommand::Merge { inputs, into } => merge(&inputs, &into, "merged"),
+        args::CatalogueCommand::Migrate { from, into } => {
+            merge(std::slice::from_ref(&from), &into, "copied")
         }
     }
+}
+
+/// `catalogue export`: every row as CSV or JSON Lines, streamed a page at a
+/// time into stdout or a temporary file renamed over `out`.
+fn export(catalogue: &earmark::catalogue::Location, format: &str, out: Option<&Path>) -> i32 {
+    use earmark::catalogue::Catalogue;
+    use std::io::Write as _;
+    let csv = match format {
+        "csv" => true,
+        "jsonl" => false,
+        other => return fail(format!("--format must be csv or jsonl, got {other:?}")),
+    };
+    let mut cat = match Catalogue::open_read_only(catalogue.clone()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{catalogue}: {e}")),
+    };
+    let written = match out {
+        Some(path) => {
+            let temp = match earmark::output::temp_for(path) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let mut w = std::io::BufWriter::new(temp.as_file());
+            let r = write_export(&mut cat, csv, &mut w)
+                .and_then(|()| w.flush().map_err(ExportFailure::Write));
+            drop(w);
+            r.and_then(|()| {
+                earmark::output::persist(temp, path, true).map_err(ExportFailure::Output)
+            })
+            .map_err(|e| (e, path.display().to_string()))
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            write_export(&mut cat, csv, &mut w)
+                .and_then(|()| w.flush().map_err(ExportFailure::Write))
+                .map_err(|e| (e, "stdout".to_string()))
+        }
+    };
+    match written {
+        Ok(()) => 0,
+        Err((ExportFailure::Catalogue(e), _)) => fail(format!("{catalogue}: {e}")),
+        Err((ExportFailure::Write(e), sink)) => fail(format!("{sink}: {e}")),
+        Err((ExportFailure::Output(e), _)) => fail(e),
+    }
+}
+
+/// Either side of an export can fail: the catalogue, or the writing and
+/// renaming of the output.
+enum ExportFailure {
+    Catalogue(earmark::catalogue::CatalogueError),
+    Write(std::io::Error),
+    Output(earmark::Error),
+}
+
+impl From<earmark::catalogue::CatalogueError> for ExportFailure {
+    fn from(e: earmark::catalogue::CatalogueError) -> ExportFailure {
+        ExportFailure::Catalogue(e)
+    }
+}
+
+fn write_export(
+    cat: &mut earmark::catalogue::Catalogue,
+    csv: bool,
+    w: &mut impl std::io::Write,
+) -> Result<(), ExportFailure> {
+    use earmark::catalogue::{write_csv_header, write_csv_row};
+    if csv {
+        write_csv_header(w).map_err(ExportFailure::Write)?;
+    }
+    cat.for_each(|e| {
+        if csv {
+            write_csv_row(&e, w)
+        } else {
+            writeln!(w, "{}", serde_json::to_string(&e).unwrap_or_default())
+        }
+        .map_err(ExportFailure::Write)
+    })
+}
+
+/// `catalogue merge` and `catalogue migrate`: every input opens before the
+/// target is touched, each input is copied in one transaction, and a SQLite
+/// target this command created is removed again if it fails, so a failed
+/// merge leaves no new file behind.
+fn merge(
+    inputs: &[earmark::catalogue::Location],
+    into: &earmark::catalogue::Location,
+    verb: &str,
+) -> i32 {
+    use earmark::catalogue::Catalogue;
+    let mut sources = Vec::with_capacity(inputs.len());
+    for l in inputs {
+        match Catalogue::open_read_only(l.clone()) {
+            Ok(c) => sources.push(c),
+            Err(e) => return fail(format!("{l}: {e}")),
+        }
+    }
+    let created = into.as_path().filter(|p| !p.exists());
+    let mut target = match Catalogue::open(into.clone()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{into}: {e}")),
+    };
+    let mut total = 0;
+    for (l, src) in inputs.iter().zip(&mut sources) {
+        match target.merge_from(src) {
+            Ok(n) => total += n,
+            Err(e) => {
+                drop(target);
+                if let Some(p) = created {
+                    remove_catalogue_files(p);
+                }
+                return fail(format!("{l}: {e}"));
+            }
+        }
+    }
+    out!(
+        "{verb} {} catalogue(s) into {into}: {total} row(s) added, {} in total",
+        inputs.len(),
+        target.len().unwrap_or(0)
+    );
+    0
 }
 
 /// Runs `earmark-WORD` for an unknown subcommand WORD (as git and cargo

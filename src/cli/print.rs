@@ -528,6 +528,6 @@ pub fn batch_summary(s: &BatchSummary, as_json: bool) {
         out!("  longest {}", long.join(", "));
     }
     if let Some(c) = &s.catalogue {
-        out!("  catalogue {}", c.display());
+        out!("  catalogue {c}");
     }
 }

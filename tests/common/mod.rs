@@ -407,3 +407,9 @@ pub fn speed_change(input: &Path, out: &Path, factor: f64) {
         s(out),
     ]);
 }
+
+#[cfg(feature = "postgres")]
+mod catalogues;
+#[cfg(feature = "postgres")]
+#[allow(unused_imports)] // not every test binary uses it
+pub use catalogues::TestCatalogue;
