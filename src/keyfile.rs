@@ -241,3 +241,41 @@ pub fn write_certificate_chain(
 pub fn read_c2pa_trust(path: &Path) -> Result<String> {
     Ok(read_certificate_chain(path)?.to_pem())
 }
+
+/// Shortest bearer token accepted: anything shorter is guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Reads a token file for `earmark serve`: one bearer token per line
+/// (blank lines and `#` comments skipped), each at least
+/// [`MIN_TOKEN_LEN`] visible ASCII characters. Errors name the file and
+/// the line, never the token.
+pub fn read_tokens(path: &Path) -> Result<Vec<String>> {
+    let bytes = crate::output::read_bounded(path, 64 << 10, "a token file")
+        .map_err(|e| Error::new(path, ErrorKind::Key(e.to_string())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::new(path, ErrorKind::Key("a token file must be text".into())))?;
+    let mut tokens = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if t.len() < MIN_TOKEN_LEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::new(
+                path,
+                ErrorKind::Key(format!(
+                    "line {}: a token must be at least {MIN_TOKEN_LEN} visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)",
+                    i + 1
+                )),
+            ));
+        }
+        tokens.push(t.to_string());
+    }
+    if tokens.is_empty() {
+        return Err(Error::new(
+            path,
+            ErrorKind::Key("no token in this file (one per line)".into()),
+        ));
+    }
+    Ok(tokens)
+}

@@ -92,6 +92,8 @@ pub mod output;
 pub mod payload;
 pub mod policy;
 pub mod provenance;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod stamp;
 pub mod tag;
 pub mod verify;

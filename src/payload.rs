@@ -95,6 +95,12 @@ impl Payload {
     }
 }
 
+/// The soft-binding algorithm name of earmark's marker (in C2PA soft-binding
+/// assertions and the Soft Binding Resolution API), versioned with the
+/// marker's format. Its value is the payload's 8 bytes
+/// ([`Payload::to_bytes`]).
+pub const SOFT_BINDING_ALG: &str = "io.earmark.v1";
+
 impl FromStr for Payload {
     type Err = String;
 

@@ -193,6 +193,44 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Checks the fields a catalogue relies on (a row from elsewhere, such
+    /// as one published to `earmark serve`): the key as 8 lowercase hex
+    /// digits, both SHA-256 as 64, and no empty path, policy, manifest or
+    /// time.
+    pub fn check(&self) -> Result<(), String> {
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        if !hex(&self.key_fingerprint, 8) {
+            return Err(format!(
+                "key_fingerprint {:?} is not 8 lowercase hex digits",
+                self.key_fingerprint
+            ));
+        }
+        for (name, v) in [
+            ("source_sha256", &self.source_sha256),
+            ("output_sha256", &self.output_sha256),
+        ] {
+            if !hex(v, 64) {
+                return Err(format!("{name} {v:?} is not 64 lowercase hex digits"));
+            }
+        }
+        for (name, v) in [
+            ("source_path", &self.source_path),
+            ("output_path", &self.output_path),
+            ("policy", &self.policy),
+            ("manifest", &self.manifest),
+            ("stamped_at", &self.stamped_at),
+        ] {
+            if v.trim().is_empty() {
+                return Err(format!("{name} is empty"));
+            }
+        }
+        Ok(())
+    }
+
     /// The payload this entry's marker carries.
     pub fn payload(&self) -> Option<crate::Payload> {
         let key = u32::from_str_radix(&self.key_fingerprint, 16).ok()?;
@@ -432,6 +470,23 @@ impl Catalogue {
     pub fn merge_from(&mut self, other: &mut Catalogue) -> Result<u64, CatalogueError> {
         let source = &mut other.store;
         self.store.merge(&mut |after| source.page(after, PAGE))
+    }
+
+    /// Adds `entries` in one transaction, with the rules of
+    /// [`Catalogue::merge_from`] (what another machine publishes to a
+    /// service). Returns rows added.
+    pub fn merge_entries(&mut self, entries: &[Entry]) -> Result<u64, CatalogueError> {
+        let mut sent = false;
+        self.store.merge(&mut |_| {
+            if std::mem::replace(&mut sent, true) {
+                return Ok(Vec::new());
+            }
+            Ok(entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i as i64 + 1, e.clone()))
+                .collect())
+        })
     }
 }
 

@@ -37,9 +37,13 @@ pub enum Command {
     /// Show everything earmark can read about a file: the declaration in each
     /// metadata carrier, the manifest and its checks, and any marker.
     Inspect(InspectArgs),
-    /// List, show, export or merge stamp catalogues.
+    /// List, show, export, merge or migrate stamp catalogues.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+    /// Serve screening and catalogue lookups over HTTP: the C2PA Soft Binding
+    /// Resolution API (/matches/byBinding, /matches/byContent, /manifests)
+    /// and POST /v1/verify, for platforms (see /openapi.json).
+    Serve(ServeArgs),
     /// Print a shell completion script: `earmark completions bash >
     /// ~/.local/share/bash-completion/completions/earmark` (zsh, fish,
     /// elvish and powershell too).
@@ -185,6 +189,71 @@ pub struct VerifyArgs {
     /// One JSON object per file on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The catalogue to resolve payloads in: a SQLite file or a
+    /// postgres://USER@HOST/DB URL (several replicas can share one).
+    #[arg(long, value_name = "PATH|URL")]
+    pub catalogue: Location,
+    /// Address and port to listen on (0.0.0.0:8080 for every interface).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Bearer tokens (one per line) that may publish rows with POST
+    /// /v1/catalogue/entries [default: writes are refused].
+    #[arg(long, value_name = "FILE")]
+    pub write_token_file: Option<PathBuf>,
+    /// Bearer tokens (one per line) needed for every read [default: reads are
+    /// open]. Write tokens read too.
+    #[arg(long, value_name = "FILE", alias = "read-token")]
+    pub read_token_file: Option<PathBuf>,
+    /// Largest upload, in bytes or with a K, M or G suffix (binary).
+    #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE")]
+    pub max_upload: u64,
+    /// Longest a request may take, upload included, in seconds.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
+    /// Folder for uploads in progress (unlinked files: nothing is left
+    /// behind) [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// Uploads decoded at once [default: one per CPU].
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub decoders: usize,
+    /// Public keys you trust (as verify --trust).
+    #[arg(long)]
+    pub trust: Vec<PathBuf>,
+    /// Private watermark key the catalogue's files were stamped with.
+    #[arg(long)]
+    pub wm_key: Option<PathBuf>,
+    /// Root certificates (PEM) you trust for Content Credentials (C2PA).
+    #[arg(long, value_name = "ROOTS.pem")]
+    pub c2pa_trust: Option<PathBuf>,
+    /// Skip the speed, tempo and pitch search on uploads without a plain marker.
+    #[arg(long)]
+    pub no_search: bool,
+    /// No line per request on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Reads `1048576`, `512K`, `64M`, `1G` (binary multiples).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 1G, 512M, 1048576)"))
 }
 
 /// The declaration options shared by `stamp` and `tag`.

@@ -46,11 +46,14 @@ pub fn run() -> i32 {
         }
     }));
     // Ctrl-C or a kill: remove this run's temporary files (a long stamp
-    // can have hundreds of MB in one), then exit as interrupted.
-    let _ = ctrlc::set_handler(|| {
-        eprintln!("earmark: interrupted; temporary files removed");
-        earmark::output::exit_removing_temps(130)
-    });
+    // can have hundreds of MB in one), then exit as interrupted. The
+    // service handles both signals itself: it finishes what is in flight.
+    if !matches!(cli.command, Command::Serve(_)) {
+        let _ = ctrlc::set_handler(|| {
+            eprintln!("earmark: interrupted; temporary files removed");
+            earmark::output::exit_removing_temps(130)
+        });
+    }
     match cli.command {
         Command::Keygen(a) => keygen(&a),
         Command::Stamp(a) => stamp(&a),
@@ -58,6 +61,7 @@ pub fn run() -> i32 {
         Command::Tag(a) => tag(&a),
         Command::Inspect(a) => inspect(&a),
         Command::Catalogue(c) => catalogue(c),
+        Command::Serve(a) => serve(&a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -303,6 +307,71 @@ fn verify_options(
     opts.trusted = keyfile::read_trusted(trust)?;
     opts.c2pa_trust = c2pa_trust.map(keyfile::read_c2pa_trust).transpose()?;
     Ok(opts)
+}
+
+fn serve(a: &args::ServeArgs) -> i32 {
+    use earmark::serve::{ServeOptions, Server};
+    let mut opts = ServeOptions::new(a.catalogue.clone());
+    opts.listen = a.listen;
+    opts.verify = match verify_options(a.wm_key.as_deref(), &a.trust, a.c2pa_trust.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    opts.verify.search = !a.no_search;
+    let tokens =
+        |p: &Option<std::path::PathBuf>| p.as_deref().map(keyfile::read_tokens).transpose();
+    match (tokens(&a.write_token_file), tokens(&a.read_token_file)) {
+        (Ok(w), Ok(r)) => {
+            opts.write_tokens = w.unwrap_or_default();
+            opts.read_tokens = r.unwrap_or_default();
+        }
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    }
+    opts.max_upload = a.max_upload;
+    if !(a.request_timeout.is_finite() && a.request_timeout > 0.0) {
+        return fail(format!(
+            "--request-timeout must be a positive number of seconds, got {}",
+            a.request_timeout
+        ));
+    }
+    opts.request_timeout = std::time::Duration::from_secs_f64(a.request_timeout);
+    if let Some(d) = &a.spool_dir {
+        opts.spool_dir = d.clone();
+    }
+    if a.decoders > 0 {
+        opts.decoders = a.decoders;
+    }
+    opts.log = !a.quiet;
+    let (reads, writes) = (
+        if opts.read_tokens.is_empty() {
+            "reads open"
+        } else {
+            "reads need a token"
+        },
+        if opts.write_tokens.is_empty() {
+            "writes off"
+        } else {
+            "writes need a token"
+        },
+    );
+    let server = match Server::bind(opts) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match server.local_addr() {
+        Ok(addr) => eprintln!(
+            "earmark: serving {} on http://{addr} ({reads}, {writes}); SIGTERM or Ctrl-C stops",
+            a.catalogue
+        ),
+        Err(e) => return fail(e),
+    }
+    match server.run() {
+        Ok(()) => {
+            eprintln!("earmark: stopped; every request in flight was answered");
+            0
+        }
+        Err(e) => fail(e),
+    }
 }
 
 fn inspect(a: &args::InspectArgs) -> i32 {

@@ -43,9 +43,7 @@ pub use write::{
     embed, sidecar, Claim, ClaimSigner, Operation, Parent, ReadSeek, ReservedStore, SoftBinding,
 };
 
-/// The soft-binding algorithm name of earmark's marker, versioned with the
-/// marker's format.
-pub const SOFT_BINDING_ALG: &str = "io.earmark.v1";
+pub use crate::payload::SOFT_BINDING_ALG;
 
 /// The CAWG training-and-data-mining assertion's label.
 pub const TRAINING_MINING_LABEL: &str = crate::policy::TrainingMining::LABEL;
