@@ -100,8 +100,26 @@ impl fmt::Display for Location {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, and a
+/// `password=` query parameter likewise.
 fn redact_password(url: &str) -> String {
+    let url = redact_userinfo(url);
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url,
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_string();
     };
@@ -559,6 +577,10 @@ mod tests {
         assert_eq!(
             Location::parse("postgresql://u@h/db").to_string(),
             "postgresql://u@h/db"
+        );
+        assert_eq!(
+            Location::parse("postgres://u@h/db?sslmode=disable&password=pw").to_string(),
+            "postgres://u@h/db?sslmode=disable&password=***"
         );
         assert_eq!(
             Location::parse("postgres://h/db?x=a:b@c").to_string(),

@@ -14,7 +14,9 @@ pub(crate) const EARMARK_ID_PREFIX: &str = "urn:earmark:";
 /// earmark also takes the 16 hex digits its soft-binding assertion holds
 /// (or their base64) and the `KEY:TRACK` form its tools print.
 pub(crate) fn parse_value(value: &str) -> Result<Payload, String> {
-    let v = value.trim();
+    // A `+` of base64 sent unescaped in a query string arrives as a space.
+    let unescaped = value.trim().replace(' ', "+");
+    let v = unescaped.as_str();
     if let Some(p) = hex16(v) {
         return Ok(p);
     }
@@ -83,6 +85,12 @@ mod tests {
             "1a2b3c4d:42",
             "MWEyYjNjNGQwMDAwMDAyYQ==",
         ] {
+            assert_eq!(parse_value(form), Ok(p), "{form}");
+        }
+        // `+` as a query string decodes it: a space.
+        let plus = Payload::new(0xfb00_0000, 0);
+        assert_eq!(encode_value(&plus), "+wAAAAAAAAA=");
+        for form in ["+wAAAAAAAAA=", " wAAAAAAAAA="] {
             assert_eq!(parse_value(form), Ok(p), "{form}");
         }
         for bad in ["", "xyz", "Gis8TQAAAC", "1a2b3c4d000000", "AAAA"] {

@@ -25,9 +25,12 @@ use std::time::Instant;
 const MAX_RESULTS: usize = 10;
 const MAX_RESULTS_LIMIT: usize = 1000;
 
-/// Largest body `POST /v1/catalogue/entries` and `POST /matches/byBinding`
-/// read (a manifest is about 1.5 KiB, so some 40,000 entries).
+/// Largest body `POST /v1/catalogue/entries` reads (a manifest is about
+/// 1.5 KiB, so some 40,000 entries).
 const MAX_JSON_BYTES: usize = 64 << 20;
+
+/// Largest body of `POST /matches/byBinding` (a query of two short strings).
+const MAX_QUERY_BYTES: usize = 64 << 10;
 
 /// A failed request: its status, a short machine-readable code (also the
 /// `earmark_errors_total` kind) and one sentence for people.
@@ -216,7 +219,12 @@ impl State {
             UploadError::Empty => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "empty_upload",
-                "no audio in the request: send the file as the body, or as a multipart form field with a file name",
+                "no audio in the request: send the file as the body, or in a multipart form as a field with a file name (or named file or audio)",
+            ),
+            UploadError::BadForm(why) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_multipart",
+                format!("the multipart form does not parse: {why}"),
             ),
             UploadError::Client(why) => ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -305,11 +313,15 @@ pub(crate) async fn healthz(Shared(s): Shared<Arc<State>>) -> Answer<Json<Value>
         .run(|c| c.lookup(0, 0).map(|_| ()))
         .await
         .map_err(ApiError::catalogue)?;
-    Ok(Json(json!({
+    let mut health = json!({
         "status": "ok",
-        "catalogue": s.options.catalogue.to_string(),
         "uptime_seconds": s.started.elapsed().as_secs(),
-    })))
+    });
+    // Open to probes; where the catalogue lives is said only when reads are.
+    if s.options.read_tokens.is_empty() {
+        health["catalogue"] = json!(s.options.catalogue.to_string());
+    }
+    Ok(Json(health))
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -412,11 +424,11 @@ struct BindingQuery {
 /// `POST /matches/byBinding` with `{"alg": …, "value": …}`.
 pub(crate) async fn by_binding_post(
     Shared(s): Shared<Arc<State>>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    req: Request,
 ) -> Answer<Json<Value>> {
-    s.check_read(&headers)?;
+    s.check_read(req.headers())?;
+    let body = read_json_body(req, MAX_QUERY_BYTES).await?;
     let q: BindingQuery = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body must be a JSON object {{\"alg\": …, \"value\": …}}: {e}"
@@ -550,15 +562,13 @@ pub(crate) async fn verify(Shared(s): Shared<Arc<State>>, req: Request) -> Answe
 /// `POST /v1/catalogue/entries`: rows stamped elsewhere (a JSON object, an
 /// array of them, or JSON Lines as `catalogue export --format jsonl`
 /// writes), added in one transaction with the rules of `catalogue merge`.
-pub(crate) async fn publish(
-    Shared(s): Shared<Arc<State>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer<Json<Value>> {
-    s.check_write(&headers)?;
+pub(crate) async fn publish(Shared(s): Shared<Arc<State>>, req: Request) -> Answer<Json<Value>> {
+    // The token is checked before a byte of the body is read.
+    s.check_write(req.headers())?;
+    let body = read_json_body(req, MAX_JSON_BYTES).await?;
     let entries = parse_entries(&body).map_err(ApiError::bad_request)?;
     for (i, e) in entries.iter().enumerate() {
-        e.check()
+        check_published(e)
             .map_err(|why| ApiError::bad_request(format!("entry {}: {why}", i + 1)))?;
     }
     let received = entries.len();
@@ -570,9 +580,61 @@ pub(crate) async fn publish(
     Ok(Json(json!({ "received": received, "added": added })))
 }
 
+/// A published row must carry the manifest it claims: a signed earmark
+/// manifest whose signature verifies, whose signer made the key
+/// fingerprint, and whose payload is the row's.
+fn check_published(e: &Entry) -> Result<(), String> {
+    e.check()?;
+    let m = crate::provenance::SignedManifest::parse(&e.manifest)
+        .map_err(|why| format!("manifest: {why}"))?;
+    let check = m.check(&[]);
+    if !check.signature_valid {
+        return Err("manifest: the signature does not verify".into());
+    }
+    if !check.payload_matches_signer {
+        return Err("manifest: its payload's key is not its signer's".into());
+    }
+    if Some(m.manifest.payload) != e.payload() {
+        return Err(format!(
+            "manifest: it is for {}, the entry for {}:{}",
+            m.manifest.payload, e.key_fingerprint, e.track_id
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a JSON request body of at most `limit` bytes.
+async fn read_json_body(req: Request, limit: usize) -> Answer<Bytes> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the body is larger than this route's limit of {limit} bytes"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "client_disconnected",
+                    format!("the body did not arrive whole: {e}"),
+                )
+            }
+        })
+}
+
 fn parse_entries(body: &[u8]) -> Result<Vec<Entry>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8 JSON".to_string())?;
     let trimmed = text.trim_start();
+    // One object, however it is laid out.
+    if trimmed.starts_with('{') {
+        if let Ok(e) = serde_json::from_str::<Entry>(text) {
+            return Ok(vec![e]);
+        }
+    }
     let entries = if trimmed.starts_with('[') {
         serde_json::from_str::<Vec<Entry>>(text)
             .map_err(|e| format!("not an array of entries: {e}"))?
@@ -595,9 +657,6 @@ fn parse_entries(body: &[u8]) -> Result<Vec<Entry>, String> {
     };
     Ok(entries)
 }
-
-/// The request body limit for JSON bodies.
-pub(crate) const JSON_LIMIT: usize = MAX_JSON_BYTES;
 
 #[cfg(test)]
 mod tests {

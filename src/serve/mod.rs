@@ -165,14 +165,62 @@ impl Server {
             .thread_name("earmark-serve")
             .build()
             .map_err(io)?;
-        runtime.block_on(async move {
+        // The catalogue connections must be closed outside the runtime
+        // (PostgreSQL's synchronous client runs one of its own), so the
+        // last reference to the state is dropped here, after it.
+        let state = Arc::clone(&self.state);
+        let served = runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener).map_err(io)?;
-            axum::serve(listener, router(self.state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .map_err(io)
-        })
+            accept_until_signal(listener, router(self.state)).await;
+            Ok(())
+        });
+        drop(runtime);
+        drop(state);
+        served
     }
+}
+
+/// Largest read buffer of one connection: what an upload can hold in memory
+/// before the handler has written it to its spool file.
+const CONNECTION_BUFFER: usize = 64 << 10;
+
+/// A client must send its request headers within this time.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves each accepted connection on its own task until SIGTERM/SIGINT;
+/// then stops accepting (the listener is closed), lets every connection
+/// finish the request it is in, and returns.
+async fn accept_until_signal(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.max_buf_size(CONNECTION_BUFFER)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait, do not spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that goes away is that connection's business.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Binds and runs: [`Server::bind`] then [`Server::run`].
@@ -206,10 +254,8 @@ fn router(state: Arc<State>) -> Router {
         )
         .route("/manifests/{manifest_id}", get(handlers::manifest))
         .route("/v1/verify", post(handlers::verify).layer(uploads))
-        .route(
-            "/v1/catalogue/entries",
-            post(handlers::publish).layer(DefaultBodyLimit::max(handlers::JSON_LIMIT)),
-        )
+        // Bodies are read with their own limits, after the token check.
+        .route("/v1/catalogue/entries", post(handlers::publish))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             handlers::observe,

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
 use futures_util::StreamExt as _;
+use std::io::{Seek as _, Write as _};
 use std::path::Path;
-use tokio::io::AsyncWriteExt as _;
 
 /// Why an upload was not taken.
 #[derive(Debug)]
@@ -17,10 +17,27 @@ pub(crate) enum UploadError {
     TooLarge(u64),
     /// The body was empty, or a form carried no file.
     Empty,
-    /// The client went away or sent a malformed body.
+    /// The client went away mid-body.
     Client(String),
+    /// A multipart body that does not parse.
+    BadForm(String),
     /// The spool file could not be written.
     Io(std::io::Error),
+}
+
+/// Bytes of multipart framing and small fields allowed beyond the limit
+/// when the length is known up front.
+const FORM_ALLOWANCE: u64 = 64 << 10;
+
+/// A multipart error: a body cut short is the client going away, anything
+/// else a malformed form.
+fn form_error(e: axum::extract::multipart::MultipartError) -> UploadError {
+    let text = e.body_text();
+    if text.contains("incomplete") || text.contains("stream") || text.contains("body") {
+        UploadError::Client(text)
+    } else {
+        UploadError::BadForm(text)
+    }
 }
 
 /// A spooled upload, positioned at its start.
@@ -37,16 +54,21 @@ pub(crate) async fn spool(req: Request, limit: u64, dir: &Path) -> Result<Upload
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if said.is_some_and(|n| n > limit) {
-        return Err(UploadError::TooLarge(limit));
-    }
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let std_file = tempfile::tempfile_in(dir).map_err(UploadError::Io)?;
-    let mut file = tokio::fs::File::from_std(std_file);
+    // A form's length includes its framing and other fields: the file
+    // itself is counted as it streams.
+    let framing = if multipart { FORM_ALLOWANCE } else { 0 };
+    if said.is_some_and(|n| n > limit.saturating_add(framing)) {
+        return Err(UploadError::TooLarge(limit));
+    }
+    // Writes go straight to the file: a chunk lands in the page cache in
+    // microseconds, and tokio's own file type would keep a second buffer
+    // per upload and a blocking thread per write.
+    let mut file = tempfile::tempfile_in(dir).map_err(UploadError::Io)?;
     let mut len = 0u64;
     let mut take = |chunk: &[u8]| -> Result<(), UploadError> {
         len += chunk.len() as u64;
@@ -59,24 +81,29 @@ pub(crate) async fn spool(req: Request, limit: u64, dir: &Path) -> Result<Upload
     if multipart {
         let mut form = Multipart::from_request(req, &())
             .await
-            .map_err(|e| UploadError::Client(e.body_text()))?;
-        // The first field that is a file (or the only field) is the audio.
+            .map_err(|e| UploadError::BadForm(e.body_text()))?;
+        // The audio is the first field with a file name, or named `file`
+        // or `audio`; other fields are skipped.
         let mut field = loop {
             match form.next_field().await {
-                Ok(Some(f)) if f.file_name().is_some() || f.name() == Some("file") => break f,
+                Ok(Some(f))
+                    if f.file_name().is_some() || matches!(f.name(), Some("file" | "audio")) =>
+                {
+                    break f
+                }
                 Ok(Some(_)) => continue,
                 Ok(None) => return Err(UploadError::Empty),
-                Err(e) => return Err(UploadError::Client(e.body_text())),
+                Err(e) => return Err(form_error(e)),
             }
         };
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {
                     take(&chunk)?;
-                    file.write_all(&chunk).await.map_err(UploadError::Io)?;
+                    file.write_all(&chunk).map_err(UploadError::Io)?;
                 }
                 Ok(None) => break,
-                Err(e) => return Err(UploadError::Client(e.body_text())),
+                Err(e) => return Err(form_error(e)),
             }
         }
     } else {
@@ -84,15 +111,12 @@ pub(crate) async fn spool(req: Request, limit: u64, dir: &Path) -> Result<Upload
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| UploadError::Client(e.to_string()))?;
             take(&chunk)?;
-            file.write_all(&chunk).await.map_err(UploadError::Io)?;
+            file.write_all(&chunk).map_err(UploadError::Io)?;
         }
     }
     if len == 0 {
         return Err(UploadError::Empty);
     }
-    file.flush().await.map_err(UploadError::Io)?;
-    let mut file = file.into_std().await;
-    use std::io::Seek as _;
     file.rewind().map_err(UploadError::Io)?;
     Ok(Upload { file })
 }
