@@ -190,19 +190,7 @@ fn migrate_copies_sqlite_to_postgres_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let (key, _, _) = keygen(dir.path(), "k");
     let lib = dir.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
-    for (i, track) in [
-        "rock-supertuxkart-bay.ogg",
-        "piano-supertuxkart-alien-signal.ogg",
-    ]
-    .iter()
-    .enumerate()
-    {
-        write_wav16(
-            &lib.join(format!("{i}.wav")),
-            &excerpt(&test_audio(track), 3.0, 6.0),
-        );
-    }
+    two_track_library(&lib, 6.0);
     let out = dir.path().join("out");
     earmark([
         "stamp",

@@ -203,6 +203,15 @@ fn head(method: &str, path: &str, addr: &str, headers: &[(&str, &str)]) -> Strin
     h
 }
 
+/// Opens a connection and sends a request's head (no body yet).
+fn send_head(method: &str, path: &str, addr: &str, headers: &[(&str, &str)]) -> TcpStream {
+    let mut sock = connect(addr);
+    let mut h = head(method, path, addr, headers);
+    h.push_str("\r\n");
+    sock.write_all(h.as_bytes()).unwrap();
+    sock
+}
+
 fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut s = connect(addr);
     let mut h = head(method, path, addr, headers);
@@ -239,13 +248,7 @@ fn stamped_catalogue(t: &TestCatalogue) -> Stamped {
     let dir = tempfile::tempdir().unwrap();
     let (key, _, _) = keygen(dir.path(), "k");
     let lib = dir.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
-    for (name, track) in [
-        ("rock.wav", "rock-supertuxkart-bay.ogg"),
-        ("piano.wav", "piano-supertuxkart-alien-signal.ogg"),
-    ] {
-        write_wav16(&lib.join(name), &excerpt(&test_audio(track), 2.0, 14.0));
-    }
+    two_track_library(&lib, 14.0);
     let out = dir.path().join("out");
     earmark([
         "stamp",
@@ -263,7 +266,7 @@ fn stamped_catalogue(t: &TestCatalogue) -> Stamped {
     assert_eq!(entries.len(), 2);
     let rock = entries
         .iter()
-        .find(|e| e.source_path.ends_with("rock.wav"))
+        .find(|e| e.source_path.ends_with("0.wav"))
         .unwrap();
     let clip = dir.path().join("clip.mp3");
     ffmpeg(&[
@@ -501,15 +504,12 @@ fn uploads_are_bounded_and_non_audio_is_refused() {
     let big = vec![0u8; 100 << 10];
     svc.post("/v1/verify", &[], &big)
         .expect(413, Some("too_large"));
-    let mut sock = connect(&svc.addr);
-    let mut h = head(
+    let mut sock = send_head(
         "POST",
         "/matches/byContent",
         &svc.addr,
         &[("Transfer-Encoding", "chunked")],
     );
-    h.push_str("\r\n");
-    sock.write_all(h.as_bytes()).unwrap();
     for _ in 0..20 {
         if sock
             .write_all(format!("{:x}\r\n", 8192).as_bytes())
@@ -544,27 +544,22 @@ fn uploads_are_bounded_and_non_audio_is_refused() {
     .expect(400, Some("empty_upload"));
     // Too slow: the client promises 60 KiB and sends 10 bytes.
     let t0 = Instant::now();
-    let mut sock = connect(&svc.addr);
-    let mut h = head(
+    let mut sock = send_head(
         "POST",
         "/v1/verify",
         &svc.addr,
         &[("Content-Length", "61440")],
     );
-    h.push_str("\r\n0123456789");
-    sock.write_all(h.as_bytes()).unwrap();
+    sock.write_all(b"0123456789").unwrap();
     read_reply(&mut sock).expect(408, Some("timeout"));
     assert!(t0.elapsed() < Duration::from_secs(10));
     // A client that goes away mid-upload.
-    let mut sock = connect(&svc.addr);
-    let mut h = head(
+    let mut sock = send_head(
         "POST",
         "/v1/verify",
         &svc.addr,
         &[("Content-Length", "50000")],
     );
-    h.push_str("\r\n");
-    sock.write_all(h.as_bytes()).unwrap();
     sock.write_all(&[7u8; 20000]).unwrap();
     drop(sock);
     std::thread::sleep(Duration::from_millis(300));
@@ -695,19 +690,7 @@ fn writes_need_the_write_token_and_reads_can_be_closed() {
 fn signed_rows(dir: &Path) -> Vec<Value> {
     let (key, _, _) = keygen(dir, "elsewhere");
     let lib = dir.join("elsewhere-lib");
-    std::fs::create_dir_all(&lib).unwrap();
-    for (i, track) in [
-        "rock-supertuxkart-bay.ogg",
-        "piano-supertuxkart-alien-signal.ogg",
-    ]
-    .iter()
-    .enumerate()
-    {
-        write_wav16(
-            &lib.join(format!("{i}.wav")),
-            &excerpt(&test_audio(track), 2.0, 3.0),
-        );
-    }
+    two_track_library(&lib, 3.0);
     let out = dir.join("elsewhere-out");
     earmark([
         "stamp",
@@ -769,15 +752,12 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let t = TestCatalogue::sqlite();
     let st = stamped_catalogue(&t);
     let svc = Service::start(&t.location, &["--quiet"]);
-    let mut sock = connect(&svc.addr);
-    let mut h = head(
+    let mut sock = send_head(
         "POST",
         "/v1/verify",
         &svc.addr,
         &[("Content-Length", &st.clip.len().to_string())],
     );
-    h.push_str("\r\n");
-    sock.write_all(h.as_bytes()).unwrap();
     let half = st.clip.len() / 2;
     sock.write_all(&st.clip[..half]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
@@ -814,15 +794,12 @@ fn two_hundred_slow_uploads_keep_memory_bounded() {
     let per: usize = 1 << 20;
     let socks: Vec<TcpStream> = (0..200)
         .map(|_| {
-            let mut sock = connect(&svc.addr);
-            let mut h = head(
+            let mut sock = send_head(
                 "POST",
                 "/v1/verify",
                 &svc.addr,
                 &[("Content-Length", "10485760")],
             );
-            h.push_str("\r\n");
-            sock.write_all(h.as_bytes()).unwrap();
             sock.write_all(&vec![3u8; per]).unwrap();
             sock
         })
@@ -923,4 +900,83 @@ fn a_postgres_outage_is_503_and_the_service_recovers() {
     drop(svc);
     ctl("stop");
     let _ = std::fs::remove_dir_all(&pg_dir);
+}
+
+/// Schemathesis (from PyPI; `.ci/run` installs it) generates requests from
+/// the service's own `/openapi.json`, valid and invalid, for every route:
+/// no answer may be a 5xx, and every answer's status, content type,
+/// headers and body must be what the document says.
+#[test]
+fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
+    let Ok(st) = std::env::var("EARMARK_SCHEMATHESIS") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "EARMARK_SCHEMATHESIS is not set (.ci/run installs schemathesis)"
+        );
+        eprintln!("skipping: EARMARK_SCHEMATHESIS not set");
+        return;
+    };
+    let t = TestCatalogue::sqlite();
+    let st_data = stamped_catalogue(&t);
+    let tokens = st_data.dir.path().join("w.tokens");
+    let token = "w-schemathesis-0123456789";
+    std::fs::write(&tokens, format!("{token}\n")).unwrap();
+    let svc = Service::start(
+        &t.location,
+        &[
+            "--write-token-file",
+            s(&tokens),
+            "--max-upload",
+            "8M",
+            "--request-timeout",
+            "30",
+            "--quiet",
+        ],
+    );
+    let report = st_data.dir.path().join("st");
+    let out = Command::new(&st)
+        .args([
+            "run",
+            &format!("http://{}/openapi.json", svc.addr),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "30",
+            "--seed",
+            "20261207",
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--report-dir",
+            s(&report),
+        ])
+        .env("NO_COLOR", "1")
+        .env("PYTHONPATH", Path::new(ROOT).join("tests/schemathesis"))
+        .env("SCHEMATHESIS_HOOKS", "earmark_hooks")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every operation was selected and tested (none skipped as untestable).
+    let number_after = |label: &str| -> String {
+        let at = text
+            .find(label)
+            .unwrap_or_else(|| panic!("no {label:?} in\n{text}"));
+        text[at + label.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let selected = number_after("Selected:");
+    let (chosen, all) = selected.split_once('/').unwrap();
+    assert_eq!(chosen, all, "{text}");
+    assert_eq!(number_after("Tested:"), chosen, "{text}");
+    assert!(chosen.parse::<u32>().unwrap() >= 9, "{text}");
+    drop(svc);
 }

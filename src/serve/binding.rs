@@ -15,8 +15,9 @@ pub(crate) const EARMARK_ID_PREFIX: &str = "urn:earmark:";
 /// (or their base64) and the `KEY:TRACK` form its tools print.
 pub(crate) fn parse_value(value: &str) -> Result<Payload, String> {
     // A `+` of base64 sent unescaped in a query string arrives as a space.
-    let unescaped = value.trim().replace(' ', "+");
-    let v = unescaped.as_str();
+    let unescaped = value.replace(' ', "+");
+    let unescaped = unescaped.trim();
+    let v = unescaped;
     if let Some(p) = hex16(v) {
         return Ok(p);
     }
@@ -91,7 +92,7 @@ mod tests {
         let plus = Payload::new(0xfb00_0000, 0);
         assert_eq!(encode_value(&plus), "+wAAAAAAAAA=");
         for form in ["+wAAAAAAAAA=", " wAAAAAAAAA="] {
-            assert_eq!(parse_value(form), Ok(p), "{form}");
+            assert_eq!(parse_value(form), Ok(plus), "{form}");
         }
         for bad in ["", "xyz", "Gis8TQAAAC", "1a2b3c4d000000", "AAAA"] {
             assert!(parse_value(bad).is_err(), "{bad}");

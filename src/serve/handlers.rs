@@ -142,6 +142,10 @@ pub(crate) async fn observe(Shared(s): Shared<Arc<State>>, req: Request, next: N
 pub(crate) async fn not_found(Shared(s): Shared<Arc<State>>, req: Request) -> Response {
     s.metrics
         .request("unmatched", 404, std::time::Duration::ZERO);
+    s.metrics.error("not_found");
+    if s.options.log {
+        eprintln!("earmark serve: {} {} 404", req.method(), req.uri().path());
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -595,9 +599,10 @@ fn check_published(e: &Entry) -> Result<(), String> {
         return Err("manifest: its payload's key is not its signer's".into());
     }
     if Some(m.manifest.payload) != e.payload() {
+        let p = m.manifest.payload;
         return Err(format!(
-            "manifest: it is for {}, the entry for {}:{}",
-            m.manifest.payload, e.key_fingerprint, e.track_id
+            "manifest: it is for {:08x}:{}, the entry for {}:{}",
+            p.key_fingerprint, p.track_id, e.key_fingerprint, e.track_id
         ));
     }
     Ok(())

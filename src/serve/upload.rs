@@ -29,14 +29,14 @@ pub(crate) enum UploadError {
 /// when the length is known up front.
 const FORM_ALLOWANCE: u64 = 64 << 10;
 
-/// A multipart error: a body cut short is the client going away, anything
-/// else a malformed form.
+/// A multipart error: a body that could not be read (the client went away)
+/// or a form that does not parse.
 fn form_error(e: axum::extract::multipart::MultipartError) -> UploadError {
-    let text = e.body_text();
-    if text.contains("incomplete") || text.contains("stream") || text.contains("body") {
-        UploadError::Client(text)
+    // axum says 500 only for a failed read of the body itself.
+    if e.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        UploadError::Client(e.body_text())
     } else {
-        UploadError::BadForm(text)
+        UploadError::BadForm(e.body_text())
     }
 }
 
@@ -83,7 +83,8 @@ pub(crate) async fn spool(req: Request, limit: u64, dir: &Path) -> Result<Upload
             .await
             .map_err(|e| UploadError::BadForm(e.body_text()))?;
         // The audio is the first field with a file name, or named `file`
-        // or `audio`; other fields are skipped.
+        // or `audio`; other fields are read past, and count against the
+        // limit too.
         let mut field = loop {
             match form.next_field().await {
                 Ok(Some(f))
@@ -91,7 +92,13 @@ pub(crate) async fn spool(req: Request, limit: u64, dir: &Path) -> Result<Upload
                 {
                     break f
                 }
-                Ok(Some(_)) => continue,
+                Ok(Some(mut other)) => loop {
+                    match other.chunk().await {
+                        Ok(Some(chunk)) => take(&chunk)?,
+                        Ok(None) => break,
+                        Err(e) => return Err(form_error(e)),
+                    }
+                },
                 Ok(None) => return Err(UploadError::Empty),
                 Err(e) => return Err(form_error(e)),
             }

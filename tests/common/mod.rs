@@ -413,3 +413,21 @@ mod catalogues;
 #[cfg(feature = "postgres")]
 #[allow(unused_imports)] // not every test binary uses it
 pub use catalogues::TestCatalogue;
+
+/// A library folder of two real tracks, `0.wav` (rock) and `1.wav` (piano),
+/// each `seconds` long from 2 s in.
+pub fn two_track_library(lib: &Path, seconds: f64) {
+    fs::create_dir_all(lib).unwrap();
+    for (i, track) in [
+        "rock-supertuxkart-bay.ogg",
+        "piano-supertuxkart-alien-signal.ogg",
+    ]
+    .iter()
+    .enumerate()
+    {
+        write_wav16(
+            &lib.join(format!("{i}.wav")),
+            &excerpt(&test_audio(track), 2.0, seconds),
+        );
+    }
+}
