@@ -951,6 +951,8 @@ fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
             "--report-dir",
             s(&report),
         ])
+        // Its own cache folder goes there too, not into the checkout.
+        .current_dir(st_data.dir.path())
         .env("NO_COLOR", "1")
         .env("PYTHONPATH", Path::new(ROOT).join("tests/schemathesis"))
         .env("SCHEMATHESIS_HOOKS", "earmark_hooks")
