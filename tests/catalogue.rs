@@ -20,6 +20,8 @@ fn entry(key: &str, id: u32, out: &str) -> Entry {
         policy: "no-ai-training".into(),
         manifest: "{}".into(),
         stamped_at: "2026-11-22T00:00:00Z".into(),
+        c2pa_manifest_id: Some(format!("urn:c2pa:test-{key}-{id}")),
+        c2pa_store: Some(vec![0xC2, 0xBA, id as u8, 0, 255]),
     }
 }
 
@@ -297,4 +299,44 @@ fn an_unreachable_or_empty_postgres_is_one_clear_error() {
     earmark(["catalogue", "list", &pg.location])
         .expect_one_line_error(&["no earmark catalogue in this database"]);
     earmark(["catalogue", "list", &pg.location]).expect_code(2);
+}
+
+/// A catalogue written before the Content Credentials columns (by earlier
+/// versions) still opens: read-only as it is, and for writing with the
+/// columns added; its rows keep working.
+#[test]
+fn a_catalogue_from_before_content_credentials_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    // The first version's table, made by Python's own SQLite.
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.executescript('''
+CREATE TABLE stamps (id INTEGER PRIMARY KEY, key_fingerprint TEXT NOT NULL,
+  track_id INTEGER NOT NULL, source_path TEXT NOT NULL, source_sha256 TEXT NOT NULL,
+  output_path TEXT NOT NULL UNIQUE, output_sha256 TEXT NOT NULL, title TEXT, artist TEXT,
+  policy TEXT NOT NULL, manifest TEXT NOT NULL, stamped_at TEXT NOT NULL,
+  UNIQUE (key_fingerprint, track_id));
+INSERT INTO stamps VALUES (1, '0000aaaa', 7, 'in/x', 'aa', 'out/x', 'bb', 'T', NULL,
+  'no-ai-training', '{}', '2026-01-01T00:00:00Z');''')",
+        )
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut ro = Catalogue::open_read_only(old.clone()).unwrap();
+    let e = ro.lookup(0xaaaa, 7).unwrap().unwrap();
+    assert_eq!(
+        (e.output_path.as_str(), e.c2pa_manifest_id),
+        ("out/x", None)
+    );
+    assert_eq!(ro.find_c2pa("urn:c2pa:x").unwrap(), None);
+    drop(ro);
+    let mut rw = Catalogue::open(old.clone()).unwrap();
+    assert_eq!(rw.entries().unwrap().len(), 1);
+    rw.record(&entry("0000aaaa", 8, "out/y")).unwrap();
+    let y = rw.find_c2pa("urn:c2pa:test-0000aaaa-8").unwrap().unwrap();
+    assert_eq!(y, entry("0000aaaa", 8, "out/y"));
+    assert_eq!(rw.allocate_track_id("0000aaaa", 0, 1).unwrap(), 9);
 }

@@ -337,6 +337,13 @@ fn the_resolution_api_and_verify_answer_from_the_catalogue() {
             .find(|e| e.source_path == st.source)
             .unwrap();
         let id = format!("urn:earmark:{}:{}", rock.key_fingerprint, rock.track_id);
+        // The stamp made Content Credentials: their manifest comes first.
+        let c2pa_id = rock
+            .c2pa_manifest_id
+            .clone()
+            .expect("stamp --out-dir made C2PA");
+        assert!(c2pa_id.starts_with("urn:c2pa:"), "{c2pa_id}");
+        let both = serde_json::json!([{ "manifestId": c2pa_id }, { "manifestId": id }]);
 
         svc.get("/healthz").expect(200, None);
         let algs = svc
@@ -353,23 +360,20 @@ fn the_resolution_api_and_verify_answer_from_the_catalogue() {
             format!("{}:{}", rock.key_fingerprint, rock.track_id),
         ] {
             let r = svc.get(&format!("/matches/byBinding?alg=io.earmark.v1&value={v}"));
-            assert_eq!(
-                r.expect(200, None).json()["matches"][0]["manifestId"],
-                id,
-                "{b}: {v}"
-            );
+            assert_eq!(r.expect(200, None).json()["matches"], both, "{b}: {v}");
         }
+        let r = svc.get(&format!(
+            "/matches/byBinding?alg=io.earmark.v1&value={}&maxResults=1",
+            url_escape(&value)
+        ));
+        assert_eq!(r.json()["matches"], serde_json::json!([both[0]]), "{b}");
         let query = format!(r#"{{"alg":"io.earmark.v1","value":"{value}"}}"#);
         let r = svc.post(
             "/matches/byBinding",
             &[("Content-Type", "application/json")],
             query.as_bytes(),
         );
-        assert_eq!(
-            r.expect(200, None).json()["matches"][0]["manifestId"],
-            id,
-            "{b}"
-        );
+        assert_eq!(r.expect(200, None).json()["matches"], both, "{b}");
         // Not in the catalogue: no matches. Malformed: 400.
         let r = svc.get("/matches/byBinding?alg=io.earmark.v1&value=AAAAAAAAAAE%3D");
         assert_eq!(
@@ -397,9 +401,19 @@ fn the_resolution_api_and_verify_answer_from_the_catalogue() {
                 &[("Content-Type", &ctype)],
                 &body,
             );
-            let m = &r.expect(200, None).json()["matches"][0];
-            assert_eq!(m["manifestId"], id, "{b}: {ctype}");
-            let score = m["similarityScore"].as_u64().unwrap();
+            let found = r.expect(200, None).json();
+            let ids: Vec<&Value> = found["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| &m["manifestId"])
+                .collect();
+            assert_eq!(
+                ids,
+                [&both[0]["manifestId"], &both[1]["manifestId"]],
+                "{b}: {ctype}"
+            );
+            let score = found["matches"][0]["similarityScore"].as_u64().unwrap();
             assert!((50..=100).contains(&score), "{b}: score {score}");
         }
 
@@ -409,6 +423,13 @@ fn the_resolution_api_and_verify_answer_from_the_catalogue() {
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.text(), rock.manifest, "{b}");
         svc.get("/manifests/urn%3Aearmark%3A00000001%3A9")
+            .expect(404, Some("not_found"));
+        // The C2PA id: the manifest store the stamp made, byte for byte.
+        let r = svc.get(&format!("/manifests/{}", url_escape(&c2pa_id)));
+        r.expect(200, None);
+        assert_eq!(r.header("content-type"), Some("application/c2pa"));
+        assert_eq!(Some(&r.body), rock.c2pa_store.as_ref(), "{b}");
+        svc.get("/manifests/urn%3Ac2pa%3A00000000-0000-0000-0000-000000000000")
             .expect(404, Some("not_found"));
         svc.get("/manifests/whatever")
             .expect(400, Some("bad_request"));
@@ -671,7 +692,25 @@ fn writes_need_the_write_token_and_reads_can_be_closed() {
             &[("Authorization", &bearer(read_token))],
             b"",
         );
-        assert_eq!(r.json()["matches"][0]["manifestId"], id.as_str(), "{b}");
+        // Published rows carry their C2PA store too (export writes it).
+        let c2pa_id = entry(0)["c2pa_manifest_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            r.json()["matches"][0]["manifestId"],
+            c2pa_id.as_str(),
+            "{b}"
+        );
+        assert_eq!(r.json()["matches"][1]["manifestId"], id.as_str(), "{b}");
+        let store = request(
+            &svc.addr,
+            "GET",
+            &format!("/manifests/{}", url_escape(&c2pa_id)),
+            &[("Authorization", &bearer(read_token))],
+            b"",
+        );
+        assert_eq!(
+            store.expect(200, None).header("content-type"),
+            Some("application/c2pa")
+        );
         let log = svc.log();
         assert!(
             !log.contains(write_token) && !log.contains(read_token),
@@ -751,15 +790,32 @@ fn bad_token_files_and_catalogues_stop_the_start() {
 fn sigterm_lets_the_request_in_flight_finish() {
     let t = TestCatalogue::sqlite();
     let st = stamped_catalogue(&t);
-    let svc = Service::start(&t.location, &["--quiet"]);
-    let mut sock = send_head(
+    let rows = signed_rows(st.dir.path());
+    let token = "w-sigterm-0123456789abcdef";
+    let tokens = st.dir.path().join("w.tokens");
+    std::fs::write(&tokens, format!("{token}\n")).unwrap();
+    let svc = Service::start(&t.location, &["--write-token-file", s(&tokens), "--quiet"]);
+    // An upload and a catalogue write, both half sent.
+    let mut upload = send_head(
         "POST",
         "/v1/verify",
         &svc.addr,
         &[("Content-Length", &st.clip.len().to_string())],
     );
     let half = st.clip.len() / 2;
-    sock.write_all(&st.clip[..half]).unwrap();
+    upload.write_all(&st.clip[..half]).unwrap();
+    let row = rows[0].to_string();
+    let auth = format!("Bearer {token}");
+    let mut write = send_head(
+        "POST",
+        "/v1/catalogue/entries",
+        &svc.addr,
+        &[
+            ("Authorization", &auth),
+            ("Content-Length", &row.len().to_string()),
+        ],
+    );
+    write.write_all(&row.as_bytes()[..row.len() / 2]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     unsafe { libc::kill(svc.child.id() as i32, libc::SIGTERM) };
     std::thread::sleep(Duration::from_millis(300));
@@ -768,16 +824,25 @@ fn sigterm_lets_the_request_in_flight_finish() {
         TcpStream::connect(&svc.addr).is_err(),
         "still accepting after SIGTERM"
     );
-    // ...but the upload in flight is finished and answered.
-    sock.write_all(&st.clip[half..]).unwrap();
-    let r = read_reply(&mut sock);
+    // ...but both requests in flight are finished and answered.
+    upload.write_all(&st.clip[half..]).unwrap();
+    write.write_all(&row.as_bytes()[row.len() / 2..]).unwrap();
+    let r = read_reply(&mut upload);
     assert_eq!(r.expect(200, None).json()["marked"], true);
+    let w = read_reply(&mut write);
+    assert_eq!(w.expect(200, None).json()["added"], 1);
     let mut svc = svc;
     assert_eq!(
         wait_for(&mut svc.child, Duration::from_secs(30)).code(),
         Some(0)
     );
     assert!(svc.log().contains("every request in flight was answered"));
+    // The write is in the catalogue.
+    let published = rows[0]["output_path"].as_str().unwrap();
+    assert!(
+        t.open().find(published).unwrap().is_some(),
+        "the write was lost"
+    );
 }
 
 /// 200 uploads arriving slowly at once: each is spooled to disk, so the
@@ -871,7 +936,8 @@ fn a_postgres_outage_is_503_and_the_service_recovers() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2,
+        "its C2PA and its earmark manifest"
     );
 
     ctl("stop");
@@ -893,7 +959,7 @@ fn a_postgres_outage_is_503_and_the_service_recovers() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(
-        back.expect(200, None).json()["matches"][0]["manifestId"],
+        back.expect(200, None).json()["matches"][1]["manifestId"],
         id.as_str()
     );
     svc.get("/healthz").expect(200, None);
@@ -916,8 +982,15 @@ fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
         eprintln!("skipping: EARMARK_SCHEMATHESIS not set");
         return;
     };
-    let t = TestCatalogue::sqlite();
-    let st_data = stamped_catalogue(&t);
+    for t in TestCatalogue::both() {
+        schemathesis_on(&st, &t);
+    }
+}
+
+/// One Schemathesis run against a service over the catalogue `t`.
+fn schemathesis_on(st: &str, t: &TestCatalogue) {
+    let b = t.backend();
+    let st_data = stamped_catalogue(t);
     let tokens = st_data.dir.path().join("w.tokens");
     let token = "w-schemathesis-0123456789";
     std::fs::write(&tokens, format!("{token}\n")).unwrap();
@@ -934,7 +1007,7 @@ fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
         ],
     );
     let report = st_data.dir.path().join("st");
-    let out = Command::new(&st)
+    let out = Command::new(st)
         .args([
             "run",
             &format!("http://{}/openapi.json", svc.addr),
@@ -961,7 +1034,7 @@ fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "schemathesis failed:\n{text}\n{}",
+        "{b}: schemathesis failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // Every operation was selected and tested (none skipped as untestable).
@@ -981,4 +1054,87 @@ fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
     assert_eq!(number_after("Tested:"), chosen, "{text}");
     assert!(chosen.parse::<u32>().unwrap() >= 9, "{text}");
     drop(svc);
+}
+
+/// The manifest store the service returns for a C2PA id is the one in the
+/// stamped file: the C2PA SDK's own reader (c2pa-python, as in
+/// tests/c2pa.rs) finds the same manifest, signer and assertions (the soft
+/// binding to the marker among them) in both.
+#[test]
+fn a_served_c2pa_store_is_the_stamped_files_manifest() {
+    let py = std::env::var_os("EARMARK_C2PA_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let p = PathBuf::from(std::env::var_os("HOME")?)
+                .join(".cache/earmark/c2pa-venv/bin/python");
+            p.is_file().then_some(p)
+        });
+    let Some(py) = py else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no c2pa-python (.ci/run installs it)"
+        );
+        eprintln!("skipping: no c2pa-python");
+        return;
+    };
+    let t = TestCatalogue::sqlite();
+    let st = stamped_catalogue(&t);
+    let rock = st
+        .entries
+        .iter()
+        .find(|e| e.source_path == st.source)
+        .unwrap();
+    let c2pa_id = rock.c2pa_manifest_id.clone().unwrap();
+    let svc = Service::start(&t.location, &["--quiet"]);
+    let r = svc.get(&format!("/manifests/{}", url_escape(&c2pa_id)));
+    r.expect(200, None);
+    let store = st.dir.path().join("served.c2pa");
+    std::fs::write(&store, &r.body).unwrap();
+    let read = |args: &[&std::ffi::OsStr]| -> Value {
+        let out = Command::new(&py)
+            .arg(Path::new(ROOT).join("tests/c2pa/read.py"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The stamped file, as the SDK reads it: valid (apart from trust).
+    let file = read(&[rock.output_path.as_ref()]);
+    assert_eq!(file["state"], "Valid", "{file}");
+    // The served store on its own: the same manifest, with the same
+    // signature and assertions (only the hard binding, which needs the
+    // audio, cannot be checked without the file).
+    let served = read(&["--store".as_ref(), store.as_os_str()]);
+    assert_eq!(served["label"], file["label"], "{served}");
+    assert_eq!(served["label"], c2pa_id.as_str());
+    assert_eq!(served["assertions"], file["assertions"], "{served}");
+    assert_eq!(served["signer"], file["signer"], "{served}");
+    let binding = &served["assertions"]["c2pa.soft-binding"];
+    assert_eq!(binding["alg"], "io.earmark.v1", "{served}");
+    assert_eq!(
+        binding["blocks"][0]["value"],
+        format!("{}{:08x}", rock.key_fingerprint, rock.track_id),
+        "{served}"
+    );
+    let failures: Vec<&str> = served["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    eprintln!(
+        "c2pa-python on the served store alone: {} {failures:?}",
+        served["state"]
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.starts_with("assertion.dataHash") || *f == "signingCredential.untrusted"),
+        "only the hard binding may fail without the audio: {served}"
+    );
 }

@@ -365,6 +365,17 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         policy: opts.policy_name.clone(),
         manifest: stamped.manifest.to_json_compact(),
         stamped_at: m.created.clone(),
+        #[cfg(feature = "c2pa")]
+        c2pa_manifest_id: outcome
+            .credentials
+            .as_ref()
+            .and_then(|c| c.manifest_id.clone()),
+        #[cfg(not(feature = "c2pa"))]
+        c2pa_manifest_id: None,
+        #[cfg(feature = "c2pa")]
+        c2pa_store: outcome.credentials.as_ref().map(|c| c.store.clone()),
+        #[cfg(not(feature = "c2pa"))]
+        c2pa_store: None,
     };
     {
         let mut catalogue = shared.lock().unwrap_or_else(|p| p.into_inner());

@@ -208,9 +208,56 @@ pub struct Entry {
     pub manifest: String,
     /// When it was stamped, UTC RFC 3339.
     pub stamped_at: String,
+    /// The Content Credentials' manifest label (`urn:c2pa:…`), when the
+    /// stamp made them: the manifest id the resolution service gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2pa_manifest_id: Option<String>,
+    /// The C2PA manifest store itself (`application/c2pa`; base64 in JSON).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "base64_bytes"
+    )]
+    pub c2pa_store: Option<Vec<u8>>,
+}
+
+/// Optional bytes as a base64 string in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(t.trim())
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
 }
 
 impl Entry {
+    /// The entry as JSON for people and reports (`verify --json`,
+    /// `catalogue show`, the service's `/v1/verify`): everything but the
+    /// C2PA store's bytes, which only `catalogue export` and publishing
+    /// carry.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(obj), Some(store)) = (v.as_object_mut(), &self.c2pa_store) {
+            obj.remove("c2pa_store");
+            obj.insert("c2pa_store_bytes".into(), store.len().into());
+        }
+        v
+    }
+
     /// Checks the fields a catalogue relies on (a row from elsewhere, such
     /// as one published to `earmark serve`): the key as 8 lowercase hex
     /// digits, both SHA-256 as 64, and no empty path, policy, manifest or
@@ -246,6 +293,25 @@ impl Entry {
                 return Err(format!("{name} is empty"));
             }
         }
+        // Neither backend stores a NUL in text (PostgreSQL refuses it).
+        let texts = [
+            Some(&self.source_path),
+            Some(&self.output_path),
+            Some(&self.policy),
+            Some(&self.manifest),
+            Some(&self.stamped_at),
+            self.title.as_ref(),
+            self.artist.as_ref(),
+            self.c2pa_manifest_id.as_ref(),
+        ];
+        if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+            return Err("a text field holds a NUL character".into());
+        }
+        if let Some(id) = &self.c2pa_manifest_id {
+            if id.len() > 256 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!("c2pa_manifest_id {id:?} is not a manifest label"));
+            }
+        }
         Ok(())
     }
 
@@ -256,9 +322,13 @@ impl Entry {
     }
 }
 
-/// Column order of every query and of the CSV export.
+/// Column order of the CSV export, and of every query (followed by
+/// [`C2PA_COLUMNS`]).
 const COLUMNS: &str = "key_fingerprint, track_id, source_path, source_sha256, output_path, \
      output_sha256, title, artist, policy, manifest, stamped_at";
+
+/// The Content Credentials columns (added after the first catalogues).
+const C2PA_COLUMNS: &str = "c2pa_manifest_id, c2pa_store";
 
 /// What one backend does; [`Catalogue`] adds what is common to both.
 trait Store: Send {
@@ -266,6 +336,8 @@ trait Store: Send {
     fn lookup(&mut self, key: &str, track: u32) -> Result<Option<Entry>, CatalogueError>;
     /// The earliest entry whose output or source path is `path`.
     fn by_path(&mut self, path: &str) -> Result<Option<Entry>, CatalogueError>;
+    /// The entry whose Content Credentials have this manifest label.
+    fn by_c2pa_id(&mut self, id: &str) -> Result<Option<Entry>, CatalogueError>;
     /// The entry for this source, key, policy and output.
     fn find_done(
         &mut self,
@@ -418,6 +490,11 @@ impl Catalogue {
     ) -> Result<Option<Entry>, CatalogueError> {
         self.store
             .lookup(&format!("{key_fingerprint:08x}"), track_id)
+    }
+
+    /// The entry whose C2PA manifest has the label `manifest_id`.
+    pub fn find_c2pa(&mut self, manifest_id: &str) -> Result<Option<Entry>, CatalogueError> {
+        self.store.by_c2pa_id(manifest_id)
     }
 
     /// The entry `what` names: a payload as `KEY:TRACK` (see
@@ -616,6 +693,8 @@ mod tests {
             policy: "no-ai-training".into(),
             manifest: "{}".into(),
             stamped_at: "2026-11-22T00:00:00Z".into(),
+            c2pa_manifest_id: None,
+            c2pa_store: None,
         };
         let mut out = Vec::new();
         write_csv(&[e], &mut out).unwrap();

@@ -7,7 +7,9 @@
 //! next call; until the server answers, calls fail with
 //! [`CatalogueError::Unavailable`].
 
-use super::{merge_decision, next_in_shard, CatalogueError, Entry, NextPage, Store, COLUMNS};
+use super::{
+    merge_decision, next_in_shard, CatalogueError, Entry, NextPage, Store, C2PA_COLUMNS, COLUMNS,
+};
 use postgres::{Client, Config, NoTls, Row, ToStatement};
 use std::time::Duration;
 
@@ -27,8 +29,13 @@ CREATE TABLE IF NOT EXISTS stamps (
     policy          TEXT      NOT NULL,
     manifest        TEXT      NOT NULL,
     stamped_at      TEXT      NOT NULL,
+    c2pa_manifest_id TEXT,
+    c2pa_store      BYTEA,
     UNIQUE (key_fingerprint, track_id)
 );
+ALTER TABLE stamps ADD COLUMN IF NOT EXISTS c2pa_manifest_id TEXT;
+ALTER TABLE stamps ADD COLUMN IF NOT EXISTS c2pa_store BYTEA;
+CREATE INDEX IF NOT EXISTS stamps_by_c2pa_id ON stamps (c2pa_manifest_id);
 CREATE INDEX IF NOT EXISTS stamps_by_source ON stamps (source_sha256, key_fingerprint, policy);
 CREATE INDEX IF NOT EXISTS stamps_by_source_path ON stamps (source_path);
 CREATE TABLE IF NOT EXISTS track_ids (
@@ -94,12 +101,14 @@ fn entry(row: &Row) -> Result<Entry, CatalogueError> {
         policy: row.try_get(8).map_err(pg)?,
         manifest: row.try_get(9).map_err(pg)?,
         stamped_at: row.try_get(10).map_err(pg)?,
+        c2pa_manifest_id: row.try_get(11).map_err(pg)?,
+        c2pa_store: row.try_get(12).map_err(pg)?,
     })
 }
 
 const INSERT: &str = "INSERT INTO stamps (key_fingerprint, track_id, source_path, source_sha256, \
-     output_path, output_sha256, title, artist, policy, manifest, stamped_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     output_path, output_sha256, title, artist, policy, manifest, stamped_at, c2pa_manifest_id, \
+     c2pa_store) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// Inserts `e` with `statement` ([`INSERT`], as text or prepared).
 fn insert<S: ?Sized + ToStatement>(
@@ -121,6 +130,8 @@ fn insert<S: ?Sized + ToStatement>(
             &e.policy,
             &e.manifest,
             &e.stamped_at,
+            &e.c2pa_manifest_id,
+            &e.c2pa_store,
         ],
     )
     .map_err(pg)?;
@@ -166,7 +177,9 @@ impl Postgres {
         filter: &str,
         args: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Entry>, CatalogueError> {
-        let sql = format!("SELECT {COLUMNS} FROM stamps WHERE {filter} ORDER BY id LIMIT 1");
+        let sql = format!(
+            "SELECT {COLUMNS}, {C2PA_COLUMNS} FROM stamps WHERE {filter} ORDER BY id LIMIT 1"
+        );
         let row = self.client()?.query_opt(&sql, args).map_err(pg)?;
         row.as_ref().map(entry).transpose()
     }
@@ -182,6 +195,10 @@ impl Store for Postgres {
 
     fn by_path(&mut self, path: &str) -> Result<Option<Entry>, CatalogueError> {
         self.one("output_path = $1 OR source_path = $1", &[&path])
+    }
+
+    fn by_c2pa_id(&mut self, id: &str) -> Result<Option<Entry>, CatalogueError> {
+        self.one("c2pa_manifest_id = $1", &[&id])
     }
 
     fn find_done(
@@ -209,13 +226,15 @@ impl Store for Postgres {
     }
 
     fn page(&mut self, after: i64, limit: u32) -> Result<Vec<(i64, Entry)>, CatalogueError> {
-        let sql = format!("SELECT {COLUMNS}, id FROM stamps WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql = format!(
+            "SELECT {COLUMNS}, {C2PA_COLUMNS}, id FROM stamps WHERE id > $1 ORDER BY id LIMIT $2"
+        );
         let rows = self
             .client()?
             .query(&sql, &[&after, &i64::from(limit)])
             .map_err(pg)?;
         rows.iter()
-            .map(|r| Ok((r.try_get(11).map_err(pg)?, entry(r)?)))
+            .map(|r| Ok((r.try_get(13).map_err(pg)?, entry(r)?)))
             .collect()
     }
 

@@ -1,7 +1,9 @@
 //! The SQLite backend: one file, WAL journal, every write its own
 //! transaction with `synchronous = FULL`.
 
-use super::{merge_decision, next_in_shard, CatalogueError, Entry, NextPage, Store, COLUMNS};
+use super::{
+    merge_decision, next_in_shard, CatalogueError, Entry, NextPage, Store, C2PA_COLUMNS, COLUMNS,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
@@ -19,6 +21,8 @@ CREATE TABLE IF NOT EXISTS stamps (
     policy          TEXT    NOT NULL,
     manifest        TEXT    NOT NULL,
     stamped_at      TEXT    NOT NULL,
+    c2pa_manifest_id TEXT,
+    c2pa_store      BLOB,
     UNIQUE (key_fingerprint, track_id)
 );
 CREATE INDEX IF NOT EXISTS stamps_by_source ON stamps (source_sha256, key_fingerprint, policy);
@@ -29,9 +33,28 @@ CREATE TABLE IF NOT EXISTS track_ids (
 );
 ";
 
+/// What a catalogue made before the Content Credentials columns lacks.
+const ADD_C2PA: &str = "
+ALTER TABLE stamps ADD COLUMN c2pa_manifest_id TEXT;
+ALTER TABLE stamps ADD COLUMN c2pa_store BLOB;
+";
+
+/// Made once the columns exist.
+const C2PA_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS stamps_by_c2pa_id ON stamps (c2pa_manifest_id);";
+
 /// A SQLite catalogue file.
 pub(super) struct Sqlite {
     conn: Connection,
+    /// What the queries select: every column, or NULL for the C2PA ones
+    /// of an older catalogue opened read-only.
+    select: String,
+}
+
+/// Whether the table has the Content Credentials columns.
+fn has_c2pa_columns(conn: &Connection) -> bool {
+    conn.prepare("SELECT c2pa_manifest_id, c2pa_store FROM stamps LIMIT 0")
+        .is_ok()
 }
 
 fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -47,13 +70,16 @@ fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         policy: row.get(8)?,
         manifest: row.get(9)?,
         stamped_at: row.get(10)?,
+        c2pa_manifest_id: row.get(11)?,
+        c2pa_store: row.get(12)?,
     })
 }
 
 /// Inserts one row (in the caller's transaction).
 fn insert(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO stamps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        "INSERT INTO stamps ({COLUMNS}, {C2PA_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?
     .execute(params![
         e.key_fingerprint,
@@ -66,7 +92,9 @@ fn insert(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
         e.artist,
         e.policy,
         e.manifest,
-        e.stamped_at
+        e.stamped_at,
+        e.c2pa_manifest_id,
+        e.c2pa_store
     ])?;
     Ok(())
 }
@@ -80,7 +108,23 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Sqlite { conn })
+        if !has_c2pa_columns(&conn) {
+            conn.execute_batch(ADD_C2PA)?;
+        }
+        conn.execute_batch(C2PA_INDEX)?;
+        Ok(Sqlite::with(conn))
+    }
+
+    fn with(conn: Connection) -> Sqlite {
+        let c2pa = if has_c2pa_columns(&conn) {
+            C2PA_COLUMNS
+        } else {
+            "NULL, NULL"
+        };
+        Sqlite {
+            select: format!("{COLUMNS}, {c2pa}"),
+            conn,
+        }
     }
 
     pub(super) fn open_read_only(path: &Path) -> Result<Sqlite, CatalogueError> {
@@ -88,13 +132,14 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // Fails here, not later, if the file is not a catalogue.
         conn.query_row("SELECT count(*) FROM stamps", [], |r| r.get::<_, i64>(0))?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite::with(conn))
     }
 
     fn one(&self, filter: &str, args: impl rusqlite::Params) -> rusqlite::Result<Option<Entry>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM stamps WHERE {filter} ORDER BY id LIMIT 1"
+                "SELECT {} FROM stamps WHERE {filter} ORDER BY id LIMIT 1",
+                self.select
             ))?
             .query_row(args, entry)
             .optional()
@@ -111,6 +156,13 @@ impl Store for Sqlite {
 
     fn by_path(&mut self, path: &str) -> Result<Option<Entry>, CatalogueError> {
         Ok(self.one("output_path = ?1 OR source_path = ?1", [path])?)
+    }
+
+    fn by_c2pa_id(&mut self, id: &str) -> Result<Option<Entry>, CatalogueError> {
+        if !self.select.contains("c2pa_manifest_id") {
+            return Ok(None);
+        }
+        Ok(self.one("c2pa_manifest_id = ?1", [id])?)
     }
 
     fn find_done(
@@ -139,9 +191,10 @@ impl Store for Sqlite {
 
     fn page(&mut self, after: i64, limit: u32) -> Result<Vec<(i64, Entry)>, CatalogueError> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS}, id FROM stamps WHERE id > ?1 ORDER BY id LIMIT ?2"
+            "SELECT {}, id FROM stamps WHERE id > ?1 ORDER BY id LIMIT ?2",
+            self.select
         ))?;
-        let rows = st.query_map(params![after, limit], |r| Ok((r.get(11)?, entry(r)?)))?;
+        let rows = st.query_map(params![after, limit], |r| Ok((r.get(13)?, entry(r)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

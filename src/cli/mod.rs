@@ -568,7 +568,10 @@ fn catalogue(c: args::CatalogueCommand) -> i32 {
             };
             match cat.find(&what) {
                 Ok(Some(e)) => {
-                    out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+                    out!(
+                        "{}",
+                        serde_json::to_string_pretty(&e.summary_json()).unwrap_or_default()
+                    );
                     0
                 }
                 Ok(None) => fail(format!("{catalogue}: no entry for {what:?}")),

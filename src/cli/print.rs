@@ -153,7 +153,7 @@ fn credentials_lines(c: Option<&Credentials>, error: Option<&str>) {
 pub fn verify_json(o: &Verification, entries: &[Entry]) -> serde_json::Value {
     let mut v = o.to_json();
     if !entries.is_empty() {
-        v["catalogue"] = serde_json::to_value(entries).unwrap_or_default();
+        v["catalogue"] = entries.iter().map(Entry::summary_json).collect();
     }
     v
 }

@@ -34,6 +34,13 @@ pub struct CredentialsWritten {
     pub signer: String,
     /// The soft binding's value (the marker payload, 16 hex digits), if any.
     pub soft_binding: Option<String>,
+    /// The active manifest's label (`urn:c2pa:…`), its identifier for the
+    /// Soft Binding Resolution API.
+    pub manifest_id: Option<String>,
+    /// The manifest store's bytes (`application/c2pa`), for a catalogue
+    /// that serves them.
+    #[serde(skip)]
+    pub store: Vec<u8>,
 }
 
 /// A finished output with its credentials: the file to rename into place
@@ -98,12 +105,14 @@ pub fn attach(
         .file_name()
         .map_or_else(|| "input".into(), |n| n.to_string_lossy().into_owned());
     let parent = Parent::sniffed(title, &mut input_file);
-    let written = |location: String| CredentialsWritten {
+    let written = |location: String, store: Vec<u8>| CredentialsWritten {
         location,
         signer: signer.chain().common_name(),
         soft_binding: claim
             .soft_binding
             .map(|s| super::SoftBinding::value(&s.payload)),
+        manifest_id: super::store_label(&store),
+        store,
     };
     let mime = container.mime();
     match placement(container, &mut file).map_err(io)? {
@@ -120,7 +129,7 @@ pub fn attach(
             Ok(Attached {
                 file: finished,
                 sidecar: None,
-                written: written("embedded".into()),
+                written: written("embedded".into(), bytes),
             })
         }
         Placement::Id3InFront => {
@@ -149,18 +158,18 @@ pub fn attach(
             Ok(Attached {
                 file: signed,
                 sidecar: None,
-                written: written("embedded".into()),
+                written: written("embedded".into(), bytes),
             })
         }
         Placement::Sdk => {
             let signed = output::temp_tagged(output, out.temp_tag.as_deref())?;
             let mut dest = signed.reopen().map_err(io)?;
-            embed(claim, signer, mime, parent, &mut file, &mut dest).map_err(fail)?;
+            let store = embed(claim, signer, mime, parent, &mut file, &mut dest).map_err(fail)?;
             drop(finished);
             Ok(Attached {
                 file: signed,
                 sidecar: None,
-                written: written("embedded".into()),
+                written: written("embedded".into(), store),
             })
         }
         Placement::Sidecar => {
@@ -174,7 +183,7 @@ pub fn attach(
             Ok(Attached {
                 file: finished,
                 sidecar: Some((temp, path.clone())),
-                written: written(path.display().to_string()),
+                written: written(path.display().to_string(), store),
             })
         }
     }

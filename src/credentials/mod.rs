@@ -37,7 +37,8 @@ mod write;
 pub use certificate::{CertificateChain, MAX_CHAIN_PEM_BYTES};
 pub use files::{attach, Attached, CredentialsWritten};
 pub use read::{
-    read_credentials, Credentials, CredentialsError, CredentialsState, SoftBindingEntry,
+    read_credentials, store_label, Credentials, CredentialsError, CredentialsState,
+    SoftBindingEntry,
 };
 pub use write::{
     embed, sidecar, Claim, ClaimSigner, Operation, Parent, ReadSeek, ReservedStore, SoftBinding,

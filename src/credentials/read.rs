@@ -204,6 +204,19 @@ where
     Ok(Some(summarise(&reader, source)))
 }
 
+/// The active manifest's label (`urn:c2pa:…`) of a manifest store on its
+/// own (`application/c2pa` bytes); `None` if the SDK cannot parse it.
+pub fn store_label(store: &[u8]) -> Option<String> {
+    crate::error::catch_quietly(|| {
+        Reader::from_context(Context::new())
+            .with_stream("application/c2pa", std::io::Cursor::new(store))
+            .ok()
+            .and_then(|r| r.active_label().map(str::to_string))
+    })
+    .ok()
+    .flatten()
+}
+
 /// Errors that mean "no credentials here", not "broken credentials".
 fn absent(e: &c2pa::Error) -> bool {
     use c2pa::Error as E;

@@ -261,6 +261,7 @@ fn builder(claim: &Claim, format: &str, parent: Parent<'_>) -> Result<Builder, C
 /// Signs `claim` and writes `source` (a finished file of C2PA format
 /// `format`) to `dest` with the manifest store embedded. Everything else
 /// in the file must already be written: the hard binding covers it all.
+/// Returns the manifest store's bytes.
 pub fn embed<R, W>(
     claim: &Claim,
     signer: &ClaimSigner,
@@ -268,7 +269,7 @@ pub fn embed<R, W>(
     parent: Parent<'_>,
     source: &mut R,
     dest: &mut W,
-) -> Result<(), CredentialsError>
+) -> Result<Vec<u8>, CredentialsError>
 where
     R: Read + Seek + Send,
     W: Write + Read + Seek + Send,
@@ -277,8 +278,7 @@ where
     source.rewind().map_err(CredentialsError::io)?;
     builder
         .sign(signer, format, source, dest)
-        .map_err(CredentialsError::sdk)?;
-    Ok(())
+        .map_err(CredentialsError::sdk)
 }
 
 /// A manifest store earmark places in a file itself, for containers it

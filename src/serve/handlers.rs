@@ -388,16 +388,24 @@ fn check_alg(alg: Option<&str>, required: bool) -> Answer<()> {
     }
 }
 
-/// One match per manifest of each entry, best first, at most `max`.
+/// One match per manifest of each entry, best first, at most `max`: the
+/// entry's C2PA manifest (when its stamp made one), then its earmark
+/// manifest.
 fn matches(entries: &[(Entry, Option<u8>)], max: usize) -> Value {
     let list: Vec<Value> = entries
         .iter()
-        .map(|(e, score)| {
-            let mut m = json!({ "manifestId": earmark_id(e) });
-            if let Some(score) = score {
-                m["similarityScore"] = json!(score);
-            }
-            m
+        .flat_map(|(e, score)| {
+            e.c2pa_manifest_id
+                .iter()
+                .cloned()
+                .chain(std::iter::once(earmark_id(e)))
+                .map(move |id| {
+                    let mut m = json!({ "manifestId": id });
+                    if let Some(score) = score {
+                        m["similarityScore"] = json!(score);
+                    }
+                    m
+                })
         })
         .take(max)
         .collect();
@@ -500,38 +508,60 @@ pub(crate) async fn by_content(
     Ok(Json(matches(&scored, max)))
 }
 
-/// `GET /manifests/{manifestId}`: the signed earmark manifest an id from a
-/// match names.
+/// `GET /manifests/{manifestId}`: a C2PA manifest id (`urn:c2pa:…`) gives
+/// the C2PA manifest store the stamp made (`application/c2pa`); an earmark
+/// id (`urn:earmark:KEY:TRACK`) gives the signed earmark manifest
+/// (`application/json`).
 pub(crate) async fn manifest(
     Shared(s): Shared<Arc<State>>,
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Answer<Response> {
     s.check_read(&headers)?;
-    let payload = parse_earmark_id(&id).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{id:?} is not a manifest id of this service (they look like urn:earmark:1a2b3c4d:42)"
-        ))
-    })?;
-    let entry = s
-        .entries(vec![payload])
+    let missing = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no manifest {id} in this catalogue"),
+        )
+    };
+    if let Some(payload) = parse_earmark_id(&id) {
+        let entry = s
+            .entries(vec![payload])
+            .await
+            .map_err(ApiError::catalogue)?
+            .into_iter()
+            .next()
+            .ok_or_else(missing)?;
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            entry.manifest,
+        )
+            .into_response());
+    }
+    let plain = id.len() <= 256 && id.bytes().all(|b| b.is_ascii_graphic());
+    if !plain || (!id.starts_with("urn:c2pa:") && !id.starts_with("urn:uuid:")) {
+        return Err(ApiError::bad_request(format!(
+            "{id:?} is not a manifest id of this service (urn:c2pa:… or urn:earmark:1a2b3c4d:42)"
+        )));
+    }
+    let wanted = id.clone();
+    let store = s
+        .pool
+        .run(move |c| c.find_c2pa(&wanted))
         .await
         .map_err(ApiError::catalogue)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no manifest {id} in this catalogue"),
-            )
-        })?;
+        .and_then(|e| e.c2pa_store)
+        .ok_or_else(missing)?;
     Ok((
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static("application/c2pa"),
         )],
-        entry.manifest,
+        store,
     )
         .into_response())
 }
@@ -557,7 +587,7 @@ pub(crate) async fn verify(Shared(s): Shared<Arc<State>>, req: Request) -> Answe
         .await
     {
         Ok(found) if found.is_empty() => {}
-        Ok(found) => out["catalogue"] = serde_json::to_value(found).unwrap_or_default(),
+        Ok(found) => out["catalogue"] = found.iter().map(Entry::summary_json).collect(),
         Err(e) => out["catalogue_error"] = json!(e.to_string()),
     }
     Ok(Json(out))

@@ -4,6 +4,7 @@ validation state, failure codes, signer, and the active manifest's
 assertions by label.
 
 usage: python read.py FILE [SIDECAR.c2pa]
+       python read.py --store STORE.c2pa   (a manifest store on its own)
 """
 import json
 import sys
@@ -13,7 +14,11 @@ import c2pa
 
 def main():
     path = sys.argv[1]
-    if len(sys.argv) > 2:
+    if path == "--store":
+        with open(sys.argv[2], "rb") as store:
+            with c2pa.Reader("application/c2pa", store) as reader:
+                report(reader)
+    elif len(sys.argv) > 2:
         with open(sys.argv[2], "rb") as f:
             store = f.read()
         with open(path, "rb") as asset:
@@ -30,6 +35,7 @@ def report(reader):
     active = results.get("activeManifest", {})
     print(json.dumps({
         "sdk": c2pa.sdk_version(),
+        "label": manifest.get("label"),
         "state": reader.get_validation_state(),
         "failures": [s["code"] for s in active.get("failure", [])],
         "signer": manifest.get("signature_info", {}).get("common_name"),
