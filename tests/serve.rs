@@ -1138,3 +1138,58 @@ fn a_served_c2pa_store_is_the_stamped_files_manifest() {
         "only the hard binding may fail without the audio: {served}"
     );
 }
+
+/// Two replicas on one PostgreSQL catalogue, as behind a load balancer: a
+/// row published through one is resolved by the other at once, and both
+/// answer while a stamping shard writes into the same database.
+#[test]
+fn two_replicas_share_one_postgres_catalogue() {
+    let Some(t) = TestCatalogue::postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rows = signed_rows(dir.path());
+    let token = "w-replicas-0123456789abcdef";
+    let tokens = dir.path().join("w.tokens");
+    std::fs::write(&tokens, format!("{token}\n")).unwrap();
+    let a = Service::start(&t.location, &["--write-token-file", s(&tokens), "--quiet"]);
+    let b = Service::start(&t.location, &["--quiet"]);
+    publish_to(&a, token, &rows[0].to_string()).expect(200, None);
+    let q = |r: &Value| {
+        format!(
+            "/matches/byBinding?alg=io.earmark.v1&value={}:{}",
+            r["key_fingerprint"].as_str().unwrap(),
+            r["track_id"]
+        )
+    };
+    let found = b.get(&q(&rows[0])).expect(200, None).json();
+    assert_eq!(
+        found["matches"][0]["manifestId"],
+        rows[0]["c2pa_manifest_id"]
+    );
+    // A stamping run writes into the same catalogue while both serve.
+    let (key, _, _) = keygen(dir.path(), "label");
+    let lib = dir.path().join("lib");
+    two_track_library(&lib, 4.0);
+    earmark([
+        "stamp",
+        s(&lib),
+        "--key",
+        s(&key),
+        "--out-dir",
+        s(&dir.path().join("out")),
+        "--catalogue",
+        &t.location,
+        "--quiet",
+    ])
+    .expect_code(0);
+    let stamped = t.open().entries().unwrap();
+    assert_eq!(stamped.len(), 3);
+    for e in &stamped {
+        let id = format!("urn:earmark:{}:{}", e.key_fingerprint, e.track_id);
+        for replica in [&a, &b] {
+            let r = replica.get(&format!("/manifests/{}", url_escape(&id)));
+            assert_eq!(r.expect(200, None).text(), e.manifest);
+        }
+    }
+}
