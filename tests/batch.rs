@@ -245,6 +245,7 @@ fn killed_and_resumed(t: &TestCatalogue) {
     library(&lib, n);
     let out = dir.path().join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .env("EARMARK_REGISTRY", test_registry())
         .args([
             "stamp",
             s(&lib),
@@ -349,6 +350,7 @@ fn two_shards_at_once_share_one_catalogue() {
         let shards: Vec<_> = (0..2)
             .map(|i| {
                 Command::new(env!("CARGO_BIN_EXE_earmark"))
+                    .env("EARMARK_REGISTRY", test_registry())
                     .args([
                         "stamp",
                         s(&lib),
@@ -484,21 +486,26 @@ fn shards_split_the_work_and_merge_back() {
     ])
     .expect_code(0);
     assert_eq!(Catalogue::open_read_only(&all).unwrap().len().unwrap(), 6);
-    // An unsharded catalogue of other files reuses ids 1, 2, ...: refused.
+    // A catalogue stamped on another machine (its own registry) reuses
+    // ids 1, 2, ...: refused.
     let other = dir.path().join("other");
     library(&other, 2);
     let other_cat = dir.path().join("other.db");
-    earmark([
-        "stamp",
-        s(&other),
-        "--key",
-        s(&key),
-        "--out-dir",
-        s(&dir.path().join("out3")),
-        "--catalogue",
-        s(&other_cat),
-        "--quiet",
-    ])
+    let elsewhere = dir.path().join("elsewhere-registry.db");
+    earmark_env(
+        [
+            "stamp",
+            s(&other),
+            "--key",
+            s(&key),
+            "--out-dir",
+            s(&dir.path().join("out3")),
+            "--catalogue",
+            s(&other_cat),
+            "--quiet",
+        ],
+        &[("EARMARK_REGISTRY", s(&elsewhere))],
+    )
     .expect_code(0);
     earmark(["catalogue", "merge", s(&other_cat), "--into", s(&all)])
         .expect_one_line_error(&["other.db", "track id"]);
@@ -622,4 +629,111 @@ fn batch_verify_names_stripped_clips_from_the_catalogue() {
     assert_eq!(jsonl.json_lines()[0]["title"], "Bay");
     earmark(["catalogue", "show", s(&cat), "00000000:9"]).expect_one_line_error(&["no entry"]);
     earmark(["catalogue", "list", s(&song)]).expect_one_line_error(&["song.wav"]);
+}
+
+/// Two batches with one key into two folders (two catalogues), and a
+/// single-file stamp, on one machine: no two songs get the same payload,
+/// because every run takes its ids from the machine's registry. A track id
+/// asked for by hand that the machine gave to another file is refused.
+#[test]
+fn track_ids_never_repeat_across_catalogues_on_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry.db");
+    let env = [("EARMARK_REGISTRY", s(&registry))];
+    let (key, _, _) = keygen(dir.path(), "k");
+    let mut ids = Vec::new();
+    for run in ["a", "b"] {
+        let lib = dir.path().join(format!("lib-{run}"));
+        library(&lib, 3);
+        let out = dir.path().join(format!("out-{run}"));
+        earmark_env(
+            [
+                "stamp",
+                s(&lib),
+                "--key",
+                s(&key),
+                "--out-dir",
+                s(&out),
+                "--quiet",
+            ],
+            &env,
+        )
+        .expect_code(0);
+        let entries = Catalogue::open_read_only(out.join("earmark-catalogue.db"))
+            .unwrap()
+            .entries()
+            .unwrap();
+        ids.extend(entries.iter().map(|e| e.track_id));
+    }
+    let unique: HashSet<u32> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), 6, "a payload given twice: {ids:?}");
+    // A single-file stamp asking for an id a batch used: refused, nothing written.
+    let single = dir.path().join("single.wav");
+    write_wav16(&single, &excerpt(&test_audio(TRACKS[0]), 5.0, 4.0));
+    let taken = ids[4].to_string();
+    let out = dir.path().join("single.earmark.flac");
+    let run = earmark_env(
+        [
+            "stamp",
+            s(&single),
+            "--key",
+            s(&key),
+            "--track-id",
+            &taken,
+            "--out",
+            s(&out),
+        ],
+        &env,
+    );
+    run.expect_one_line_error(&["track id", &taken, "already given to", "registry"]);
+    assert!(!out.exists());
+    // Without --track-id it gets one nobody has, and re-stamping the same
+    // output with that id is allowed.
+    let v = earmark_env(
+        [
+            "stamp",
+            s(&single),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--json",
+        ],
+        &env,
+    )
+    .expect_code(0)
+    .json();
+    let id = v["payload"]["track_id"].as_u64().unwrap() as u32;
+    assert!(!unique.contains(&id));
+    earmark_env(
+        [
+            "stamp",
+            s(&single),
+            "--key",
+            s(&key),
+            "--out",
+            s(&out),
+            "--force",
+            "--track-id",
+            &id.to_string(),
+        ],
+        &env,
+    )
+    .expect_code(0);
+    // Another key counts on its own.
+    let (other, _, _) = keygen(dir.path(), "other");
+    earmark_env(
+        [
+            "stamp",
+            s(&single),
+            "--key",
+            s(&other),
+            "--track-id",
+            &taken,
+            "--out",
+            s(&dir.path().join("other.earmark.flac")),
+        ],
+        &env,
+    )
+    .expect_code(0);
 }

@@ -1335,6 +1335,7 @@ fn closed_stdout_does_not_panic() {
     // `earmark verify FILE | head -1` closes the pipe early; a CLI should
     // exit quietly (or with an error line), not panic.
     let child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .env("EARMARK_REGISTRY", test_registry())
         .args(["verify", s(&fixture("mp3-stereo-44100.mp3"))])
         .env_remove("RUST_BACKTRACE")
         .stdout(std::process::Stdio::piped())
@@ -1565,6 +1566,7 @@ fn earmark_within_a_minute(args: &[&str]) -> Run {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     let mut child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .env("EARMARK_REGISTRY", test_registry())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1776,6 +1778,7 @@ fn interrupted_stamps_leave_no_temporary_files() {
     };
     let start_stamp = || {
         Command::new(env!("CARGO_BIN_EXE_earmark"))
+            .env("EARMARK_REGISTRY", test_registry())
             .args([
                 "stamp",
                 s(&src),
@@ -1911,7 +1914,11 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-            let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+            let out = Command::new("sh")
+                .args(["-c", &script])
+                .env("EARMARK_REGISTRY", test_registry())
+                .output()
+                .unwrap();
             Run::from(out).expect_one_line_error(&[s(path), "corrupt", cause]);
         }
     }

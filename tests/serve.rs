@@ -26,6 +26,7 @@ impl Service {
     /// Starts it on a free port and waits for its "serving" line.
     fn start(catalogue: &str, extra: &[&str]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+            .env("EARMARK_REGISTRY", test_registry())
             .args(["serve", "--catalogue", catalogue, "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())

@@ -15,6 +15,7 @@
 
 pub mod discover;
 
+use crate::catalogue::registry::Registry;
 use crate::catalogue::{Catalogue, Entry, Location};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hex;
@@ -129,6 +130,10 @@ pub struct BatchOptions {
     pub shard: Shard,
     /// Output format extension: `flac` or `wav`.
     pub extension: String,
+    /// The machine's track-id registry (see [`Registry`]). Default:
+    /// [`Registry::default_path`] (`$EARMARK_REGISTRY` or the user's data
+    /// folder).
+    pub registry: Option<PathBuf>,
 }
 
 impl BatchOptions {
@@ -143,6 +148,7 @@ impl BatchOptions {
             force: false,
             shard: Shard::ALL,
             extension: "flac".into(),
+            registry: None,
         }
     }
 }
@@ -248,6 +254,25 @@ pub fn stamp_batch(
         .unwrap_or_else(|| Location::Sqlite(opts.out_dir.join(crate::catalogue::DEFAULT_NAME)));
     let catalogue = Catalogue::open(location.clone())
         .map_err(|e| Error::new(location.to_string(), ErrorKind::Other(e.to_string())))?;
+    let registry_path = opts
+        .registry
+        .clone()
+        .or_else(Registry::default_path)
+        .ok_or_else(|| {
+            Error::new(
+                "",
+                ErrorKind::Other(format!(
+                    "no place for the track-id registry: set {} (or HOME)",
+                    crate::catalogue::registry::REGISTRY_ENV
+                )),
+            )
+        })?;
+    let registry = Registry::open(&registry_path).map_err(|e| {
+        Error::new(
+            &registry_path,
+            ErrorKind::Other(format!("track-id registry: {e}")),
+        )
+    })?;
     let tag = format!("s{}of{}", opts.shard.index, opts.shard.count);
     remove_stale_temps(&opts.out_dir, &tag);
 
@@ -260,7 +285,7 @@ pub fn stamp_batch(
         "{:08x}",
         opts.stamp.signing_key.public_key().fingerprint32()
     );
-    let shared = Mutex::new(catalogue);
+    let shared = Mutex::new((catalogue, registry));
     let run_one = |job: &Job| -> Record {
         let t0 = Instant::now();
         // A panic in one file's job is that file's failure.
@@ -295,7 +320,8 @@ pub fn stamp_batch(
     })
 }
 
-type Shared = Mutex<Catalogue>;
+/// The catalogue and the machine's registry, used together under one lock.
+type Shared = Mutex<(Catalogue, Registry)>;
 
 fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &Shared) -> Record {
     let input = &job.input.path;
@@ -306,7 +332,8 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
     let output_str = job.output.to_string_lossy().into_owned();
     // Skip what is already done; otherwise take the next track id.
     let track_id = {
-        let mut catalogue = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let (catalogue, registry) = &mut *guard;
         if !opts.force {
             match catalogue.find_done(&source_sha256, key_fp, &opts.policy_name, &output_str) {
                 Ok(Some(e)) => {
@@ -327,7 +354,13 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
                 Err(e) => return Record::failed(input, format!("catalogue: {e}")),
             }
         }
-        match catalogue.allocate_track_id(key_fp, opts.shard.index, opts.shard.count) {
+        // Above every id this machine gave out for the key (other
+        // catalogues, single-file stamps), and taken in the catalogue too.
+        let source = std::path::absolute(input).unwrap_or_else(|_| input.clone());
+        let allocated = registry.allocate(key_fp, &source.to_string_lossy(), |floor| {
+            catalogue.allocate_track_id_above(key_fp, opts.shard.index, opts.shard.count, floor)
+        });
+        match allocated {
             Ok(id) => id,
             Err(e) => return Record::failed(input, format!("catalogue: {e}")),
         }
@@ -378,8 +411,8 @@ fn stamp_one(job: &Job, opts: &BatchOptions, key_fp: &str, tag: &str, shared: &S
         c2pa_store: None,
     };
     {
-        let mut catalogue = shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = catalogue.record(&entry) {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = guard.0.record(&entry) {
             return Record::failed(input, format!("catalogue: {e}"));
         }
     }

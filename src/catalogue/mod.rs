@@ -19,6 +19,7 @@
 //!
 //! This module knows nothing about audio: it stores what `stamp` reports.
 
+pub mod registry;
 mod sqlite;
 
 #[cfg(feature = "postgres")]
@@ -353,8 +354,15 @@ trait Store: Send {
     /// Number of rows.
     fn len(&mut self) -> Result<u64, CatalogueError>;
     /// Takes the next track id for `key` in one transaction: the smallest id
-    /// `≡ shard (mod shards)` above every id used or handed out before.
-    fn allocate(&mut self, key: &str, shard: u32, shards: u32) -> Result<u32, CatalogueError>;
+    /// `≡ shard (mod shards)` above `floor` and every id used or handed out
+    /// before.
+    fn allocate(
+        &mut self,
+        key: &str,
+        shard: u32,
+        shards: u32,
+        floor: u32,
+    ) -> Result<u32, CatalogueError>;
     /// Adds every entry `next_page` yields in one transaction (see
     /// [`Catalogue::merge_from`]). Returns rows added.
     fn merge(&mut self, next_page: &mut NextPage<'_>) -> Result<u64, CatalogueError>;
@@ -458,7 +466,19 @@ impl Catalogue {
         shard: u32,
         shards: u32,
     ) -> Result<u32, CatalogueError> {
-        self.store.allocate(key_fingerprint, shard, shards)
+        self.store.allocate(key_fingerprint, shard, shards, 0)
+    }
+
+    /// [`Catalogue::allocate_track_id`], above `floor` as well (the ids the
+    /// machine's [`registry::Registry`] gave out elsewhere).
+    pub fn allocate_track_id_above(
+        &mut self,
+        key_fingerprint: &str,
+        shard: u32,
+        shards: u32,
+        floor: u32,
+    ) -> Result<u32, CatalogueError> {
+        self.store.allocate(key_fingerprint, shard, shards, floor)
     }
 
     /// The finished stamp of this source with this key and policy, if its

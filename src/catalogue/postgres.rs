@@ -247,7 +247,13 @@ impl Store for Postgres {
         Ok(n.max(0) as u64)
     }
 
-    fn allocate(&mut self, key: &str, shard: u32, shards: u32) -> Result<u32, CatalogueError> {
+    fn allocate(
+        &mut self,
+        key: &str,
+        shard: u32,
+        shards: u32,
+        at_least: u32,
+    ) -> Result<u32, CatalogueError> {
         let mut tx = self.client()?.transaction().map_err(pg)?;
         tx.execute(
             "INSERT INTO track_ids (key_fingerprint, last_id) VALUES ($1, 0) \
@@ -273,7 +279,7 @@ impl Store for Postgres {
             .get(0);
         let floor =
             u32::try_from(last.max(used)).map_err(|_| CatalogueError::Exhausted(key.into()))?;
-        let id = next_in_shard(key, floor, shard, shards)?;
+        let id = next_in_shard(key, floor.max(at_least), shard, shards)?;
         tx.execute(
             "UPDATE track_ids SET last_id = $2 WHERE key_fingerprint = $1",
             &[&key, &i64::from(id)],

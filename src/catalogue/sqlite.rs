@@ -43,6 +43,28 @@ ALTER TABLE stamps ADD COLUMN c2pa_store BLOB;
 const C2PA_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS stamps_by_c2pa_id ON stamps (c2pa_manifest_id);";
 
+/// How long a catalogue waits for another process's write.
+const BUSY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `f` again while SQLite says another connection holds the lock,
+/// for up to [`BUSY`] (for the steps its busy handler does not cover).
+pub(super) fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let t0 = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && t0.elapsed() < BUSY =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A SQLite catalogue file.
 pub(super) struct Sqlite {
     conn: Connection,
@@ -102,16 +124,31 @@ fn insert(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
 impl Sqlite {
     pub(super) fn open(path: &Path) -> Result<Sqlite, CatalogueError> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY)?;
         // WAL: readers never block the writer; FULL sync: a committed row
-        // survives a crash or power cut.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // survives a crash or power cut. Switching to WAL is refused while
+        // another process sets the same new file up, whatever the busy
+        // timeout: it is retried.
+        retry_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        if !has_c2pa_columns(&conn) {
-            conn.execute_batch(ADD_C2PA)?;
-        }
-        conn.execute_batch(C2PA_INDEX)?;
+        // Tables and the columns added since, in one write transaction:
+        // two processes opening a new or older file at once take turns.
+        retry_busy(|| {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let made = conn.execute_batch(SCHEMA).and_then(|()| {
+                if !has_c2pa_columns(&conn) {
+                    conn.execute_batch(ADD_C2PA)?;
+                }
+                conn.execute_batch(C2PA_INDEX)
+            });
+            match made {
+                Ok(()) => conn.execute_batch("COMMIT"),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })?;
         Ok(Sqlite::with(conn))
     }
 
@@ -129,7 +166,7 @@ impl Sqlite {
 
     pub(super) fn open_read_only(path: &Path) -> Result<Sqlite, CatalogueError> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY)?;
         // Fails here, not later, if the file is not a catalogue.
         conn.query_row("SELECT count(*) FROM stamps", [], |r| r.get::<_, i64>(0))?;
         Ok(Sqlite::with(conn))
@@ -205,7 +242,13 @@ impl Store for Sqlite {
         Ok(n.max(0) as u64)
     }
 
-    fn allocate(&mut self, key: &str, shard: u32, shards: u32) -> Result<u32, CatalogueError> {
+    fn allocate(
+        &mut self,
+        key: &str,
+        shard: u32,
+        shards: u32,
+        at_least: u32,
+    ) -> Result<u32, CatalogueError> {
         // IMMEDIATE: the write lock is taken before the read, so two
         // processes cannot both read the same floor.
         let tx = self
@@ -218,7 +261,7 @@ impl Store for Sqlite {
             |r| r.get(0),
         )?;
         let floor = u32::try_from(floor).map_err(|_| CatalogueError::Exhausted(key.into()))?;
-        let id = next_in_shard(key, floor, shard, shards)?;
+        let id = next_in_shard(key, floor.max(at_least), shard, shards)?;
         tx.execute(
             "INSERT INTO track_ids (key_fingerprint, last_id) VALUES (?1, ?2) \
              ON CONFLICT (key_fingerprint) DO UPDATE SET last_id = excluded.last_id",

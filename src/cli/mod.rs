@@ -209,6 +209,12 @@ fn stamp(a: &args::StampArgs) -> i32 {
     }
     let out = FileOutput::to(a.out.clone()).force(a.force);
     let input = &a.inputs[0];
+    // The track id comes from (or is checked against) the machine's
+    // registry, so no two songs of one key share a payload.
+    match registered_track_id(&opts, input) {
+        Ok(id) => opts.track_id = Some(id),
+        Err(e) => return fail(e),
+    }
     match earmark::error::per_file(input, || earmark::stamp_file(input, &out, &opts)) {
         Ok(outcome) => {
             print::stamp(&outcome, a.json);
@@ -216,6 +222,40 @@ fn stamp(a: &args::StampArgs) -> i32 {
         }
         Err(e) => fail(e),
     }
+}
+
+/// A single-file stamp's track id: the one asked for (refused if this
+/// machine gave it to another song, i.e. another input, of the same key
+/// before), or a random one the registry never gave out.
+fn registered_track_id(opts: &earmark::StampOptions, input: &Path) -> Result<u32, String> {
+    use earmark::catalogue::registry::{Claim, Registry};
+    let path = Registry::default_path().ok_or_else(|| {
+        format!(
+            "no place for the track-id registry: set {} (or HOME)",
+            earmark::catalogue::registry::REGISTRY_ENV
+        )
+    })?;
+    let mut registry =
+        Registry::open(&path).map_err(|e| format!("{}: track-id registry: {e}", path.display()))?;
+    let source = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
+    let source = source.to_string_lossy();
+    let key = format!("{:08x}", opts.signing_key.public_key().fingerprint32());
+    let registered = match opts.track_id {
+        None => registry.claim_random(&key, &source),
+        Some(id) => match registry.claim(&key, id, &source) {
+            Ok(Claim::UsedFor(other)) => {
+                return Err(format!(
+                    "track id {id} of key {key} was already given to {other} on this machine \
+                     (registry {}): two songs would carry the same payload; \
+                     leave out --track-id to get a new one",
+                    path.display()
+                ))
+            }
+            Ok(_) => Ok(id),
+            Err(e) => Err(e),
+        },
+    };
+    registered.map_err(|e| format!("{}: track-id registry: {e}", path.display()))
 }
 
 /// The time a manifest records when `SOURCE_DATE_EPOCH` (the

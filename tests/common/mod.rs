@@ -155,10 +155,17 @@ where
         .current_dir(cwd)
         .env_remove("RUST_BACKTRACE")
         .env_remove("SOURCE_DATE_EPOCH")
+        .env("EARMARK_REGISTRY", test_registry())
         .envs(env.iter().copied())
         .output()
         .expect("cannot run the earmark binary");
     Run::from(out)
+}
+
+/// The track-id registry the binary uses in tests: one per test process
+/// (its tests share it, as runs on one machine do), never the user's own.
+pub fn test_registry() -> PathBuf {
+    std::env::temp_dir().join(format!("earmark-test-registry-{}.db", std::process::id()))
 }
 
 /// Runs `earmark ARGS` in the current directory.
