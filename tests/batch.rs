@@ -737,3 +737,76 @@ fn track_ids_never_repeat_across_catalogues_on_one_machine() {
     )
     .expect_code(0);
 }
+
+/// A catalogue that names another song for the payload a file carries
+/// (here: two machines, each with its own registry and catalogue, gave one
+/// key's track 1 to two songs) is not taken as the answer: verify reports
+/// the contradiction between the file's own manifest and the catalogue,
+/// and exits 3. The catalogue that made the file agrees with it.
+#[test]
+fn verify_flags_a_catalogue_that_contradicts_the_files_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _, _) = keygen(dir.path(), "k");
+    let mut outputs = Vec::new();
+    for (machine, track) in [("a", TRACKS[0]), ("b", TRACKS[3])] {
+        let lib = dir.path().join(format!("lib-{machine}"));
+        fs::create_dir_all(&lib).unwrap();
+        write_wav16(
+            &lib.join("song.wav"),
+            &excerpt(&test_audio(track), 3.0, 6.0),
+        );
+        let out = dir.path().join(format!("out-{machine}"));
+        let registry = dir.path().join(format!("registry-{machine}.db"));
+        earmark_env(
+            [
+                "stamp",
+                s(&lib),
+                "--key",
+                s(&key),
+                "--out-dir",
+                s(&out),
+                "--quiet",
+            ],
+            &[("EARMARK_REGISTRY", s(&registry))],
+        )
+        .expect_code(0);
+        outputs.push(out);
+    }
+    let file_b = files_named(&outputs[1], ".earmark.flac").remove(0);
+    let cat_a = outputs[0].join("earmark-catalogue.db");
+    let cat_b = outputs[1].join("earmark-catalogue.db");
+    // Both catalogues hold the payload: the registries did not know of each other.
+    let a = Catalogue::open_read_only(cat_a.clone())
+        .unwrap()
+        .entries()
+        .unwrap();
+    let b = Catalogue::open_read_only(cat_b.clone())
+        .unwrap()
+        .entries()
+        .unwrap();
+    assert_eq!(a[0].track_id, b[0].track_id);
+
+    let run = earmark(["verify", s(&file_b), "--catalogue", s(&cat_a), "--json"]);
+    run.expect_code(3);
+    let v = run.json();
+    assert!(
+        v.get("catalogue").is_none(),
+        "the other song is not the answer: {v}"
+    );
+    let why = v["catalogue_contradictions"][0].as_str().unwrap();
+    assert!(why.contains("not the one the catalogue recorded"), "{why}");
+    let human = earmark(["verify", s(&file_b), "--catalogue", s(&cat_a)]);
+    human.expect_code(3);
+    assert_contains(&human.stdout, "CATALOGUE CONTRADICTS THE FILE");
+    assert!(
+        !human.stdout.contains(&a[0].source_path),
+        "{}",
+        human.stdout
+    );
+
+    let run = earmark(["verify", s(&file_b), "--catalogue", s(&cat_b), "--json"]);
+    run.expect_code(0);
+    let v = run.json();
+    assert_eq!(v["catalogue"][0]["source_path"], b[0].source_path.as_str());
+    assert!(v.get("catalogue_contradictions").is_none());
+}

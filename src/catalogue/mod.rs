@@ -316,6 +316,41 @@ impl Entry {
         Ok(())
     }
 
+    /// How this entry contradicts a verified file: the file carries its own
+    /// signed manifest (embedded or sidecar) for this entry's payload, and
+    /// it is not the manifest the catalogue recorded. Then one of the two
+    /// is not telling the truth about the track, and neither should be
+    /// taken as the answer. `None` when they agree, or when the file has no
+    /// manifest for this payload.
+    pub fn contradiction(&self, v: &crate::Verification) -> Option<String> {
+        let found = &v.manifest.as_ref()?.document;
+        let payload = self.payload()?;
+        if found.manifest.payload != payload {
+            return None;
+        }
+        let name = format!("{}:{}", self.key_fingerprint, self.track_id);
+        let Ok(recorded) = crate::provenance::SignedManifest::parse(&self.manifest) else {
+            return Some(format!(
+                "the catalogue's manifest for {name} does not parse, and the file carries one"
+            ));
+        };
+        if recorded.signature == found.signature {
+            return None;
+        }
+        let describe = |m: &crate::provenance::SignedManifest| {
+            format!(
+                "{} stamped {}",
+                m.manifest.title.as_deref().unwrap_or("(no title)"),
+                m.manifest.created
+            )
+        };
+        Some(format!(
+            "the file's manifest for {name} ({}) is not the one the catalogue recorded ({})",
+            describe(found),
+            describe(&recorded)
+        ))
+    }
+
     /// The payload this entry's marker carries.
     pub fn payload(&self) -> Option<crate::Payload> {
         let key = u32::from_str_radix(&self.key_fingerprint, 16).ok()?;

@@ -480,7 +480,14 @@ fn verify(a: &args::VerifyArgs) -> i32 {
                 };
                 print::verify(outcome, a.json, &entries, &opts.trusted);
                 report.push(print::verify_json(outcome, &entries));
-                let s = outcome.status();
+                // A catalogue that contradicts the file's own manifest: one
+                // of them is wrong about the track.
+                let contradicted = !print::split_contradictions(outcome, &entries).1.is_empty();
+                let s = if contradicted {
+                    Status::Invalid
+                } else {
+                    outcome.status()
+                };
                 match s {
                     Status::Ok => {
                         marked += 1;

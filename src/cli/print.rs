@@ -149,13 +149,36 @@ fn credentials_lines(c: Option<&Credentials>, error: Option<&str>) {
     }
 }
 
-/// A verify result as one JSON object (with the catalogue entries, if any).
+/// A verify result as one JSON object, with the catalogue entries that
+/// agree with the file (`catalogue`) and, instead of those that do not,
+/// why (`catalogue_contradictions`).
 pub fn verify_json(o: &Verification, entries: &[Entry]) -> serde_json::Value {
     let mut v = o.to_json();
-    if !entries.is_empty() {
-        v["catalogue"] = entries.iter().map(Entry::summary_json).collect();
+    let (agree, contradictions) = split_contradictions(o, entries);
+    if !agree.is_empty() {
+        v["catalogue"] = agree.iter().map(|e| e.summary_json()).collect();
+    }
+    if !contradictions.is_empty() {
+        v["catalogue_contradictions"] = contradictions.into();
     }
     v
+}
+
+/// The catalogue entries that agree with the file, and the contradictions
+/// of those that do not.
+pub fn split_contradictions<'a>(
+    o: &Verification,
+    entries: &'a [Entry],
+) -> (Vec<&'a Entry>, Vec<String>) {
+    let mut agree = Vec::new();
+    let mut contradictions = Vec::new();
+    for e in entries {
+        match e.contradiction(o) {
+            Some(why) => contradictions.push(why),
+            None => agree.push(e),
+        }
+    }
+    (agree, contradictions)
 }
 
 /// Prints a verify result.
@@ -167,7 +190,10 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
         out!("{}", verify_json(o, entries));
         return;
     }
-    let status = if o.marked && o.trusted_signer == Some(false) {
+    let contradicted = !split_contradictions(o, entries).1.is_empty();
+    let status = if contradicted {
+        "MARKED, BUT THE CATALOGUE CONTRADICTS THE FILE"
+    } else if o.marked && o.trusted_signer == Some(false) {
         "MARKED, NOT BY A KEY YOU TRUST (--trust)"
     } else if o.marked {
         "MARKED"
@@ -228,7 +254,11 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
     }
     manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());
     credentials_lines(o.credentials.as_deref(), o.credentials_error.as_deref());
-    for e in entries {
+    let (agree, contradictions) = split_contradictions(o, entries);
+    for why in &contradictions {
+        out!("  catalogue   CONTRADICTS THE FILE: {why}");
+    }
+    for e in agree {
         out!(
             "  catalogue   {}{} (stamped {} from {} as {})",
             e.title.as_deref().unwrap_or("(no title)"),

@@ -586,8 +586,22 @@ pub(crate) async fn verify(Shared(s): Shared<Arc<State>>, req: Request) -> Answe
         .entries(v.markers.iter().map(|m| m.payload).collect())
         .await
     {
-        Ok(found) if found.is_empty() => {}
-        Ok(found) => out["catalogue"] = found.iter().map(Entry::summary_json).collect(),
+        Ok(found) => {
+            // Rows that contradict the file's own manifest are not answers.
+            let (agree, contradict): (Vec<Entry>, Vec<Entry>) = found
+                .into_iter()
+                .partition(|e| e.contradiction(&v).is_none());
+            if !agree.is_empty() {
+                out["catalogue"] = agree.iter().map(Entry::summary_json).collect();
+            }
+            if !contradict.is_empty() {
+                out["catalogue_contradictions"] = contradict
+                    .iter()
+                    .filter_map(|e| e.contradiction(&v))
+                    .collect::<Vec<_>>()
+                    .into();
+            }
+        }
         Err(e) => out["catalogue_error"] = json!(e.to_string()),
     }
     Ok(Json(out))
