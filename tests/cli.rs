@@ -2070,3 +2070,99 @@ fn high_rate_masters_stamp_to_flac() {
     assert_eq!(v["sample_rate"], 192_000);
     assert_eq!(v["manifest"]["audio_identical"], true, "{v}");
 }
+
+/// `-q` prints nothing but errors, on every command, as grep -q and
+/// ripgrep do: the exit status carries the result.
+#[test]
+fn quiet_prints_nothing_but_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = keygen(d, "artist");
+    let src = d.join("rock.wav");
+    write_wav16(&src, &excerpt(&test_audio(ROCK), 1.0, 8.0));
+    let stamped = d.join("rock.earmark.flac");
+    let silent = |run: &Run, code: i32| {
+        run.expect_code(code);
+        assert_eq!(run.stdout, "", "stdout under -q");
+        assert_eq!(run.stderr, "", "stderr under -q");
+    };
+    // Before a subcommand or after it, short or long.
+    silent(&earmark(["-q", "keygen", "--out", s(&d.join("k2.pem"))]), 0);
+    silent(
+        &earmark([
+            "stamp",
+            s(&src),
+            "--key",
+            s(&key),
+            "--out",
+            s(&stamped),
+            "--quiet",
+        ]),
+        0,
+    );
+    assert!(stamped.is_file());
+    silent(
+        &earmark(["verify", "-q", s(&stamped), "--trust", s(&public)]),
+        0,
+    );
+    silent(&earmark(["verify", "-q", s(&stamped), "--json"]), 0);
+    silent(&earmark(["verify", "-q", s(&src)]), 1);
+    silent(&earmark(["inspect", "-q", s(&stamped)]), 0);
+    silent(
+        &earmark([
+            "tag",
+            "-q",
+            s(&src),
+            "--key",
+            s(&key),
+            "--out",
+            s(&d.join("t.wav")),
+        ]),
+        0,
+    );
+    // Several files: no summary line either; the worst status wins.
+    silent(&earmark(["verify", "-q", s(&stamped), s(&src)]), 1);
+    // A batch: no progress, no summary.
+    let lib = d.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    fs::copy(&src, lib.join("a.wav")).unwrap();
+    silent(
+        &earmark([
+            "-q",
+            "stamp",
+            s(&lib),
+            "--key",
+            s(&key),
+            "--out-dir",
+            s(&d.join("out")),
+        ]),
+        0,
+    );
+    // Errors still say what went wrong.
+    let run = earmark(["verify", "-q", s(&d.join("missing.flac"))]);
+    run.expect_one_line_error(&["missing.flac"]);
+    // A warning is not an error: silent too (a 3 s track is short).
+    let short = d.join("short.wav");
+    write_wav16(&short, &excerpt(&test_audio(ROCK), 1.0, 3.0));
+    let without = earmark([
+        "stamp",
+        s(&short),
+        "--key",
+        s(&key),
+        "--out",
+        s(&d.join("s1.flac")),
+    ]);
+    assert_contains(&without.stderr, "warning");
+    silent(
+        &earmark([
+            "stamp",
+            "-q",
+            s(&short),
+            "--key",
+            s(&key),
+            "--out",
+            s(&d.join("s2.flac")),
+        ]),
+        0,
+    );
+}

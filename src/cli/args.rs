@@ -18,6 +18,10 @@ use std::path::PathBuf;
 2, 3, 4, 1, 0."
 )]
 pub struct Cli {
+    /// Print nothing but errors: the exit status says the result, as with
+    /// grep -q (serve keeps its one "serving on" line and drops the request log).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -147,9 +151,6 @@ pub struct BatchArgs {
     /// Output format of batch stamps: flac or wav.
     #[arg(long, default_value = "flac")]
     pub format: String,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -167,9 +168,6 @@ pub struct VerifyArgs {
     /// Files checked at once [default: one per CPU].
     #[arg(long, short = 'j', default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Public keys you trust: a PEM file (one key or a bundle) or a folder of
     /// .pem files; repeatable. Signatures by other keys are reported as untrusted.
     #[arg(long)]
@@ -233,9 +231,6 @@ pub struct ServeArgs {
     /// Skip the speed, tempo and pitch search on uploads without a plain marker.
     #[arg(long)]
     pub no_search: bool,
-    /// No line per request on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// Reads `1048576`, `512K`, `64M`, `1G` (binary multiples).

@@ -3,11 +3,24 @@
 //! `earmark::exit`). It holds no watermark, crypto or container logic.
 
 /// `println!` that ignores a closed stdout (e.g. `earmark verify … | head -1`)
-/// instead of panicking; the exit code still reflects the results.
+/// instead of panicking, and prints nothing under `-q`; the exit code still
+/// reflects the results.
 macro_rules! out {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        if !$crate::cli::quiet() {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }
+    }};
+}
+
+/// Prints a note or warning on stderr, unless `-q` (errors go through
+/// `fail`, always).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        if !$crate::cli::quiet() {
+            eprintln!($($arg)*);
+        }
     }};
 }
 
@@ -27,6 +40,14 @@ use std::path::Path;
 /// Exit code for errors.
 const EXIT_ERROR: i32 = 2;
 
+/// `-q`: nothing but errors.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` was given.
+pub(crate) fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
@@ -37,6 +58,7 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     // A panic inside a per-file job becomes that file's error (see
     // earmark::error::per_file): only panics nothing catches are printed.
     let default_hook = std::panic::take_hook();
@@ -381,7 +403,7 @@ fn serve(a: &args::ServeArgs) -> i32 {
     if a.decoders > 0 {
         opts.decoders = a.decoders;
     }
-    opts.log = !a.quiet;
+    opts.log = !quiet();
     let (reads, writes) = (
         if opts.read_tokens.is_empty() {
             "reads open"
@@ -452,7 +474,7 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         },
         None => None,
     };
-    let bar = progress::Bar::new(a.quiet || a.files.len() == 1);
+    let bar = progress::Bar::new(quiet() || a.files.len() == 1);
     let items = match earmark::batch::verify_batch(&a.files, &opts, a.jobs, &bar) {
         Ok(items) => items,
         Err(e) => return fail(e),
@@ -511,7 +533,7 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         status = status.worst(s);
     }
     if items.len() > 1 && !a.json {
-        eprintln!(
+        note!(
             "earmark: {} files: {marked} marked ({consistent} consistent), {unmarked} not marked, {errors} {}",
             items.len(),
             if errors == 1 { "error" } else { "errors" }
@@ -551,7 +573,7 @@ fn stamp_batch(
     b: &earmark::batch::BatchOptions,
     a: &args::StampArgs,
 ) -> i32 {
-    let bar = progress::Bar::new(a.batch.quiet || a.json);
+    let bar = progress::Bar::new(quiet() || a.json);
     let summary = match earmark::batch::stamp_batch(inputs, b, &bar) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -602,7 +624,7 @@ fn catalogue(c: args::CatalogueCommand) -> i32 {
             });
             match listed {
                 Ok(()) => {
-                    eprintln!("earmark: {n} stamped file(s)");
+                    note!("earmark: {n} stamped file(s)");
                     0
                 }
                 Err(e) => fail(format!("{catalogue}: {e}")),

@@ -30,7 +30,7 @@ fn payload_line(p: &Payload) -> String {
 /// Prints each warning about `input` to stderr.
 fn warnings(input: &Path, list: &[String]) {
     for w in list {
-        eprintln!("earmark: warning: {}: {w}", input.display());
+        note!("earmark: warning: {}: {w}", input.display());
     }
 }
 
@@ -184,7 +184,7 @@ pub fn split_contradictions<'a>(
 /// Prints a verify result.
 pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[PublicKey]) {
     for w in &o.warnings {
-        eprintln!("earmark: warning: {w}");
+        note!("earmark: warning: {w}");
     }
     if as_json {
         out!("{}", verify_json(o, entries));
