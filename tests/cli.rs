@@ -2166,3 +2166,23 @@ fn quiet_prints_nothing_but_errors() {
         0,
     );
 }
+
+/// With --out-dir, a single-file option is refused by its own name: the
+/// message blames only the option that was given.
+#[test]
+fn out_dir_refuses_single_file_options_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _, _) = keygen(d, "artist");
+    let lib = d.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    let out_dir = d.join("out");
+    let base = ["stamp", s(&lib), "--key", s(&key), "--out-dir", s(&out_dir)];
+    let run = earmark(base.iter().copied().chain(["--out", "x.flac"]));
+    run.expect_one_line_error(&["--out names one output file"]);
+    assert!(!run.stderr.contains("--track-id"), "{}", run.stderr);
+    let run = earmark(base.iter().copied().chain(["--track-id", "7"]));
+    run.expect_one_line_error(&["--track-id is for one file"]);
+    assert!(!run.stderr.contains("--out "), "{}", run.stderr);
+    assert!(!out_dir.exists(), "nothing started");
+}

@@ -197,8 +197,16 @@ fn stamp(a: &args::StampArgs) -> i32 {
         return fail(e);
     }
     if let Some(dir) = &a.batch.out_dir {
-        if a.track_id.is_some() || a.out.is_some() {
-            return fail("--track-id and --out name one file; with --out-dir the catalogue allocates track ids and names the outputs");
+        // Name only the option that was given.
+        if a.out.is_some() {
+            return fail(
+                "--out names one output file; with --out-dir the outputs are named after the inputs (give one or the other)",
+            );
+        }
+        if a.track_id.is_some() {
+            return fail(
+                "--track-id is for one file; with --out-dir the catalogue allocates a track id per file",
+            );
         }
         if a.batch.format != "flac" && a.batch.format != "wav" {
             return fail(format!(
