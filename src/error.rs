@@ -77,6 +77,16 @@ impl Error {
         }
     }
 
+    /// The same error about `to` when it is about `from` or about no file:
+    /// a front end that worked on a stand-in (standard input spooled to a
+    /// temporary file) names what the user gave.
+    pub fn instead_of(self, from: &Path, to: impl AsRef<Path>) -> Self {
+        match &self.path {
+            Some(p) if p != from => self,
+            _ => Error::new(to, self.kind),
+        }
+    }
+
     /// The file the error concerns, if known.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

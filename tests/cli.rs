@@ -2186,3 +2186,84 @@ fn out_dir_refuses_single_file_options_by_name() {
     assert!(!run.stderr.contains("--out "), "{}", run.stderr);
     assert!(!out_dir.exists(), "nothing started");
 }
+
+/// `-` is standard input and, for `stamp --out`, standard output, as with
+/// ffmpeg and audiowmark; `/dev/stdin` is read as the stream it is.
+#[test]
+fn dash_reads_stdin_and_writes_stdout() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = keygen(d, "artist");
+    let src = d.join("rock.wav");
+    write_wav16(&src, &excerpt(&test_audio(ROCK), 1.0, 8.0));
+    // Runs the binary with a file on stdin and, if given, a file as stdout.
+    let piped = |args: &[&str], stdin: &Path, stdout: Option<&Path>| -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_earmark"));
+        cmd.env("EARMARK_REGISTRY", test_registry())
+            .args(args)
+            .stdin(fs::File::open(stdin).unwrap());
+        match stdout {
+            Some(p) => {
+                cmd.stdout(fs::File::create(p).unwrap());
+            }
+            None => {
+                cmd.stdout(Stdio::piped());
+            }
+        }
+        Run::from(cmd.stderr(Stdio::piped()).output().unwrap())
+    };
+    // stdin in, stdout out: a FLAC that verifies, with its manifest inside.
+    let streamed = d.join("streamed.flac");
+    let run = piped(
+        &["stamp", "-", "--key", s(&key), "--out", "-"],
+        &src,
+        Some(&streamed),
+    );
+    run.expect_code(0);
+    assert_contains(&run.stderr, "to standard output");
+    let v = earmark(["verify", s(&streamed), "--trust", s(&public), "--json"]).json();
+    assert_eq!(v["marked"], true);
+    assert_eq!(v["manifest"]["audio_identical"], true, "{v}");
+    // stdin in, a file out: named after what the user gave, not a temp file.
+    let out = d.join("from-stdin.flac");
+    let run = piped(
+        &["stamp", "-", "--key", s(&key), "--out", s(&out)],
+        &src,
+        None,
+    );
+    run.expect_code(0);
+    assert_contains(&run.stdout, "stamped   - -> ");
+    assert!(!run.stdout.contains(".earmark-stdin-"), "{}", run.stdout);
+    // verify - and verify /dev/stdin read the stream.
+    for name in ["-", "/dev/stdin"] {
+        let run = piped(&["verify", name, "--json"], &out, None);
+        run.expect_code(0);
+        assert_eq!(run.json()["marked"], true, "{name}");
+    }
+    piped(&["verify", "-"], &src, None).expect_code(1);
+    // Errors name `-`; nothing to read is said so; - goes alone.
+    let junk = d.join("junk.txt");
+    fs::write(&junk, "not audio at all").unwrap();
+    piped(&["verify", "-"], &junk, None)
+        .expect_one_line_error(&["-: ", "not a recognised audio format"]);
+    let run = piped(
+        &[
+            "stamp",
+            "-",
+            "--key",
+            s(&key),
+            "--out",
+            s(&d.join("j.flac")),
+        ],
+        &junk,
+        None,
+    );
+    run.expect_one_line_error(&["-: "]);
+    assert!(!run.stderr.contains("earmark-stdin"), "{}", run.stderr);
+    let empty = d.join("empty");
+    fs::write(&empty, "").unwrap();
+    piped(&["verify", "-"], &empty, None).expect_one_line_error(&["-: ", "0 bytes"]);
+    piped(&["verify", "-", s(&out)], &out, None).expect_one_line_error(&["give it alone"]);
+    piped(&["stamp", "-", "--key", s(&key)], &src, None).expect_one_line_error(&["needs --out"]);
+}

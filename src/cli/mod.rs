@@ -237,27 +237,154 @@ fn stamp(a: &args::StampArgs) -> i32 {
             a.inputs[0].display()
         ));
     }
-    let out = FileOutput::to(a.out.clone()).force(a.force);
-    let input = &a.inputs[0];
+    let given = &a.inputs[0];
+    let to_stdout = a.out.as_deref() == Some(Path::new("-"));
+    // `-` (or /dev/stdin): the input arrives on standard input and is
+    // spooled to a temporary file first (decoding needs to seek).
+    let spooled = if is_stdin(given) {
+        if a.out.is_none() {
+            return fail(
+                "stamping standard input needs --out FILE (or --out - for standard output)",
+            );
+        }
+        match spool_stdin_named() {
+            Ok(t) => Some(t),
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+    let input = spooled.as_ref().map_or(given.as_path(), |t| t.path());
     // The track id comes from (or is checked against) the machine's
     // registry, so no two songs of one key share a payload.
-    match registered_track_id(&opts, input) {
+    let source = match &spooled {
+        Some(_) => match sha256_of(input) {
+            Ok(h) => format!("standard input, SHA-256 {h}"),
+            Err(e) => return fail(format!("-: {e}")),
+        },
+        None => {
+            let abs = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
+            abs.to_string_lossy().into_owned()
+        }
+    };
+    match registered_track_id(&opts, &source) {
         Ok(id) => opts.track_id = Some(id),
         Err(e) => return fail(e),
     }
-    match earmark::error::per_file(input, || earmark::stamp_file(input, &out, &opts)) {
-        Ok(outcome) => {
+    if to_stdout {
+        return stamp_to_stdout(input, given, &opts, a.json);
+    }
+    let out = FileOutput::to(a.out.clone()).force(a.force);
+    match earmark::error::per_file(given, || earmark::stamp_file(input, &out, &opts)) {
+        Ok(mut outcome) => {
+            outcome.input = given.clone();
             print::stamp(&outcome, a.json);
             0
         }
-        Err(e) => fail(e),
+        Err(e) => fail(e.instead_of(input, given)),
+    }
+}
+
+/// Whether a command-line path means standard input: `-`, or one of the
+/// names the system gives it.
+fn is_stdin(p: &Path) -> bool {
+    ["-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]
+        .iter()
+        .any(|name| p == Path::new(name))
+}
+
+/// Standard input, refused when it is a terminal (nothing was piped in).
+fn piped_stdin() -> Result<std::io::Stdin, String> {
+    use std::io::IsTerminal as _;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(
+            "-: standard input is a terminal; pipe a file in (earmark verify - < clip.mp3)".into(),
+        );
+    }
+    Ok(stdin)
+}
+
+/// Standard input copied into an unlinked temporary file, at its start.
+fn spool_stdin() -> Result<std::fs::File, String> {
+    use std::io::Seek as _;
+    let stdin = piped_stdin()?;
+    let mut file =
+        tempfile::tempfile().map_err(|e| format!("-: cannot spool standard input: {e}"))?;
+    std::io::copy(&mut stdin.lock(), &mut file)
+        .and_then(|_| file.rewind())
+        .map_err(|e| format!("-: cannot read standard input: {e}"))?;
+    Ok(file)
+}
+
+/// Standard input copied into a named temporary file (removed when
+/// dropped), for the steps that open their input by path.
+fn spool_stdin_named() -> Result<tempfile::NamedTempFile, String> {
+    let stdin = piped_stdin()?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".earmark-stdin-")
+        .tempfile()
+        .map_err(|e| format!("-: cannot spool standard input: {e}"))?;
+    std::io::copy(&mut stdin.lock(), file.as_file_mut())
+        .map_err(|e| format!("-: cannot read standard input: {e}"))?;
+    Ok(file)
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `stamp … --out -`: FLAC on standard output, written front to back. A
+/// pipe cannot be read back, so no Content Credentials and no sidecar; what
+/// was stamped goes to stderr (stdout carries the audio).
+fn stamp_to_stdout(input: &Path, given: &Path, opts: &earmark::StampOptions, json: bool) -> i32 {
+    use std::io::{IsTerminal as _, Write as _};
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        return fail(
+            "--out -: standard output is a terminal; redirect it (> stamped.flac) or pipe it",
+        );
+    }
+    let file = match std::fs::File::open(input) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", given.display())),
+    };
+    let mut sink = std::io::BufWriter::new(stdout.lock());
+    let stamped = earmark::error::per_file(given, || {
+        earmark::stamp_to_stream(std::io::BufReader::new(file), &mut sink, opts)
+    })
+    .map_err(|e| e.instead_of(input, given));
+    let flushed = sink.flush();
+    match (stamped, flushed) {
+        (Ok(st), Ok(())) => {
+            for w in &st.warnings {
+                note!("earmark: warning: {}: {w}", given.display());
+            }
+            if json {
+                note!("{}", st.to_json());
+            } else {
+                note!(
+                    "earmark: stamped {} to standard output (FLAC, {:.1} s): marker {:08x}:{}; no Content Credentials or sidecar on a stream",
+                    given.display(),
+                    st.seconds,
+                    st.payload.key_fingerprint,
+                    st.payload.track_id
+                );
+            }
+            0
+        }
+        (Err(e), _) => fail(e),
+        (_, Err(e)) => fail(format!("standard output: {e}")),
     }
 }
 
 /// A single-file stamp's track id: the one asked for (refused if this
 /// machine gave it to another song, i.e. another input, of the same key
 /// before), or a random one the registry never gave out.
-fn registered_track_id(opts: &earmark::StampOptions, input: &Path) -> Result<u32, String> {
+fn registered_track_id(opts: &earmark::StampOptions, source: &str) -> Result<u32, String> {
     use earmark::catalogue::registry::{Claim, Registry};
     let path = Registry::default_path().ok_or_else(|| {
         format!(
@@ -267,12 +394,10 @@ fn registered_track_id(opts: &earmark::StampOptions, input: &Path) -> Result<u32
     })?;
     let mut registry =
         Registry::open(&path).map_err(|e| format!("{}: track-id registry: {e}", path.display()))?;
-    let source = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
-    let source = source.to_string_lossy();
     let key = format!("{:08x}", opts.signing_key.public_key().fingerprint32());
     let registered = match opts.track_id {
-        None => registry.claim_random(&key, &source),
-        Some(id) => match registry.claim(&key, id, &source) {
+        None => registry.claim_random(&key, source),
+        Some(id) => match registry.claim(&key, id, source) {
             Ok(Claim::UsedFor(other)) => {
                 return Err(format!(
                     "track id {id} of key {key} was already given to {other} on this machine \
@@ -483,9 +608,28 @@ fn verify(a: &args::VerifyArgs) -> i32 {
         None => None,
     };
     let bar = progress::Bar::new(quiet() || a.files.len() == 1);
-    let items = match earmark::batch::verify_batch(&a.files, &opts, a.jobs, &bar) {
-        Ok(items) => items,
-        Err(e) => return fail(e),
+    let items = if a.files.iter().any(|f| is_stdin(f)) {
+        // `-`: one file from standard input.
+        if a.files.len() > 1 {
+            return fail("- (standard input) is one file: give it alone");
+        }
+        let file = match spool_stdin() {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        };
+        let stdin = Path::new("-");
+        match earmark::error::per_file(stdin, || earmark::verify(file, &opts)) {
+            Ok(v) => vec![earmark::batch::VerifyItem::Done(Box::new(v))],
+            Err(e) => vec![earmark::batch::VerifyItem::Failed(
+                stdin.to_path_buf(),
+                e.instead_of(stdin, stdin),
+            )],
+        }
+    } else {
+        match earmark::batch::verify_batch(&a.files, &opts, a.jobs, &bar) {
+            Ok(items) => items,
+            Err(e) => return fail(e),
+        }
     };
     bar.finish();
     let mut status = Status::Ok;
