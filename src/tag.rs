@@ -158,6 +158,9 @@ pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<Tag
     )
     .with_basis(HashBasis::Encoded);
     let mut manifest = Manifest::new(payload, audio, opts.policy.clone());
+    // Tagging embeds nothing: the manifest names a marker only when this
+    // key's marker is already in the audio.
+    manifest.marker_embedded = own == Some(payload);
     manifest.title = title;
     manifest.artist = artist.clone();
     let signed = manifest.sign(&opts.signing_key);

@@ -251,12 +251,21 @@ impl Verification {
     /// written in their shortest decimal form (`19.472717`, not the
     /// `19.47271728515625` of their widening to double).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_string(self)
+        let mut v = serde_json::to_string(self)
             .and_then(|text| serde_json::from_str(&text))
-            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "declared_without_marker".into(),
+                self.declared_without_marker().is_some().into(),
+            );
+        }
+        v
     }
 
-    /// The exit status (see [`crate::exit`]): 0 marked and consistent, 1 no
+    /// The exit status (see [`crate::exit`]): 0 marked and consistent (or a
+    /// consistent signed declaration without a marker, see
+    /// [`declared_without_marker`](Self::declared_without_marker)), 1 no
     /// marker, 3 marked but the manifest is invalid or contradicts the
     /// marker, or the seal does not verify; 3 also, marker or not, for
     /// C2PA credentials that fail to validate or whose soft binding names a
@@ -265,7 +274,11 @@ impl Verification {
         if self.credentials_contradicted() || self.conflicting_manifests {
             Status::Invalid
         } else if !self.marked {
-            Status::NoMarker
+            match self.declared_without_marker() {
+                Some(m) if m.trusted == Some(false) => Status::Untrusted,
+                Some(_) => Status::Ok,
+                None => Status::NoMarker,
+            }
         } else if self.manifest_error.is_some()
             || self.manifest.as_ref().is_some_and(|m| !m.consistent())
             || self
@@ -284,6 +297,21 @@ impl Verification {
     /// [`status`](Self::status) as a process exit code.
     pub fn exit_code(&self) -> i32 {
         self.status().code()
+    }
+
+    /// The file's manifest when the file is a signed declaration without a
+    /// marker (what `earmark tag` writes over audio that was never
+    /// stamped): the manifest says no marker was embedded, its signature
+    /// verifies, and the audio is the audio it signed. `verify` then
+    /// answers 0 (or 4 with an untrusted signer), as `inspect` does.
+    pub fn declared_without_marker(&self) -> Option<&ManifestReport> {
+        self.manifest.as_ref().filter(|m| {
+            !self.marked
+                && self.manifest_error.is_none()
+                && !m.document.manifest.marker_embedded
+                && m.consistent()
+                && m.audio_identical
+        })
     }
 
     /// Whether the file's C2PA credentials are broken, fail to validate or
@@ -371,6 +399,11 @@ fn missing_marker_note(m: &ManifestReport) -> Option<String> {
         return None;
     }
     let reference = m.document.manifest.payload.reference();
+    if !m.document.manifest.marker_embedded {
+        return Some(
+            "a signed declaration without a marker: the manifest (from `earmark tag`, which writes metadata only) says no marker was embedded".to_string(),
+        );
+    }
     Some(match m.document.manifest.audio.basis {
         HashBasis::Encoded => format!(
             "the manifest (from `earmark tag`, which writes metadata only) names {reference}, but tagging embeds no marker: this audio was never stamped, or was stamped with a private watermark key"

@@ -887,19 +887,59 @@ fn unmarked_audio_and_watermark_keys() {
     assert_contains(&run.stdout, "NO MARKER FOUND");
     assert_contains(&run.stdout, "why         the manifest names marker");
     assert_contains(&earmark(["inspect", s(&stamped)]).stdout, "--wm-key FILE");
-    // A tagged (never stamped) file: the note says tagging embeds no marker.
+    // A tagged (never stamped) file: its signed manifest says no marker
+    // was embedded, and verify and inspect agree it is a consistent
+    // declaration (0), with a note on why there is no marker.
     let plain = d.join("plain.wav");
     write_wav16(&plain, &excerpt(&test_audio(ROCK), 20.0, 6.0));
     let tagged = d.join("plain.earmark.wav");
     earmark(["tag", s(&plain), "--key", s(&key), "--no-c2pa"]).expect_code(0);
     let (run, v) = verify_json(&tagged, &[]);
-    run.expect_code(1);
+    run.expect_code(0);
+    assert_eq!(v["marked"], false);
+    assert_eq!(v["declared_without_marker"], true, "{v}");
+    assert_eq!(
+        v["manifest"]["document"]["manifest"]["marker_embedded"], false,
+        "the signed manifest says so: {v}"
+    );
     assert!(
         v["marker_note"]
             .as_str()
-            .is_some_and(|n| n.contains("tagging embeds no marker")),
+            .is_some_and(|n| n.contains("no marker was embedded")),
         "{v}"
     );
+    let human = earmark(["verify", s(&tagged)]);
+    human.expect_code(0);
+    assert_contains(&human.stdout, "DECLARED WITHOUT A MARKER");
+    earmark(["inspect", s(&tagged)]).expect_code(0);
+    // Not the trusted key: 4, as for a marked file.
+    let (_, other_pub, _) = keygen(d, "stranger");
+    verify_json(&tagged, &["--trust", s(&other_pub)])
+        .0
+        .expect_code(4);
+    // Its audio changed (samples edited, tags kept): no longer the signed
+    // declaration's audio, so no marker and nothing declared: 1.
+    let mut bytes = fs::read(&tagged).unwrap();
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
+    for b in &mut bytes[data + 1000..data + 1100] {
+        *b ^= 0x40;
+    }
+    let edited = d.join("edited.wav");
+    fs::write(&edited, &bytes).unwrap();
+    let (run, v) = verify_json(&edited, &[]);
+    assert_eq!(v["declared_without_marker"], false, "{v}");
+    assert_eq!(run.code, Some(1), "{v}");
+    // A stamped file keeps its bytes: no marker_embedded field in its
+    // manifest (only a tag-only one has it).
+    let (_, v) = verify_json(&d.join("song.earmark.flac"), &[]);
+    if v["manifest"].is_object() {
+        assert!(
+            v["manifest"]["document"]["manifest"]
+                .get("marker_embedded")
+                .is_none(),
+            "{v}"
+        );
+    }
 
     // A watermark key shorter than 16 bytes is an error.
     let short = d.join("short.key");

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "earmark", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success (verify: marked and consistent), 1 no marker found, \
+    after_help = "Exit codes: 0 success (verify: marked and consistent, or a consistent signed \
+declaration without a marker), 1 no marker found, \
 2 error, 3 marker found but the manifest or seal is invalid or does not match, 4 (verify \
 --trust) marked but not by a key you trust. With several files the most serious wins: \
 2, 3, 4, 1, 0."

@@ -663,11 +663,11 @@ fn verify(a: &args::VerifyArgs) -> i32 {
                     outcome.status()
                 };
                 match s {
+                    _ if !outcome.marked => unmarked += 1,
                     Status::Ok => {
                         marked += 1;
                         consistent += 1;
                     }
-                    Status::NoMarker => unmarked += 1,
                     _ => marked += 1,
                 }
                 s

@@ -175,6 +175,21 @@ pub struct Manifest {
     pub tool: String,
     /// The declared AI training and data mining policy.
     pub policy: Policy,
+    /// Whether the audio carries the marker [`payload`](Self::payload)
+    /// names. `false` only in a manifest `tag` wrote over audio without
+    /// this key's marker: the payload then identifies the declaration, not
+    /// a marker anyone could find. Omitted from JSON when `true` (every
+    /// stamp), so manifests made before the field keep their bytes.
+    #[serde(default = "marker_default", skip_serializing_if = "is_true")]
+    pub marker_embedded: bool,
+}
+
+fn marker_default() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Manifest {
@@ -194,6 +209,7 @@ impl Manifest {
             created: utc_timestamp(SystemTime::now()),
             tool: concat!("earmark ", env!("CARGO_PKG_VERSION")).to_string(),
             policy,
+            marker_embedded: true,
         }
     }
 
