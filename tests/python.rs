@@ -80,12 +80,15 @@ fn python_package_passes_its_tests() {
         .status()
         .expect("runs pip");
     assert!(install.success(), "pip install ./python failed");
+    let registry = tempfile::tempdir().unwrap();
     let status = Command::new(&py)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(Path::new(ROOT).join("python/tests"))
         // Not the source tree: the installed package is the one under test.
         .current_dir(std::env::temp_dir())
         .env("EARMARK_BIN", env!("CARGO_BIN_EXE_earmark"))
+        // The CLI's track-id registry: this run's own, never the user's.
+        .env("EARMARK_REGISTRY", registry.path().join("track-ids.db"))
         .status()
         .expect("runs pytest");
     assert!(

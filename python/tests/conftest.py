@@ -122,6 +122,8 @@ def long_stamped(cli: str, ffmpeg: str, key: Path, workdir: Path) -> Path:
     subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "4",
                     "-i", str(TRACK), str(long)], check=True)
     out = workdir / "rock-x5.earmark.flac"
+    # Another input, so another track id: the CLI's track-id registry
+    # refuses one key's id for two songs.
     run_cli(cli, "stamp", str(long), "--key", str(key), "--out", str(out),
-            "--track-id", str(TRACK_ID))
+            "--track-id", str(TRACK_ID + 1))
     return out
