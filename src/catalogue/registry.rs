@@ -83,7 +83,18 @@ impl Registry {
                 CatalogueError::Database(format!("cannot make {}: {e}", dir.display()))
             })?;
         }
+        let new = !path.exists();
         let conn = Connection::open(path)?;
+        // It lists the user's input paths: a new registry is theirs alone
+        // (before WAL mode, whose files take the same mode). One that exists
+        // keeps its mode, so a team can share one on purpose.
+        #[cfg(unix)]
+        if new {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        #[cfg(not(unix))]
+        let _ = new;
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
         super::sqlite::retry_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -228,5 +239,21 @@ mod tests {
         assert_eq!(r.allocate("k", "d", next).unwrap(), 4);
         let id = r.claim_random("k", "e").unwrap();
         assert_eq!(r.claim("k", id, "f").unwrap(), Claim::UsedFor("e".into()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_registry_is_private_and_an_existing_one_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = dir.path().join("fresh.db");
+        drop(Registry::open(&fresh).unwrap());
+        assert_eq!(mode(&fresh), 0o600);
+        let shared = dir.path().join("shared.db");
+        drop(Registry::open(&shared).unwrap());
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o660)).unwrap();
+        drop(Registry::open(&shared).unwrap());
+        assert_eq!(mode(&shared), 0o660);
     }
 }
