@@ -58,6 +58,12 @@ pub fn c2pa_sidecar_path(output: &Path) -> PathBuf {
     output.with_extension("c2pa")
 }
 
+/// True when `path` names an MP3 (`.mp3`): stamped as a lossy re-encode.
+pub fn is_mp3(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("mp3"))
+}
+
 /// The output format a path asks for, from its extension (`.flac`, `.wav`).
 pub fn output_format(path: &Path) -> Result<OutputFormat> {
     let ext = path

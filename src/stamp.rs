@@ -40,6 +40,9 @@ use crate::provenance::{
 /// Largest marker strength accepted (+12 dB over the tuned default).
 pub const MAX_STRENGTH: f32 = 4.0;
 
+/// Bitrates (kbit/s) an MP3 output can have ([`StampOptions::mp3_kbps`]).
+pub const MP3_BITRATES: [u32; 13] = [32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+
 /// What to stamp with.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -75,6 +78,9 @@ pub struct StampOptions {
     pub format: OutputFormat,
     /// The time the manifest records. Default: when stamping starts.
     pub created: Option<SystemTime>,
+    /// Bitrate, kbit/s, of an MP3 output ([`stamp_file`] to a `.mp3`
+    /// path; constant bitrate, one of [`MP3_BITRATES`]). Default: 320.
+    pub mp3_kbps: u32,
     /// Content Credentials ([`stamp_file`] and [`stamp_bytes`]; [`stamp`]
     /// and [`stamp_to_stream`] cannot read their output back to bind it):
     /// the X.509 chain that
@@ -107,11 +113,19 @@ impl StampOptions {
             owner: None,
             format: OutputFormat::Flac,
             created: None,
+            mp3_kbps: 320,
         }
     }
 
     /// Checks the options that have a range.
     pub fn validate(&self) -> Result<()> {
+        if !MP3_BITRATES.contains(&self.mp3_kbps) {
+            return Err(Error::unnamed(ErrorKind::InvalidOption(format!(
+                "--bitrate {}k is not an MP3 bitrate; choose one of {}",
+                self.mp3_kbps,
+                MP3_BITRATES.map(|b| format!("{b}k")).join(", ")
+            ))));
+        }
         if !(self.strength > 0.0 && self.strength <= MAX_STRENGTH) {
             return Err(Error::unnamed(ErrorKind::InvalidOption(format!(
                 "--strength must be in (0, {MAX_STRENGTH}], got {}",
@@ -303,7 +317,8 @@ impl Stamper {
 
     /// As [`finish`](Self::finish), giving the last samples quantised (in
     /// `quantized`) and packed as stored (returned).
-    pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>) {
+    /// The marked samples themselves are returned too.
+    pub(crate) fn finish_packed(self, quantized: &mut Vec<i32>) -> (Stamped, Vec<u8>, Vec<f32>) {
         let Stamper {
             embedder, mut out, ..
         } = self;
@@ -312,7 +327,13 @@ impl Stamper {
         let stats = embedder.finish(&mut marked);
         out.account(&marked, quantized);
         let packed = std::mem::take(&mut out.packed);
-        (out.stamped(stats), packed)
+        (out.stamped(stats), packed, marked)
+    }
+
+    /// The marked samples the last
+    /// [`process_quantized`](Self::process_quantized) gave.
+    pub(crate) fn marked(&self) -> &[f32] {
+        &self.out.marked
     }
 
     /// The samples the last [`process_quantized`](Self::process_quantized)
@@ -544,12 +565,12 @@ fn reader_warnings(reader: &AudioReader, stamped: &mut Stamped) {
 }
 
 /// Decodes `reader` through `stamper`, handing each marked chunk to `sink`
-/// (quantised, and packed as a file stores it).
+/// (as samples, quantised, and packed as a file stores it).
 fn pump(
     reader: &mut AudioReader,
     mut stamper: Stamper,
     names: &Names,
-    mut sink: impl FnMut(&[i32], &[u8]) -> Result<()>,
+    mut sink: impl FnMut(&[f32], &[i32], &[u8]) -> Result<()>,
 ) -> Result<Stamped> {
     let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
     let spec = reader.spec();
@@ -566,7 +587,7 @@ fn pump(
             ))));
         }
         stamper.process_quantized(&chunk, &mut quantized);
-        sink(&quantized, stamper.packed())?;
+        sink(stamper.marked(), &quantized, stamper.packed())?;
     }
     if let Some(found) = earlier.finish() {
         return Err(names.input_err(ErrorKind::Other(earlier_marker_message(
@@ -574,8 +595,8 @@ fn pump(
             stamper.out.payload.key_fingerprint,
         ))));
     }
-    let (stamped, packed) = stamper.finish_packed(&mut quantized);
-    sink(&quantized, &packed)?;
+    let (stamped, packed, marked) = stamper.finish_packed(&mut quantized);
+    sink(&marked, &quantized, &packed)?;
     Ok(stamped)
 }
 
@@ -722,7 +743,7 @@ where
     let reserve = prepared.reserve(&stamper, names)?;
     let mut writer =
         PcmWriter::new(output, format, spec, reserve).map_err(|e| names.output_err(e))?;
-    let mut stamped = pump(&mut reader, stamper, names, |q, p| {
+    let mut stamped = pump(&mut reader, stamper, names, |_, q, p| {
         writer
             .write_quantized_packed(q, p)
             .map_err(|e| names.output_err(e))
@@ -750,7 +771,7 @@ pub fn stamp_bytes(input: &[u8], opts: &StampOptions) -> Result<(Vec<u8>, Stampe
         let signer = ClaimSigner::checked(&opts.signing_key, chain)?;
         let mut parent_stream = Cursor::new(input);
         let parent = Parent::sniffed("input", &mut parent_stream);
-        let claim = stamp_claim("input", parent.container, &stamped, opts);
+        let claim = stamp_claim("input", parent.container, opts.format.container(), &stamped);
         let mut signed = Cursor::new(Vec::with_capacity(out.get_ref().len() + 16_384));
         let mime = opts.format.container().mime();
         embed(&claim, &signer, mime, parent, &mut out, &mut signed).map_err(err)?;
@@ -778,7 +799,7 @@ where
     let stamper = Stamper::new(spec, &prepared.opts)?;
     let reserve = prepared.reserve(&stamper, &names)?;
     let mut md5 = FlacMd5::new(&spec);
-    let first = pump(&mut reader, stamper, &names, |_, packed| {
+    let first = pump(&mut reader, stamper, &names, |_, _, packed| {
         md5.update_packed(packed);
         Ok(())
     })?;
@@ -796,7 +817,7 @@ where
         .map_err(|e| names.input_err(e))?;
     let stamper = Stamper::new(spec, &prepared.opts)?;
     let mut writer = PcmWriter::streamed(output, spec, &known).map_err(|e| names.output_err(e))?;
-    let mut stamped = pump(&mut reader, stamper, &names, |q, p| {
+    let mut stamped = pump(&mut reader, stamper, &names, |_, q, p| {
         writer
             .write_quantized_packed(q, p)
             .map_err(|e| names.output_err(e))
@@ -879,7 +900,16 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
         .clone()
         .unwrap_or_else(|| naming::stamped_path(input));
     let mut opts = opts.clone();
-    opts.format = naming::output_format(&output)?;
+    let mp3 = naming::is_mp3(&output);
+    if !mp3 {
+        opts.format = naming::output_format(&output)?;
+    }
+    #[cfg(feature = "c2pa")]
+    let container = if mp3 {
+        Container::Mp3
+    } else {
+        opts.format.container()
+    };
     if output::same_file(input, &output) {
         return Err(Error::new(&output, ErrorKind::OutputIsInput));
     }
@@ -895,20 +925,23 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
         output: Some(&output),
     };
     let temp = output::temp_tagged(&output, out.temp_tag.as_deref())?;
-    let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
-    let mut writer = BufWriter::with_capacity(1 << 16, file);
-    let stamped = stamp_named(source, &mut writer, &opts, &names)?;
-    writer.flush().map_err(|e| Error::new(&output, e))?;
-    drop(writer);
+    let stamped = if mp3 {
+        stamp_mp3(source, &temp, &opts, &names)?
+    } else {
+        let file = temp.reopen().map_err(|e| Error::new(&output, e))?;
+        let mut writer = BufWriter::with_capacity(1 << 16, file);
+        let stamped = stamp_named(source, &mut writer, &opts, &names)?;
+        writer.flush().map_err(|e| Error::new(&output, e))?;
+        stamped
+    };
     // Content Credentials last: their hard binding covers every other byte.
     #[cfg(feature = "c2pa")]
     let (temp, c2pa_sidecar, credentials) = match &opts.credentials {
         Some(chain) => {
             let signer = crate::credentials::ClaimSigner::checked(&opts.signing_key, chain)?;
-            let container = opts.format.container();
             let name = naming::stem_of(input, "untitled");
             let input_container = Container::of_file(input).ok().flatten();
-            let claim = stamp_claim(&name, input_container, &stamped, &opts);
+            let claim = stamp_claim(&name, input_container, container, &stamped);
             let attached =
                 crate::credentials::attach(temp, &output, out, container, input, &claim, &signer)?;
             (attached.file, attached.sidecar, Some(attached.written))
@@ -945,17 +978,135 @@ pub fn stamp_file(input: &Path, out: &FileOutput, opts: &StampOptions) -> Result
     })
 }
 
+/// Stamps `input` into the temporary file `temp` as MP3: the marked
+/// samples are encoded by LAME at [`StampOptions::mp3_kbps`], then the
+/// manifest is signed over the encoded packets ([`HashBasis::Encoded`], as
+/// `tag` does: a decoder's output is not exact) and written with the
+/// declaration into the ID3 tag. The written file is decoded again: if the
+/// marker did not survive the encoding (a track long enough to carry it,
+/// at a low bitrate), the stamp fails rather than hand out an unmarked MP3.
+#[cfg(feature = "mp3")]
+fn stamp_mp3(
+    mut input: std::io::BufReader<std::fs::File>,
+    temp: &output::TempFile,
+    opts: &StampOptions,
+    names: &Names,
+) -> Result<Stamped> {
+    use crate::audio::mp3::Mp3Writer;
+    use crate::audio::SampleFormat;
+    let mp3_err =
+        |e: crate::audio::mp3::Mp3Error| names.output_err(ErrorKind::Other(e.to_string()));
+    let prepared = prepare(&mut input, opts, names)?;
+    let mut reader = open_audio(input, names)?;
+    // The marked samples go to LAME as they are (float, headroom kept).
+    let spec = WriterSpec {
+        sample_format: SampleFormat::F32,
+        ..reader.spec().writer_spec()
+    };
+    let file = temp.reopen().map_err(|e| names.output_err(e))?;
+    let mut mp3 = Mp3Writer::new(
+        BufWriter::with_capacity(1 << 16, file),
+        spec.sample_rate,
+        spec.channels,
+        opts.mp3_kbps,
+    )
+    .map_err(mp3_err)?;
+    let stamper = Stamper::new(spec, &prepared.opts)?;
+    let mut stamped = pump(&mut reader, stamper, names, |marked, _, _| {
+        mp3.write(marked).map_err(mp3_err)
+    })?;
+    let writer = mp3.finish().map_err(mp3_err)?;
+    writer
+        .into_inner()
+        .map_err(|e| names.output_err(e.into_error()))?;
+    reader_warnings(&reader, &mut stamped);
+
+    let digest = crate::audio::stream_digest(temp.path()).map_err(|e| names.output_err(e))?;
+    let mut manifest = stamped.manifest.manifest.clone();
+    manifest.audio = AudioDigest::new(
+        crate::hex::encode(&digest.sha256),
+        digest.frames,
+        digest.sample_rate,
+        digest.channels,
+        digest.codec.clone(),
+    )
+    .with_basis(HashBasis::Encoded);
+    stamped.manifest = manifest.sign(&prepared.opts.signing_key);
+    let json = stamped.manifest.to_json_compact();
+    let mut file = temp.reopen().map_err(|e| names.output_err(e))?;
+    let warnings = metadata::write_declaration(
+        &mut file,
+        Container::Mp3,
+        &prepared.declaration,
+        Some(&json),
+        prepared.carried.as_ref(),
+    )
+    .map_err(|e| names.output_err(e))?;
+    stamped.warnings.extend(warnings);
+    drop(file);
+
+    let found = marker_in(temp.path(), &opts.wm_key).map_err(|e| names.output_err(e))?;
+    if found != Some(stamped.payload) {
+        let why = format!(
+            "the marker did not survive MP3 encoding at {} kbit/s",
+            opts.mp3_kbps
+        );
+        if stamped.seconds >= 2.0 * Layout::V1.unit_seconds() {
+            return Err(names.output_err(ErrorKind::Other(format!(
+                "{why}; nothing was written: choose a higher --bitrate, or FLAC"
+            ))));
+        }
+        stamped.warnings.push(format!("{why} (the track is short)"));
+    }
+    Ok(stamped)
+}
+
+#[cfg(not(feature = "mp3"))]
+fn stamp_mp3(
+    _input: std::io::BufReader<std::fs::File>,
+    _temp: &output::TempFile,
+    _opts: &StampOptions,
+    names: &Names,
+) -> Result<Stamped> {
+    Err(names.output_err(ErrorKind::Other(
+        "MP3 output needs earmark's full build (the `mp3` feature, with LAME); write FLAC or WAV"
+            .into(),
+    )))
+}
+
+/// The payload of the marker in the audio file at `path`, if one is found.
+#[cfg(feature = "mp3")]
+fn marker_in(
+    path: &Path,
+    key: &WatermarkKey,
+) -> std::result::Result<Option<Payload>, crate::audio::AudioError> {
+    let mut reader = AudioReader::open(path)?;
+    let spec = reader.spec();
+    let mut detector = Detector::new(key, spec.sample_rate, usize::from(spec.channels));
+    let mut chunk = Vec::new();
+    while reader.read_chunk(&mut chunk)? > 0 {
+        detector.process(&chunk);
+    }
+    let report = detector.finish();
+    Ok(report
+        .detections
+        .first()
+        .map(|d| Payload::from_bytes(d.payload)))
+}
+
 /// What the C2PA manifest of a stamped file claims (`name`: the title when
-/// the track has none; `input`: the input's container, if known).
+/// the track has none; `input`: the input's container, if known;
+/// `output`: the container written).
 #[cfg(feature = "c2pa")]
 fn stamp_claim(
     name: &str,
     input: Option<Container>,
+    output: Container,
     stamped: &Stamped,
-    opts: &StampOptions,
 ) -> crate::credentials::Claim {
     use crate::credentials::{Claim, Operation};
-    let transcoded = input != Some(opts.format.container());
+    // An MP3 output is always a new encoding, even of an MP3.
+    let transcoded = input != Some(output) || output == Container::Mp3;
     Claim::for_manifest(
         &stamped.manifest.manifest,
         name,

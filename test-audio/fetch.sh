@@ -191,6 +191,10 @@ run "${FF[@]}" -ss 10 -i "$SRC" -af asetpts=N/SR/TB,atrim=duration=2,aresample=2
 run "${FF[@]}" -ss 10 -i "$SRC" \
     -af "asetpts=N/SR/TB,atrim=duration=1,aresample=48000:resampler=soxr,pan=5.1(side)|FL=c0|FR=c1|FC=0.5*c0+0.5*c1|LFE=0.5*c0-0.5*c1|SL=0.5*c0|SR=0.5*c1" \
     -c:a flac -compression_level 12 -sample_fmt s32 -bits_per_raw_sample 24 "${ENC_TAIL[@]}" "$F/flac24-6ch-48000.flac"
+# Opus (libopus): stereo, and 5.1 as a multistream (channel mapping family 1)
+run "${FF[@]}" "${T2[@]}" -c:a libopus -b:a 96k "${ENC_TAIL[@]}" "$F/opus-stereo-48000.opus"
+run "${FF[@]}" -ss 10 -i "$SRC" -af "asetpts=N/SR/TB,atrim=duration=1,pan=5.1|FL=c0|FR=c1|FC=0.5*c0+0.5*c1|LFE=0.5*c0-0.5*c1|BL=0.5*c0|BR=0.5*c1" \
+    -c:a libopus -b:a 192k -mapping_family 1 "${ENC_TAIL[@]}" "$F/opus-6ch-48000.opus"
 # broken inputs
 printf '%s\n' "This is not an MP3 file. It is plain ASCII text saved with an .mp3 extension" \
     "so that earmark's decoder tests can check that it is rejected cleanly instead of" \
@@ -210,7 +214,7 @@ done
 # ---------------------------------------------------------------- checks
 log "checks"
 status=0
-for f in "$OUT"/*.ogg "$F"/*.m4a "$F"/*.aiff "$F"/*.mp3 "$F"/*.ogg "$F"/*.flac; do
+for f in "$OUT"/*.ogg "$F"/*.m4a "$F"/*.aiff "$F"/*.mp3 "$F"/*.ogg "$F"/*.opus "$F"/*.flac; do
     case $f in */truncated.flac|*/not-audio.mp3) continue;; esac
     # any decoder/demuxer warning counts as a failure
     errs=$( { ffmpeg -nostdin -hide_banner -v warning -i "$f" -f null - 2>&1 || echo "ffmpeg failed"; } \

@@ -811,7 +811,7 @@ pub(super) fn first_track(tracks: &[Track]) -> Option<&Track> {
 }
 
 fn make_decoder(track: &Track) -> Result<Box<dyn Decoder>> {
-    let codecs = symphonia::default::get_codecs();
+    let codecs = super::opus::codecs();
     codecs
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| match e {
@@ -944,7 +944,7 @@ fn is_lossless(codec: CodecType) -> bool {
 /// have no decoder here.
 pub(super) fn codec_name(codec: CodecType) -> String {
     use symphonia::core::codecs::*;
-    if let Some(d) = symphonia::default::get_codecs().get_codec(codec) {
+    if let Some(d) = super::opus::codecs().get_codec(codec) {
         return d.short_name.to_string();
     }
     let name = match codec {

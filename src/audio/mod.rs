@@ -22,6 +22,9 @@
 
 pub mod decode;
 pub mod flac;
+#[cfg(feature = "mp3")]
+pub mod mp3;
+pub mod opus;
 pub mod pcm;
 mod pcm_file;
 pub mod stream;

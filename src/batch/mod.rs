@@ -128,7 +128,7 @@ pub struct BatchOptions {
     pub force: bool,
     /// This run's share of the files.
     pub shard: Shard,
-    /// Output format extension: `flac` or `wav`.
+    /// Output format extension: `flac`, `wav` or `mp3`.
     pub extension: String,
     /// The machine's track-id registry (see [`Registry`]). Default:
     /// [`Registry::default_path`] (`$EARMARK_REGISTRY` or the user's data

@@ -90,9 +90,15 @@ pub struct StampArgs {
     /// Your Ed25519 private key (from `earmark keygen` or `openssl genpkey -algorithm ed25519`).
     #[arg(long, short)]
     pub key: PathBuf,
-    /// Output file, .flac or .wav [default: NAME.earmark.flac next to the input].
+    /// Output file, .flac, .wav or .mp3 [default: NAME.earmark.flac next
+    /// to the input, or the --format's extension]. An .mp3 is a lossy
+    /// re-encode of the marked audio (LAME, constant --bitrate), checked
+    /// for its marker before it is written.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Bitrate of an MP3 output, kbit/s: 32k to 320k.
+    #[arg(long, value_name = "KBPS", default_value = "320k", value_parser = parse_bitrate)]
+    pub bitrate: u32,
     /// Title recorded in the signed manifest.
     #[arg(long)]
     pub title: Option<String>,
@@ -149,9 +155,27 @@ pub struct BatchArgs {
     /// file's relative path, for array jobs on a cluster.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Output format of batch stamps: flac or wav.
-    #[arg(long, default_value = "flac")]
-    pub format: String,
+    /// Output format of stamps: flac, wav or mp3 (a lossy re-encode at
+    /// --bitrate) [default: flac, or --out's extension].
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// A bitrate in kbit/s: `320k`, `320K` or `320`.
+fn parse_bitrate(s: &str) -> Result<u32, String> {
+    let digits = s.strip_suffix(['k', 'K']).unwrap_or(s);
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|b| earmark::stamp::MP3_BITRATES.contains(b))
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not an MP3 bitrate; choose one of {}",
+                earmark::stamp::MP3_BITRATES
+                    .map(|b| format!("{b}k"))
+                    .join(", ")
+            )
+        })
 }
 
 #[derive(Debug, Args)]

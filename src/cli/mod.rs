@@ -189,6 +189,11 @@ fn stamp(a: &args::StampArgs) -> i32 {
     opts.seal = !a.no_seal;
     opts.policy = policy(&a.declare);
     opts.owner = a.declare.owner.clone();
+    opts.mp3_kbps = a.bitrate;
+    let format = match output_format(a) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
     match source_date_epoch() {
         Ok(t) => opts.created = t,
         Err(e) => return fail(e),
@@ -208,18 +213,12 @@ fn stamp(a: &args::StampArgs) -> i32 {
                 "--track-id is for one file; with --out-dir the catalogue allocates a track id per file",
             );
         }
-        if a.batch.format != "flac" && a.batch.format != "wav" {
-            return fail(format!(
-                "--format must be flac or wav, got {:?}",
-                a.batch.format
-            ));
-        }
         let mut b = earmark::batch::BatchOptions::new(opts, dir.clone());
         b.policy_name = a.declare.policy.name().to_string();
         b.catalogue = a.batch.catalogue.clone();
         b.jobs = a.batch.jobs;
         b.force = a.force;
-        b.extension = a.batch.format.clone();
+        b.extension = format.to_string();
         if let Some(s) = &a.batch.shard {
             match earmark::batch::discover::Shard::parse(s) {
                 Ok(s) => b.shard = s,
@@ -272,9 +271,19 @@ fn stamp(a: &args::StampArgs) -> i32 {
         Err(e) => return fail(e),
     }
     if to_stdout {
+        if format != "flac" {
+            return fail(format!(
+                "--out - writes FLAC; to get {format}, give --out FILE.{format}"
+            ));
+        }
         return stamp_to_stdout(input, given, &opts, a.json);
     }
-    let out = FileOutput::to(a.out.clone()).force(a.force);
+    // --format without --out: the default name with that extension.
+    let out_path = a.out.clone().or_else(|| {
+        (spooled.is_none() && format != "flac")
+            .then(|| earmark::naming::stamped_path(given).with_extension(format))
+    });
+    let out = FileOutput::to(out_path).force(a.force);
     match earmark::error::per_file(given, || earmark::stamp_file(input, &out, &opts)) {
         Ok(mut outcome) => {
             outcome.input = given.clone();
@@ -282,6 +291,37 @@ fn stamp(a: &args::StampArgs) -> i32 {
             0
         }
         Err(e) => fail(e.instead_of(input, given)),
+    }
+}
+
+/// The output format `stamp` writes: `--format`, else `--out`'s extension,
+/// else FLAC; the two must agree when both are given.
+fn output_format(a: &args::StampArgs) -> Result<&'static str, String> {
+    let known = |f: &str| match f.to_ascii_lowercase().as_str() {
+        "flac" => Some("flac"),
+        "wav" | "wave" => Some("wav"),
+        "mp3" => Some("mp3"),
+        _ => None,
+    };
+    let given = match &a.batch.format {
+        Some(f) => {
+            Some(known(f).ok_or_else(|| format!("--format must be flac, wav or mp3, got {f:?}"))?)
+        }
+        None => None,
+    };
+    let from_out = a
+        .out
+        .as_deref()
+        .filter(|p| *p != Path::new("-"))
+        .and_then(|p| p.extension())
+        .and_then(|e| known(&e.to_string_lossy()));
+    match (given, from_out) {
+        (Some(f), Some(o)) if f != o => Err(format!(
+            "--format {f} and --out {} disagree; give one of them",
+            a.out.as_deref().unwrap_or(Path::new("")).display()
+        )),
+        (Some(f), _) | (None, Some(f)) => Ok(f),
+        (None, None) => Ok("flac"),
     }
 }
 
