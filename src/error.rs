@@ -37,7 +37,7 @@ pub enum ErrorKind {
     #[error("output path is the input file; choose another --out")]
     OutputIsInput,
     /// The requested output format is not supported.
-    #[error("unsupported output format {0:?} (use .wav or .flac)")]
+    #[error("unsupported output format {0:?} (use .flac, .wav or .mp3)")]
     UnsupportedOutput(String),
     /// Anything else, described in words.
     #[error("{0}")]

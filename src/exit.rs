@@ -41,6 +41,18 @@ impl Status {
         }
     }
 
+    /// The status as the word JSON records give it: `ok`, `no-marker`,
+    /// `error`, `invalid` or `untrusted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NoMarker => "no-marker",
+            Status::Error => "error",
+            Status::Invalid => "invalid",
+            Status::Untrusted => "untrusted",
+        }
+    }
+
     /// How serious it is (higher wins).
     fn rank(self) -> u8 {
         match self {

@@ -54,6 +54,19 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// The result as the JSON record `earmark inspect --json` prints (see
+    /// [`crate::records`]), with the `status` and `exit_code` inspect gives.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self)
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+        if let Some(obj) = v.as_object_mut() {
+            let status = self.status();
+            obj.insert("status".into(), status.name().into());
+            obj.insert("exit_code".into(), status.code().into());
+        }
+        crate::records::record("inspect", v)
+    }
+
     /// The exit status: 0 nothing wrong found; 3 a manifest that is
     /// invalid, contradicts the marker or does not match this file's audio,
     /// a seal whose signature does not verify, carriers that disagree, or

@@ -92,6 +92,7 @@ pub mod output;
 pub mod payload;
 pub mod policy;
 pub mod provenance;
+pub mod records;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod stamp;

@@ -868,12 +868,12 @@ impl Stamped {
 }
 
 impl StampOutcome {
-    /// The result as the JSON object `earmark stamp --json` prints: the
-    /// input, output and sidecar paths, [`Stamped::to_json`]'s fields and
-    /// the Content Credentials written.
+    /// The result as the JSON record `earmark stamp --json` prints (see
+    /// [`crate::records`]): the input (`path`), output and sidecar paths,
+    /// [`Stamped::to_json`]'s fields and the Content Credentials written.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
-            "input": self.input,
+            "path": self.input,
             "output": self.output,
             "sidecar": self.sidecar,
         });
@@ -886,7 +886,7 @@ impl StampOutcome {
         {
             v["credentials"] = serde_json::to_value(&self.credentials).unwrap_or_default();
         }
-        v
+        crate::records::record("stamp", v)
     }
 }
 

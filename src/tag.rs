@@ -91,6 +91,30 @@ pub struct TagOutcome {
     pub warnings: Vec<String>,
 }
 
+impl TagOutcome {
+    /// The result as the JSON record `earmark tag --json` prints (see
+    /// [`crate::records`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        #[cfg(feature = "c2pa")]
+        let credentials = serde_json::to_value(&self.credentials).unwrap_or_default();
+        #[cfg(not(feature = "c2pa"))]
+        let credentials = serde_json::Value::Null;
+        crate::records::record(
+            "tag",
+            serde_json::json!({
+                "path": self.input,
+                "output": self.output,
+                "container": self.container,
+                "carriers": self.metadata.carriers,
+                "warnings": self.warnings,
+                "manifest": self.manifest,
+                "marker": self.marker,
+                "credentials": credentials,
+            }),
+        )
+    }
+}
+
 /// Tags `input` and writes the result atomically to `out` (default:
 /// `NAME.earmark.EXT` next to the input).
 pub fn tag_file(input: &Path, out: &FileOutput, opts: &TagOptions) -> Result<TagOutcome> {

@@ -131,7 +131,7 @@ pub struct ManifestReport {
     pub signature_valid: bool,
     /// Whether the signer is in `--trust` (absent when no trust list was given).
     pub trusted: Option<bool>,
-    /// Short fingerprint of the signer key.
+    /// The signer's key fingerprint (8 hex digits, as in the payload).
     pub signer: String,
     /// Whether the manifest's payload is the one the marker carries
     /// (absent when no marker was found).
@@ -247,9 +247,9 @@ pub struct Verification {
 
 impl Verification {
     /// The result as the JSON object `earmark verify --json` prints (every
-    /// front end gives this same object). Single-precision measurements are
-    /// written in their shortest decimal form (`19.472717`, not the
-    /// `19.47271728515625` of their widening to double).
+    /// front end gives this same object): a [`crate::records`] record with
+    /// the verdict's `status` and `exit_code`, measurements rounded to 3
+    /// decimals.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_string(self)
             .and_then(|text| serde_json::from_str(&text))
@@ -259,8 +259,11 @@ impl Verification {
                 "declared_without_marker".into(),
                 self.declared_without_marker().is_some().into(),
             );
+            let status = self.status();
+            obj.insert("status".into(), status.name().into());
+            obj.insert("exit_code".into(), status.code().into());
         }
-        v
+        crate::records::record("verify", v)
     }
 
     /// The exit status (see [`crate::exit`]): 0 marked and consistent (or a
@@ -380,7 +383,7 @@ fn check_manifest(
         trusted: check.trusted,
         signer: check
             .signer
-            .map(|k| k.short_fingerprint())
+            .map(|k| format!("{:08x}", k.fingerprint32()))
             .unwrap_or_default(),
         matches_marker: (!markers.is_empty()).then(|| {
             markers

@@ -146,7 +146,7 @@ fn earmark_outputs_read_valid_in_c2pa_python() {
     ])
     .expect_code(0)
     .json();
-    assert_eq!(stamped["credentials"]["location"], "embedded");
+    assert_eq!(stamped["credentials"]["source"], "embedded");
     let hex = payload_hex(&stamped);
     assert_earmark_manifest(&py_read(&py, &flac, None), "c2pa.watermarked", Some(&hex));
     let out_wav = dir.join("as-wav.wav");
@@ -244,7 +244,7 @@ fn earmark_outputs_read_valid_in_c2pa_python() {
     .expect_code(0)
     .json();
     let store = dir.join("plain.earmark.c2pa");
-    assert_eq!(t["credentials"]["location"], s(&store), "{t}");
+    assert_eq!(t["credentials"]["source"], s(&store), "{t}");
     let v = py_read(&py, &dir.join("plain.earmark.aiff"), Some(&store));
     assert_earmark_manifest(&v, "c2pa.edited.metadata", None);
 }
@@ -277,7 +277,7 @@ fn verify_reads_credentials_made_by_another_tool() {
         .json();
     let c = &v["credentials"];
     assert_eq!(c["state"], "valid", "{v}");
-    assert_eq!(c["signer"], "Test Music Generator", "{v}");
+    assert_eq!(c["signer_name"], "Test Music Generator", "{v}");
     assert_eq!(c["ai_generated"], true, "{v}");
     assert!(
         c["digital_source_type"]
@@ -564,7 +564,7 @@ fn openssl_keys_get_a_self_issued_chain() {
         .expect_code(0)
         .json();
     assert!(
-        j["credentials"]["signer"]
+        j["credentials"]["signer_name"]
             .as_str()
             .is_some_and(|s| s.contains("earmark artist")),
         "{j}"

@@ -394,14 +394,14 @@ fn policies_terms_and_notice_reach_every_carrier() {
         (
             "no-data-mining",
             "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED",
-            "1",
+            1,
         ),
         (
             "search-only",
             "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING",
-            "1",
+            1,
         ),
-        ("allow", "http://ns.useplus.org/ldf/vocab/DMI-ALLOWED", "0"),
+        ("allow", "http://ns.useplus.org/ldf/vocab/DMI-ALLOWED", 0),
     ] {
         let sub = dir.path().join(policy);
         fs::create_dir(&sub).unwrap();
@@ -424,6 +424,7 @@ fn policies_terms_and_notice_reach_every_carrier() {
             .find(|c| c["name"] == "XMP (_PMX chunk)")
             .unwrap();
         assert_eq!(xmp["data_mining"], uri, "{policy}");
+        // A number in JSON (the tag holds the text "1" or "0").
         assert_eq!(xmp["tdm_reservation"], reservation, "{policy}");
         assert_eq!(xmp["notice"], "Ask first: rights@example.org");
         let doc = &v["manifest"]["document"]["manifest"]["policy"];

@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::keys::WatermarkKeyArg;
-use crate::source::{report, stamp_options, verify_options, StampArgs};
+use crate::source::{registered_track_id, report, stamp_options, verify_options, StampArgs};
 use crate::{guarded, Failure};
 
 /// Samples converted per step for arrays that cannot be read in place.
@@ -249,13 +249,15 @@ pub(crate) fn stamp_array<'py>(
     };
     let result = with_view(py, samples, |view| {
         // stamp_samples refuses NaN and infinite samples itself.
-        let opts = stamp_options(&key, &args, wm_key.as_ref())?;
+        let mut opts = stamp_options(&key, &args, wm_key.as_ref())?;
         let spec = WriterSpec {
             sample_rate,
             channels: channels as u16,
             sample_format: format,
         };
         let input = view.to_vec();
+        let source = earmark::catalogue::registry::samples_source("array", &input);
+        opts.track_id = Some(registered_track_id(&opts, &source)?);
         guarded(None, || {
             earmark::stamp_samples(&input, spec, &opts).map_err(|e| Failure::engine(&e, None))
         })

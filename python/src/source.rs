@@ -167,6 +167,18 @@ pub(crate) fn stamp_options(
     Ok(opts)
 }
 
+/// The track id a stamp gets from the machine's track-id registry (as the
+/// CLI's do): `track_id=` when no other song of the key has it, else the
+/// id the song had before, else a new random one.
+pub(crate) fn registered_track_id(opts: &StampOptions, source: &str) -> Result<u32, Failure> {
+    earmark::catalogue::registry::single_stamp_track_id(
+        opts.signing_key.public_key().fingerprint32(),
+        opts.track_id,
+        source,
+    )
+    .map_err(|e| Failure::new(Some("track_id".into()), e))
+}
+
 /// stamp(source, key, out=None, *, format="flac", force=False, ...) -> (bytes | None, json)
 ///
 /// A path is stamped into `out` (default `NAME.earmark.flac` beside it) with
@@ -225,6 +237,8 @@ pub(crate) fn stamp<'py>(
                     ));
                 }
                 let name = input.display().to_string();
+                let abs = std::path::absolute(input).unwrap_or_else(|_| input.clone());
+                opts.track_id = Some(registered_track_id(&opts, &abs.to_string_lossy())?);
                 let target = FileOutput::to(out.clone()).force(force);
                 let outcome = guarded(Some(&name), || {
                     earmark::stamp_file(input, &target, &opts)
@@ -249,6 +263,8 @@ pub(crate) fn stamp<'py>(
                         ))
                     }
                 };
+                let source = earmark::catalogue::registry::content_source("bytes", bytes);
+                opts.track_id = Some(registered_track_id(&opts, &source)?);
                 let (stamped_bytes, stamped) = guarded(None, || {
                     earmark::stamp_bytes(bytes, &opts).map_err(|e| Failure::engine(&e, None))
                 })?;

@@ -221,7 +221,7 @@ def test_stamp_files_and_bytes_like_the_cli(cli, key, public_key, workdir):
                          created=datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc))
     assert Path(info["output"]) == out and Path(info["sidecar"]).is_file()
     assert info["manifest"]["manifest"]["created"].startswith("2026-01-02")
-    assert info["credentials"]["location"] == "embedded"
+    assert info["credentials"]["source"] == "embedded"
     r = cli_verify(cli, out, "--trust", str(public_key))
     assert r["marked"] and r["manifest"]["trusted"] and r["markers"][0]["payload"]["track_id"] == 9
     with pytest.raises(earmark.EarmarkError, match="exists"):
@@ -230,6 +230,26 @@ def test_stamp_files_and_bytes_like_the_cli(cli, key, public_key, workdir):
                                track_id=10, c2pa=False)
     assert data[:4] == b"RIFF" and info["payload"]["track_id"] == 10
     assert earmark.verify(data, trust=public_key)["markers"][0]["payload"]["track_id"] == 10
+
+
+def test_stamps_go_through_the_machines_track_id_registry(cli, key, workdir):
+    """Python's stamps take their track ids from the registry the CLI uses:
+    the same song keeps its id, another song cannot take it (not from
+    Python, not from the CLI), and ids are never handed out twice."""
+    song = UNMARKED.read_bytes()
+    _, first = earmark.stamp(song, key, c2pa=False)
+    _, again = earmark.stamp(song, key, c2pa=False)
+    assert again["payload"] == first["payload"]
+    other = workdir / "other-song.ogg"
+    shutil.copy(TEST_AUDIO / "acoustic-neverball-track1.ogg", other)
+    taken = first["payload"]["track_id"]
+    with pytest.raises(earmark.EarmarkError, match="already given to bytes"):
+        earmark.stamp(other, key, workdir / "other.flac", track_id=taken, c2pa=False)
+    r = run_cli(cli, "stamp", str(other), "--key", str(key), "--out",
+                str(workdir / "other-cli.flac"), "--track-id", str(taken), check=False)
+    assert r.returncode == 2 and "already given" in r.stderr, r.stderr
+    info = earmark.stamp(other, key, workdir / "other.flac", c2pa=False)
+    assert info["payload"]["track_id"] != taken
 
 
 def test_stamp_with_the_same_time_gives_the_same_bytes_as_the_cli(cli, key, workdir):

@@ -64,6 +64,7 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     /// The input file.
+    #[serde(rename = "path")]
     pub input: PathBuf,
     /// What happened.
     pub status: Status,
@@ -82,6 +83,7 @@ pub struct Record {
     /// Audio length, seconds.
     pub seconds: f64,
     /// Wall time spent on this file, seconds.
+    #[serde(rename = "elapsed_seconds")]
     pub elapsed: f64,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -249,12 +249,18 @@ impl Entry {
     /// The entry as JSON for people and reports (`verify --json`,
     /// `catalogue show`, the service's `/v1/verify`): everything but the
     /// C2PA store's bytes, which only `catalogue export` and publishing
-    /// carry.
+    /// carry, with the manifest as an object rather than JSON text.
     pub fn summary_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
-        if let (Some(obj), Some(store)) = (v.as_object_mut(), &self.c2pa_store) {
-            obj.remove("c2pa_store");
-            obj.insert("c2pa_store_bytes".into(), store.len().into());
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(store) = &self.c2pa_store {
+                obj.remove("c2pa_store");
+                obj.insert("c2pa_store_bytes".into(), store.len().into());
+            }
+            // The manifest as an object, not JSON in a string.
+            if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&self.manifest) {
+                obj.insert("manifest".into(), doc);
+            }
         }
         v
     }

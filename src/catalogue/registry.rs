@@ -198,9 +198,23 @@ impl Registry {
         Ok(claim)
     }
 
-    /// A random track id for `key` that this machine never gave out,
-    /// recorded as used for `source`.
+    /// The track id this machine gave `source` for `key` before (the same
+    /// song stamped again, to another output or format, keeps its
+    /// payload); else a random one it never gave out, recorded as used for
+    /// `source`.
     pub fn claim_random(&mut self, key: &str, source: &str) -> Result<u32, CatalogueError> {
+        let before: Option<u32> = self
+            .conn
+            .query_row(
+                "SELECT track_id FROM used WHERE key_fingerprint = ?1 AND source = ?2
+                 ORDER BY at LIMIT 1",
+                params![key, source],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = before {
+            return Ok(id);
+        }
         loop {
             let id = crate::payload::random_track_id();
             if self.claim(key, id, source)? == Claim::Taken {
@@ -208,6 +222,66 @@ impl Registry {
             }
         }
     }
+}
+
+/// The track id a single-file stamp of the song `source` (an absolute
+/// path, or a description with a content hash) gets from this machine's
+/// registry ([`Registry::default_path`]) for the key with this
+/// fingerprint: `requested` when it is free or already this song's (an
+/// error naming the other song when it is not); without one, the id the
+/// song had before, else a new random one. Every front end that stamps a
+/// single file calls this.
+pub fn single_stamp_track_id(
+    key_fingerprint: u32,
+    requested: Option<u32>,
+    source: &str,
+) -> Result<u32, String> {
+    let path = Registry::default_path().ok_or_else(|| {
+        format!("no place for the track-id registry: set {REGISTRY_ENV} (or HOME)")
+    })?;
+    let mut registry =
+        Registry::open(&path).map_err(|e| format!("{}: track-id registry: {e}", path.display()))?;
+    let key = format!("{key_fingerprint:08x}");
+    let registered = match requested {
+        None => registry.claim_random(&key, source),
+        Some(id) => match registry.claim(&key, id, source) {
+            Ok(Claim::UsedFor(other)) => {
+                return Err(format!(
+                    "track id {id} of key {key} was already given to {other} on this machine \
+                     (registry {}): two songs would carry the same payload; \
+                     leave out the track id to get a new one",
+                    path.display()
+                ))
+            }
+            Ok(_) => Ok(id),
+            Err(e) => Err(e),
+        },
+    };
+    registered.map_err(|e| format!("{}: track-id registry: {e}", path.display()))
+}
+
+/// How the registry names a song that has no path: `what` and the
+/// SHA-256 of its bytes (`"bytes, SHA-256 …"`), so the same content
+/// stamped again keeps its track id.
+pub fn content_source(what: &str, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "{what}, SHA-256 {}",
+        crate::hex::encode(&Sha256::digest(bytes))
+    )
+}
+
+/// [`content_source`] of samples (hashed as little-endian `f32`).
+pub fn samples_source(what: &str, samples: &[f32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sha = Sha256::new();
+    let mut buf = Vec::with_capacity(4 * 4096);
+    for chunk in samples.chunks(4096) {
+        buf.clear();
+        buf.extend(chunk.iter().flat_map(|x| x.to_le_bytes()));
+        sha.update(&buf);
+    }
+    format!("{what}, SHA-256 {}", crate::hex::encode(&sha.finalize()))
 }
 
 fn now() -> String {

@@ -423,34 +423,15 @@ fn stamp_to_stdout(input: &Path, given: &Path, opts: &earmark::StampOptions, jso
 
 /// A single-file stamp's track id: the one asked for (refused if this
 /// machine gave it to another song, i.e. another input, of the same key
-/// before), or a random one the registry never gave out.
+/// before), else the id this input had before, else a random one the
+/// registry never gave out (see the library's `single_stamp_track_id`).
 fn registered_track_id(opts: &earmark::StampOptions, source: &str) -> Result<u32, String> {
-    use earmark::catalogue::registry::{Claim, Registry};
-    let path = Registry::default_path().ok_or_else(|| {
-        format!(
-            "no place for the track-id registry: set {} (or HOME)",
-            earmark::catalogue::registry::REGISTRY_ENV
-        )
-    })?;
-    let mut registry =
-        Registry::open(&path).map_err(|e| format!("{}: track-id registry: {e}", path.display()))?;
-    let key = format!("{:08x}", opts.signing_key.public_key().fingerprint32());
-    let registered = match opts.track_id {
-        None => registry.claim_random(&key, source),
-        Some(id) => match registry.claim(&key, id, source) {
-            Ok(Claim::UsedFor(other)) => {
-                return Err(format!(
-                    "track id {id} of key {key} was already given to {other} on this machine \
-                     (registry {}): two songs would carry the same payload; \
-                     leave out --track-id to get a new one",
-                    path.display()
-                ))
-            }
-            Ok(_) => Ok(id),
-            Err(e) => Err(e),
-        },
-    };
-    registered.map_err(|e| format!("{}: track-id registry: {e}", path.display()))
+    earmark::catalogue::registry::single_stamp_track_id(
+        opts.signing_key.public_key().fingerprint32(),
+        opts.track_id,
+        source,
+    )
+    .map_err(|e| e.replace("leave out the track id", "leave out --track-id"))
 }
 
 /// The time a manifest records when `SOURCE_DATE_EPOCH` (the
@@ -520,7 +501,7 @@ fn tag(a: &args::TagArgs) -> i32 {
             Ok(o) => print::tag(&o, a.json),
             Err(e) => {
                 if a.json {
-                    print::json_error(input, &e);
+                    print::json_error("tag", input, &e);
                 }
                 fail(&e);
                 status = status.worst(Status::Error);
@@ -623,7 +604,7 @@ fn inspect(a: &args::InspectArgs) -> i32 {
             }
             Err(e) => {
                 if a.json {
-                    print::json_error(path, &e);
+                    print::json_error("inspect", path, &e);
                 }
                 fail(e);
                 Status::Error
@@ -714,9 +695,9 @@ fn verify(a: &args::VerifyArgs) -> i32 {
             }
             earmark::batch::VerifyItem::Failed(path, e) => {
                 if a.json {
-                    print::json_error(path, e);
+                    print::json_error("verify", path, e);
                 }
-                report.push(serde_json::json!({ "path": path, "error": e.to_string() }));
+                report.push(earmark::records::error_record("verify", path, e));
                 errors += 1;
                 fail(e);
                 Status::Error
@@ -776,7 +757,7 @@ fn stamp_batch(
         let records: Vec<serde_json::Value> = summary
             .records
             .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .map(|r| earmark::records::record("batch", serde_json::to_value(r).unwrap_or_default()))
             .collect();
         if let Err(e) = write_jsonl(path, &records) {
             return fail(e);

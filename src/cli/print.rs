@@ -363,26 +363,17 @@ fn manifest_lines(manifest: Option<&ManifestReport>, manifest_error: Option<&str
     }
 }
 
-/// Prints a JSON error record for a file (so `--json` output has one object per file).
-pub fn json_error(path: &Path, e: &earmark::Error) {
-    out!("{}", json!({ "path": path, "error": e.to_string() }));
+/// Prints a JSON error record for a file `command` could not process (so
+/// `--json` output has one record per file).
+pub fn json_error(command: &str, path: &Path, e: &earmark::Error) {
+    out!("{}", earmark::records::error_record(command, path, e));
 }
 
 /// Prints a tag result.
 pub fn tag(o: &TagOutcome, as_json: bool) {
     warnings(&o.input, &o.warnings);
     if as_json {
-        let v = json!({
-            "input": o.input,
-            "output": o.output,
-            "container": o.container,
-            "carriers": o.metadata.carriers,
-            "warnings": o.warnings,
-            "manifest": o.manifest,
-            "marker": o.marker,
-            "credentials": o.credentials,
-        });
-        out!("{v}");
+        out!("{}", o.to_json());
         return;
     }
     let m = &o.manifest.manifest;
@@ -425,10 +416,7 @@ fn carrier_line(c: &Carrier) {
 /// Prints an inspect result.
 pub fn inspect(o: &Inspection, as_json: bool) {
     if as_json {
-        out!(
-            "{}",
-            serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-        );
+        out!("{}", o.to_json());
         return;
     }
     out!("{}:", display_path(o.path.as_deref()));
@@ -512,10 +500,10 @@ pub fn batch_summary(s: &BatchSummary, as_json: bool) {
             "skipped": skipped,
             "failed": failed,
             "audio_seconds": audio,
-            "elapsed": s.elapsed,
+            "elapsed_seconds": s.elapsed,
             "catalogue": s.catalogue,
         });
-        out!("{v}");
+        out!("{}", earmark::records::record("batch-summary", v));
         return;
     }
     // No speed for a run that stamped nothing (all skipped or failed).

@@ -28,9 +28,12 @@ use crate::output::{self, FileOutput, TempFile};
 #[non_exhaustive]
 pub struct CredentialsWritten {
     /// `"embedded"`, or the sidecar's path (AIFF, Ogg: the SDK cannot embed
-    /// into those yet).
+    /// into those yet). JSON: `source`, as where credentials were read.
+    #[serde(rename = "source")]
     pub location: String,
-    /// The signing certificate's common name.
+    /// The signing certificate's common name. JSON: `signer_name` (a
+    /// `signer` is a key fingerprint in earmark's records).
+    #[serde(rename = "signer_name")]
     pub signer: String,
     /// The soft binding's value (the marker payload, 16 hex digits), if any.
     pub soft_binding: Option<String>,

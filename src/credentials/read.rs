@@ -65,6 +65,9 @@ pub struct Credentials {
     /// included, for the record).
     pub failures: Vec<String>,
     /// The signer: the signing certificate's common name (else its issuer).
+    /// JSON: `signer_name` (a `signer` is a key fingerprint in earmark's
+    /// records).
+    #[serde(rename = "signer_name")]
     pub signer: Option<String>,
     /// The signing certificate's issuer.
     pub issuer: Option<String>,

@@ -408,7 +408,10 @@ impl Detector {
         detections.sort_by(|a, b| b.sync_z.total_cmp(&a.sync_z));
         for d in &mut detections {
             d.unit_starts.sort_by(f64::total_cmp);
-            d.unit_starts.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+            // The same unit seen at neighbouring fine offsets (13.79 and
+            // 13.80 s) is one unit: units are a unit length apart.
+            let near = l.unit_seconds() * self.time_factor / 4.0;
+            d.unit_starts.dedup_by(|a, b| (*a - *b).abs() < near);
         }
         DetectReport {
             detections,

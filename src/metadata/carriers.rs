@@ -481,8 +481,12 @@ pub struct Carrier {
     /// PLUS Data Mining URI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_mining: Option<String>,
-    /// TDMRep reservation (`"1"` or `"0"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// TDMRep reservation (`"1"` or `"0"`). JSON: the number when it is
+    /// one, else the text as found.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "number_if_numeric"
+    )]
     pub tdm_reservation: Option<String>,
     /// TDMRep policy URL.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -493,6 +497,17 @@ pub struct Carrier {
     /// Human-readable notice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+}
+
+/// A tag value that holds a number is written as one.
+fn number_if_numeric<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v.as_deref().map(str::trim) {
+        Some(t) => match t.parse::<i64>() {
+            Ok(n) => s.serialize_i64(n),
+            Err(_) => s.serialize_str(t),
+        },
+        None => s.serialize_none(),
+    }
 }
 
 impl Carrier {
