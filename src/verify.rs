@@ -80,7 +80,8 @@ impl Default for VerifyOptions {
 pub struct FoundMarker {
     /// The decoded payload (key fingerprint and track id).
     pub payload: Payload,
-    /// Synchronisation z-score (unmarked audio: below about 4).
+    /// Synchronisation z-score: a marker needs
+    /// [`Z_DECODE`](crate::mark::Z_DECODE) (4.0) or more.
     pub sync_z: f32,
     /// Fraction of coded bits that agree with the decoded payload (0.5 = chance).
     pub bit_agreement: f32,

@@ -2307,3 +2307,36 @@ fn dash_reads_stdin_and_writes_stdout() {
     piped(&["verify", "-", s(&out)], &out, None).expect_one_line_error(&["give it alone"]);
     piped(&["stamp", "-", "--key", s(&key)], &src, None).expect_one_line_error(&["needs --out"]);
 }
+
+/// What a new user sees on the README's first run: stamping the shipped
+/// sample warns about nothing, verify's report has one `audio` line, and
+/// the confidence threshold reads the same whether a marker is found or not.
+#[test]
+fn first_run_output_is_plain_and_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public, _) = fixed_key(d, "artist", 61);
+    let out = d.join("rock.earmark.flac");
+    let sample = test_audio("rock-openarena-oa02.ogg");
+    let run = earmark(["stamp", s(&sample), "--key", s(&key), "--out", s(&out)]);
+    run.expect_code(0);
+    assert!(
+        !run.stderr.contains("warning"),
+        "the first run warns: {}",
+        run.stderr
+    );
+    let threshold = "(a marker needs 4.0 or more)";
+    let marked = earmark(["verify", s(&out), "--trust", s(&public)]);
+    marked.expect_code(0);
+    let audio_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("audio"))
+            .count()
+    };
+    assert_eq!(audio_lines(&marked.stdout), 1, "{}", marked.stdout);
+    assert_contains(&marked.stdout, threshold);
+    let unmarked = earmark(["verify", s(&test_audio(PIANO))]);
+    unmarked.expect_code(1);
+    assert_eq!(audio_lines(&unmarked.stdout), 1, "{}", unmarked.stdout);
+    assert_contains(&unmarked.stdout, threshold);
+}

@@ -152,7 +152,7 @@ class Detection:
     key_fingerprint: str
     #: The track id the signer chose.
     track_id: int
-    #: Synchronisation z-score (unmarked audio stays below about 5).
+    #: Synchronisation z-score (a marker needs 4.0 or more).
     sync_z: float
     #: Fraction of coded bits that agree with the payload (0.5 is chance).
     bit_agreement: float

@@ -313,6 +313,9 @@ mod tests {
         assert_eq!(r.allocate("k", "d", next).unwrap(), 4);
         let id = r.claim_random("k", "e").unwrap();
         assert_eq!(r.claim("k", id, "f").unwrap(), Claim::UsedFor("e".into()));
+        // The same song again keeps its id; another song gets another.
+        assert_eq!(r.claim_random("k", "e").unwrap(), id);
+        assert_ne!(r.claim_random("k", "g").unwrap(), id);
     }
 
     #[cfg(unix)]

@@ -221,8 +221,9 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
     for f in &o.markers {
         out!("  payload     {}", payload_line(&f.payload));
         out!(
-            "  confidence  sync z {:.1} (unmarked audio stays below about 5), {:.0}% of coded bits agree",
+            "  confidence  sync z {:.1} (a marker needs {:.1} or more), {:.0}% of coded bits agree",
             f.sync_z,
+            earmark::mark::Z_DECODE,
             100.0 * f.bit_agreement
         );
         if f.unit_starts.is_empty() {
@@ -255,8 +256,9 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
     seal_line(o.seal.as_ref(), o.seal_missing.as_deref());
     if !o.marked && !o.too_quiet {
         out!(
-            "  best sync   z {:.1} (a marker needs about 4 or more)",
-            o.best_sync_z
+            "  best sync   z {:.1} (a marker needs {:.1} or more)",
+            o.best_sync_z,
+            earmark::mark::Z_DECODE
         );
     }
     manifest_lines(o.manifest.as_ref(), o.manifest_error.as_deref());

@@ -25,7 +25,9 @@ pub(crate) mod seal;
 pub(crate) mod search;
 pub(crate) mod stft;
 
-pub use detect::{detect_buffer, Candidate, DetectReport, Detection, Detector, Scale, CANDIDATES};
+pub use detect::{
+    detect_buffer, Candidate, DetectReport, Detection, Detector, Scale, CANDIDATES, Z_DECODE,
+};
 pub use embed::{embed_buffer, EmbedOptions, EmbedStats, Embedder};
 pub use key::WatermarkKey;
 pub use seal::{ScaledSealReader, SealMessage, SealRead, SealReader, FULL_TRACK_SECONDS};
