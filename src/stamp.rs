@@ -380,10 +380,14 @@ impl Signer {
             self.spec.sample_format.name(),
         )
         .with_basis(HashBasis::Stored);
-        let mut m = Manifest::new(self.payload, digest, self.policy.clone());
+        let mut m = Manifest::created_at(
+            self.payload,
+            digest,
+            self.policy.clone(),
+            self.created.clone(),
+        );
         m.title = self.title.clone();
         m.artist = self.artist.clone();
-        m.created = self.created.clone();
         m.sign(&self.signing_key)
     }
 
@@ -506,12 +510,14 @@ fn prepare<R: Read + Seek>(input: &mut R, opts: &StampOptions, names: &Names) ->
         .or_else(|| carried.as_ref().and_then(CarriedTags::artist));
     // A second pass must draw the same payload and the same time.
     opts.track_id = Some(opts.track_id.unwrap_or_else(random_track_id));
-    opts.created = Some(opts.created.unwrap_or_else(SystemTime::now));
+    let created = *opts.created.get_or_insert_with(SystemTime::now);
     let owner = opts.owner.clone().or_else(|| opts.artist.clone());
+    // The copyright year is the stamp's own (what SOURCE_DATE_EPOCH or the
+    // caller pins), so the same input, key, id and time give the same bytes.
     let declaration = Declaration::new(
         opts.policy.clone(),
         owner.as_deref(),
-        metadata::current_year(),
+        metadata::year_of(created),
     );
     Ok(Prepared {
         opts,

@@ -805,3 +805,32 @@ fn file_writer_flushes() {
     drop(inner);
     assert_eq!(decode_file(&path).unwrap().frames(), 10_000);
 }
+
+/// The decoder itself (not only the commands, which sniff first) refuses a
+/// FLAC metadata block whose length field exceeds the block before
+/// symphonia allocates it: found by fuzzing `AudioReader` (a picture
+/// claiming 4 GiB aborted the fuzz target's allocation limit).
+#[test]
+fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
+    let mut info = [0u8; 34];
+    info[0..2].copy_from_slice(&4096u16.to_be_bytes());
+    info[2..4].copy_from_slice(&4096u16.to_be_bytes());
+    let packed: u64 = (44_100u64 << 44) | (1 << 41) | (15 << 36) | 100_000;
+    info[10..18].copy_from_slice(&packed.to_be_bytes());
+    let mut picture = 3u32.to_be_bytes().to_vec();
+    picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+    picture.extend_from_slice(b"abcd");
+    let mut flac = b"fLaC".to_vec();
+    flac.extend_from_slice(&[0, 0, 0, 34]);
+    flac.extend_from_slice(&info);
+    let len = (picture.len() as u32).to_be_bytes();
+    flac.extend_from_slice(&[0x86, len[1], len[2], len[3]]);
+    flac.extend_from_slice(&picture);
+    for hint in [Some("flac"), None, Some("mp3")] {
+        let err = decode_bytes(flac.clone(), hint).unwrap_err();
+        assert!(
+            err.to_string().contains("claims 4294967280 bytes"),
+            "{hint:?}: {err}"
+        );
+    }
+}

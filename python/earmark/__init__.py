@@ -256,19 +256,22 @@ def stamp(
     c2pa: bool = True,
     cert: PathLike | None = None,
     wm_key: bytes | PathLike | None = None,
+    bitrate: int | None = None,
 ) -> dict[str, Any] | tuple[bytes, dict[str, Any]]:
     """Stamp a track, exactly as ``earmark stamp`` does.
 
     ``key`` is the artist's private key: a PEM file (``earmark keygen``) or
     its text. A path ``source`` is stamped into ``out`` (default
-    ``NAME.earmark.flac`` beside it; ``.flac`` or ``.wav``) with the sidecar
+    ``NAME.earmark.flac`` beside it; ``.flac``, ``.wav`` or ``.mp3``, the
+    last a lossy re-encode at ``bitrate`` kbit/s, 320 by default) with the sidecar
     manifest, never over an existing file unless ``force``; the result is
     ``earmark stamp --json``'s object. Bytes are stamped into bytes of
     ``format`` (``"flac"``, the default, or ``"wav"``), returned as
     ``(bytes, info)``.
 
     The options are the CLI's: ``title``, ``artist``, ``owner``,
-    ``track_id`` (default random), ``strength`` (1.0), ``seal``, ``policy``
+    ``track_id`` (default: the song's id in the machine's track-id
+    registry, else a new one it never gave out), ``strength`` (1.0), ``seal``, ``policy``
     (``"no-ai-training"``, the default; ``"no-genai-training"``,
     ``"no-data-mining"``, ``"search-only"``, ``"allow"``), ``terms_url``,
     ``notice``, ``created`` (a
@@ -283,6 +286,7 @@ def stamp(
         track_id=track_id, strength=strength, seal=seal, policy=policy,
         terms_url=terms_url, notice=notice, created=_created(created), c2pa=c2pa,
         cert=None if cert is None else os.fspath(cert), wm_key=_wm_key(wm_key),
+        bitrate=bitrate,
     )
     info = json.loads(text)
     return info if data is None else (data, info)

@@ -52,6 +52,7 @@ def stamp(
     c2pa: bool = ...,
     cert: Optional[str] = ...,
     wm_key: _WmKey = ...,
+    bitrate: Optional[int] = ...,
 ) -> Tuple[Optional[bytes], str]: ...
 def stamp_array(
     samples: np.ndarray,

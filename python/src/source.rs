@@ -188,7 +188,7 @@ pub(crate) fn registered_track_id(opts: &StampOptions, source: &str) -> Result<u
 #[pyo3(signature = (
     source, key, out=None, *, format=None, force=false, title=None, artist=None, owner=None,
     track_id=None, strength=None, seal=true, policy=None, terms_url=None, notice=None,
-    created=None, c2pa=true, cert=None, wm_key=None
+    created=None, c2pa=true, cert=None, wm_key=None, bitrate=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn stamp<'py>(
@@ -211,6 +211,7 @@ pub(crate) fn stamp<'py>(
     c2pa: bool,
     cert: Option<String>,
     wm_key: Option<WatermarkKeyArg>,
+    bitrate: Option<u32>,
 ) -> PyResult<(Option<Bound<'py, PyBytes>>, String)> {
     let args = StampArgs {
         title,
@@ -228,12 +229,16 @@ pub(crate) fn stamp<'py>(
     };
     let result = py.detach(|| -> Result<(Option<Vec<u8>>, String), Failure> {
         let mut opts = stamp_options(&key, &args, wm_key.as_ref())?;
+        if let Some(kbps) = bitrate {
+            opts.mp3_kbps = kbps;
+            opts.validate().map_err(|e| Failure::engine(&e, None))?;
+        }
         match &source {
             Source::Path(input) => {
                 if format.is_some() {
                     return Err(Failure::new(
                         Some(input.display().to_string()),
-                        "format= is for bytes; a file's output format follows out's extension (.flac or .wav)",
+                        "format= is for bytes; a file's output format follows out's extension (.flac, .wav or .mp3)",
                     ));
                 }
                 let name = input.display().to_string();

@@ -232,6 +232,17 @@ def test_stamp_files_and_bytes_like_the_cli(cli, key, public_key, workdir):
     assert earmark.verify(data, trust=public_key)["markers"][0]["payload"]["track_id"] == 10
 
 
+def test_stamp_writes_mp3_the_cli_verifies(cli, key, public_key, workdir):
+    out = workdir / "py-stamped.mp3"
+    info = earmark.stamp(UNMARKED, key, out, bitrate=192, c2pa=False)
+    assert out.read_bytes()[:3] == b"ID3"
+    assert info["manifest"]["manifest"]["audio"]["basis"] == "encoded"
+    r = cli_verify(cli, out, "--trust", str(public_key))
+    assert r["status"] == "ok" and r["markers"][0]["payload"] == info["payload"], r
+    with pytest.raises(earmark.EarmarkError, match="not an MP3 bitrate"):
+        earmark.stamp(UNMARKED, key, workdir / "bad.mp3", bitrate=300)
+
+
 def test_stamps_go_through_the_machines_track_id_registry(cli, key, workdir):
     """Python's stamps take their track ids from the registry the CLI uses:
     the same song keeps its id, another song cannot take it (not from

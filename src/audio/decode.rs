@@ -31,9 +31,11 @@
 //!   that fails aborts the process and cannot be caught. The worst case
 //!   found, MP4 sample tables whose entry counts exceed their box (one
 //!   corrupted `stsc` count asks for 64 GiB), is checked before symphonia
-//!   sees the file (see `probe_format`). Other containers are not
-//!   pre-checked; to contain a hostile file completely, decode in a child
-//!   process.
+//!   sees the file (see `probe_format`), and so are the length fields of
+//!   FLAC metadata blocks and Ogg comment headers (found by fuzzing
+//!   `AudioReader` itself: a picture block claiming 4 GiB). Other containers
+//!   are not pre-checked; to contain a hostile file completely, decode in a
+//!   child process.
 
 use std::fs::File;
 use std::io::Cursor;
@@ -786,6 +788,9 @@ pub(super) fn probe_format(
     if mp4::looks_like_mp4(head) {
         mp4::tables_fit(&mut source).map_err(container_error)?;
     }
+    // FLAC metadata and Ogg comment headers whose declared lengths exceed
+    // their block: symphonia would allocate them (up to 4 GiB) first.
+    Container::of_reader(&mut source).map_err(container_error)?;
     source
         .seek(std::io::SeekFrom::Start(0))
         .map_err(AudioError::Read)?;

@@ -76,7 +76,12 @@ pub fn copyright_line(owner: &str, year: i32) -> String {
 
 /// The current UTC year.
 pub fn current_year() -> i32 {
-    let secs = std::time::SystemTime::now()
+    year_of(std::time::SystemTime::now())
+}
+
+/// The UTC year of `time` (the copyright year of a stamp made then).
+pub fn year_of(time: std::time::SystemTime) -> i32 {
+    let secs = time
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     // Days to civil year (Howard Hinnant's algorithm), enough for a year.

@@ -199,6 +199,17 @@ impl Manifest {
     /// `payload.key_fingerprint` should be the signing key's
     /// [`PublicKey::fingerprint32`]; [`SignedManifest::check`] reports whether it is.
     pub fn new(payload: Payload, audio: AudioDigest, policy: Policy) -> Manifest {
+        Manifest::created_at(payload, audio, policy, utc_timestamp(SystemTime::now()))
+    }
+
+    /// As [`new`](Self::new), created at `created` (an RFC 3339 UTC time,
+    /// see [`utc_timestamp`]): reads no clock.
+    pub fn created_at(
+        payload: Payload,
+        audio: AudioDigest,
+        policy: Policy,
+        created: String,
+    ) -> Manifest {
         Manifest {
             format: FORMAT.to_string(),
             payload,
@@ -206,7 +217,7 @@ impl Manifest {
             audio,
             title: None,
             artist: None,
-            created: utc_timestamp(SystemTime::now()),
+            created,
             tool: concat!("earmark ", env!("CARGO_PKG_VERSION")).to_string(),
             policy,
             marker_embedded: true,

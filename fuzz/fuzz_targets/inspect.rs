@@ -1,0 +1,17 @@
+//! Inspection of any bytes: every metadata carrier, the declaration, the
+//! manifest, C2PA, and the marker.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
+
+fuzz_target!(|data: &[u8]| {
+    let (_, bytes) = earmark_fuzz::split(data);
+    let mut opts = earmark::verify::VerifyOptions::default();
+    opts.search = false;
+    if let Ok(i) = earmark::inspect::inspect(std::io::Cursor::new(bytes.to_vec()), &opts) {
+        let _ = i.to_json();
+    }
+});
