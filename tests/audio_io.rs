@@ -834,3 +834,16 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
         );
     }
 }
+
+/// An MP3 whose ID3v2.3 tag holds a frame claiming 4 GiB (symphonia
+/// allocated it as declared: found by fuzzing `inspect`) still decodes:
+/// the audio is read from after the tag.
+#[test]
+fn an_id3_frame_larger_than_its_tag_is_skipped_not_allocated() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-audio/tagged/broken-id3.mp3");
+    let mut bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[10..14], b"TIT2");
+    bytes[14..18].copy_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+    let audio = decode_bytes(bytes, Some("mp3")).unwrap();
+    assert!(audio.frames() > 10_000, "{} frames", audio.frames());
+}

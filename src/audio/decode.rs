@@ -775,6 +775,54 @@ fn alac_bit_depth(params: &codecs::CodecParameters) -> Option<u32> {
     }
 }
 
+/// A stream seen from byte `start` on (a corrupt ID3v2 tag skipped).
+struct After {
+    inner: Box<dyn MediaSource>,
+    start: u64,
+}
+
+impl After {
+    fn new(mut inner: Box<dyn MediaSource>, start: u64) -> std::io::Result<After> {
+        inner.seek(std::io::SeekFrom::Start(start))?;
+        Ok(After { inner, start })
+    }
+}
+
+impl std::io::Read for After {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl std::io::Seek for After {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        use std::io::SeekFrom;
+        let to = match pos {
+            SeekFrom::Start(n) => SeekFrom::Start(self.start.saturating_add(n)),
+            other => other,
+        };
+        let at = self.inner.seek(to)?;
+        if at < self.start {
+            self.inner.seek(SeekFrom::Start(self.start))?;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the stream",
+            ));
+        }
+        Ok(at - self.start)
+    }
+}
+
+impl MediaSource for After {
+    fn is_seekable(&self) -> bool {
+        self.inner.is_seekable()
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.inner.byte_len().map(|n| n.saturating_sub(self.start))
+    }
+}
+
 /// The first track with a non-null codec.
 /// symphonia's demuxer for `source` (`head`: its first bytes; `ext`: a
 /// format hint), after the MP4 sample-table guard (see the module docs).
@@ -791,6 +839,15 @@ pub(super) fn probe_format(
     // FLAC metadata and Ogg comment headers whose declared lengths exceed
     // their block: symphonia would allocate them (up to 4 GiB) first.
     Container::of_reader(&mut source).map_err(container_error)?;
+    // An ID3v2 tag in front whose frames claim more than the tag holds
+    // (symphonia allocates an ID3v2.3 frame's 32-bit size as declared):
+    // the audio is read from after the tag, whose fields earmark reads
+    // with its own tag reader anyway.
+    if crate::container::id3::check_frames(&mut source).is_err() {
+        if let Some(start) = crate::container::id3::tag_len(head) {
+            source = Box::new(After::new(source, start).map_err(AudioError::Read)?);
+        }
+    }
     source
         .seek(std::io::SeekFrom::Start(0))
         .map_err(AudioError::Read)?;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the browser page's WebAssembly package into web/pkg/ (then serve
+# web/ with any static file server, e.g. `python3 -m http.server -d web`).
+#
+# Toolchain: rustup's wasm32-unknown-unknown target when it is installed
+# (`rustup target add wasm32-unknown-unknown`); otherwise Debian's rustc-web
+# with its std source and -Zbuild-std (machines where rustup cannot download
+# targets: apt-get install rustc-web cargo-web rust-web-src rust-web-llvm
+# lld-22). wasm-bindgen-cli is installed at exactly the version web/Cargo.toml
+# pins, into ~/.cache/earmark/wasm-tools (override: WASM_TOOLS); wasm-opt
+# (Debian's binaryen) shrinks the module before wasm-bindgen, which older
+# binaryen releases need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools="${WASM_TOOLS:-$HOME/.cache/earmark/wasm-tools}"
+export CARGO_TARGET_DIR="${WEB_TARGET_DIR:-$HOME/.cache/earmark/web-target}"
+version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' web/Cargo.toml)
+
+if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $version\$"; then
+    echo "installing wasm-bindgen-cli $version into $tools" >&2
+    cargo install wasm-bindgen-cli --version "=$version" --root "$tools"
+fi
+
+if rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    (cd web && cargo build --release --target wasm32-unknown-unknown)
+else
+    [ -x /usr/bin/cargo ] && /usr/bin/rustc --version | grep -q . || {
+        echo "no wasm32 target: install rustup's, or Debian's rustc-web cargo-web rust-web-src rust-web-llvm lld-22" >&2
+        exit 1
+    }
+    # Debian's toolchain ahead of rustup's proxies; std built from source.
+    (cd web && PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+        /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort)
+fi
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/earmark_web.wasm"
+opt="$CARGO_TARGET_DIR/earmark_web.opt.wasm"
+if command -v wasm-opt >/dev/null; then
+    wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals "$raw" -o "$opt"
+else
+    echo "wasm-opt not found (apt-get install binaryen): the module stays unoptimised" >&2
+    cp "$raw" "$opt"
+fi
+rm -rf web/pkg
+"$tools/bin/wasm-bindgen" --target web --no-typescript --out-dir web/pkg --out-name earmark "$opt"
+ls -l web/pkg/earmark_bg.wasm | awk '{printf "web/pkg/earmark_bg.wasm: %.2f MB\n", $5 / 1e6}'
