@@ -261,6 +261,7 @@ impl Verification {
                 self.declared_without_marker().is_some().into(),
             );
             let status = self.status();
+            obj.insert("verdict".into(), self.headline().into());
             obj.insert("status".into(), status.name().into());
             obj.insert("exit_code".into(), status.code().into());
         }
@@ -295,6 +296,28 @@ impl Verification {
             Status::Untrusted
         } else {
             Status::Ok
+        }
+    }
+
+    /// The verdict in the words every front end shows (the CLI's first
+    /// line, the page's heading, the JSON record's `verdict`): `MARKED`,
+    /// `NO MARKER FOUND`, `MARKED, NOT BY A KEY YOU TRUST (--trust)`, …
+    pub fn headline(&self) -> &'static str {
+        let declared = self.declared_without_marker();
+        if declared.is_some_and(|m| m.trusted == Some(false)) {
+            "DECLARED WITHOUT A MARKER, NOT BY A KEY YOU TRUST (--trust)"
+        } else if declared.is_some() {
+            "DECLARED WITHOUT A MARKER (a signed tag-only declaration; its audio was not stamped)"
+        } else if self.marked && self.trusted_signer == Some(false) {
+            "MARKED, NOT BY A KEY YOU TRUST (--trust)"
+        } else if self.marked {
+            "MARKED"
+        } else if self.too_short {
+            "CANNOT TELL (shorter than one marker unit of 2.3 s)"
+        } else if self.too_quiet {
+            "CANNOT TELL (too quiet to hold a marker)"
+        } else {
+            "NO MARKER FOUND"
         }
     }
 

@@ -193,23 +193,8 @@ pub fn verify(o: &Verification, as_json: bool, entries: &[Entry], trusted: &[Pub
     let contradicted = !split_contradictions(o, entries).1.is_empty();
     let status = if contradicted {
         "MARKED, BUT THE CATALOGUE CONTRADICTS THE FILE"
-    } else if o
-        .declared_without_marker()
-        .is_some_and(|m| m.trusted == Some(false))
-    {
-        "DECLARED WITHOUT A MARKER, NOT BY A KEY YOU TRUST (--trust)"
-    } else if o.declared_without_marker().is_some() {
-        "DECLARED WITHOUT A MARKER (a signed tag-only declaration; its audio was not stamped)"
-    } else if o.marked && o.trusted_signer == Some(false) {
-        "MARKED, NOT BY A KEY YOU TRUST (--trust)"
-    } else if o.marked {
-        "MARKED"
-    } else if o.too_short {
-        "CANNOT TELL (shorter than one marker unit of 2.3 s)"
-    } else if o.too_quiet {
-        "CANNOT TELL (too quiet to hold a marker)"
     } else {
-        "NO MARKER FOUND"
+        o.headline()
     };
     out!("{}: {status}", display_path(o.path.as_deref()));
     out!(
