@@ -824,6 +824,7 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
     flac.extend_from_slice(&[0, 0, 0, 34]);
     flac.extend_from_slice(&info);
     let len = (picture.len() as u32).to_be_bytes();
+    let mut broken_after = flac.clone();
     flac.extend_from_slice(&[0x86, len[1], len[2], len[3]]);
     flac.extend_from_slice(&picture);
     for hint in [Some("flac"), None, Some("mp3")] {
@@ -833,6 +834,13 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
             "{hint:?}: {err}"
         );
     }
+    // The same picture, not last, in front of a block that runs past the
+    // end of the file (the fuzzer's second find): still checked.
+    broken_after.extend_from_slice(&[0x06, len[1], len[2], len[3]]);
+    broken_after.extend_from_slice(&picture);
+    broken_after.extend_from_slice(&[0x82, 0x42, 0x60, 0x82]);
+    let err = decode_bytes(broken_after, Some("flac")).unwrap_err();
+    assert!(err.to_string().contains("claims 4294967280 bytes"), "{err}");
 }
 
 /// An MP3 whose ID3v2.3 tag holds a frame claiming 4 GiB (symphonia

@@ -9,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
 
 fuzz_target!(|data: &[u8]| {
+    earmark_fuzz::init();
     let (ext, bytes) = earmark_fuzz::split(data);
     let hint = (!ext.is_empty()).then_some(ext);
     let Ok(mut reader) = earmark::audio::AudioReader::from_bytes(bytes.to_vec(), hint) else {

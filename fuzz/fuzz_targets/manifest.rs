@@ -8,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
 
 fuzz_target!(|data: &[u8]| {
+    earmark_fuzz::init();
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -28,6 +28,7 @@ fn setup() -> &'static Setup {
 }
 
 fuzz_target!(|data: &[u8]| {
+    earmark_fuzz::init();
     let (ext, bytes) = earmark_fuzz::split(data);
     let s = setup();
     let input = s.dir.join(format!("in.{ext}"));

@@ -9,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
 
 fuzz_target!(|data: &[u8]| {
+    earmark_fuzz::init();
     let (_, bytes) = earmark_fuzz::split(data);
     let mut opts = earmark::verify::VerifyOptions::default();
     opts.search = false;

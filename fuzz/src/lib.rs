@@ -61,6 +61,19 @@ pub fn split(data: &[u8]) -> (&'static str, &[u8]) {
     }
 }
 
+/// Call first in every target: restores the default panic hook that
+/// libfuzzer-sys replaced with one that aborts on *any* panic. earmark
+/// catches the panics of the decoders and the C2PA SDK it calls and turns
+/// them into per-file errors (`error::catch_quietly`), by design; only a
+/// panic that escapes earmark is a finding, and libfuzzer-sys still aborts
+/// on those (it catches the unwind at the target's boundary).
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = std::panic::take_hook();
+    });
+}
+
 /// A fixed signing key (the targets that stamp or tag need one).
 pub fn signing_key() -> earmark::provenance::SigningKeyPair {
     earmark::provenance::SigningKeyPair::from_bytes(&[7; 32])

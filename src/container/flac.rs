@@ -101,6 +101,14 @@ pub(crate) fn stream_start<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<u64
 /// up to the first audio frame. Blocks that run past the end of the stream,
 /// a type 127 block, or a missing `fLaC` are `InvalidData` errors.
 pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block>> {
+    let mut out = Vec::new();
+    scan(r, &mut out)?;
+    Ok(out)
+}
+
+/// The blocks of [`blocks`], pushed to `out` as they are found, so a
+/// caller still has the sound ones in front of a broken one.
+fn scan<R: Read + Seek + ?Sized>(r: &mut R, out: &mut Vec<Block>) -> io::Result<()> {
     let file_len = r.seek(SeekFrom::End(0))?;
     r.seek(SeekFrom::Start(0))?;
     let mut head = [0u8; 10];
@@ -112,7 +120,6 @@ pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block
         return Err(invalid("not a FLAC file"));
     }
     let mut at = start + 4;
-    let mut out = Vec::new();
     loop {
         let mut h = [0u8; 4];
         r.seek(SeekFrom::Start(at))?;
@@ -130,7 +137,7 @@ pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block
         out.push(Block { at, kind, len });
         at += 4 + len;
         if h[0] & 0x80 != 0 {
-            return Ok(out);
+            return Ok(());
         }
     }
 }
@@ -138,12 +145,15 @@ pub(crate) fn blocks<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Vec<Block
 /// Checks the length fields inside the Vorbis comment and picture blocks
 /// against their block before any reader sees them: symphonia allocates
 /// what a 32-bit length declares, so a 54-byte file can ask for 4 GiB and
-/// abort the process. An `InvalidData` error names the field; a file whose
-/// block list itself is broken is left to the readers (they report it).
+/// abort the process. An `InvalidData` error names the field; a block list
+/// that breaks off is left to the readers (they report it), after the
+/// blocks before the break are checked.
 pub(crate) fn check_metadata<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<()> {
-    let Ok(list) = blocks(r) else {
-        return r.seek(SeekFrom::Start(0)).map(|_| ());
-    };
+    // The blocks in front of a broken one are checked too (a fuzzed file
+    // hid a 795 MB picture description in front of a block that ran past
+    // the end of the file).
+    let mut list = Vec::new();
+    let _ = scan(r, &mut list);
     for b in list {
         let mut f = Fields {
             r: &mut *r,
