@@ -855,3 +855,30 @@ fn an_id3_frame_larger_than_its_tag_is_skipped_not_allocated() {
     let audio = decode_bytes(bytes, Some("mp3")).unwrap();
     assert!(audio.frames() > 10_000, "{} frames", audio.frames());
 }
+
+/// An MP4 whose `stsz` gives one sample 4 GiB is refused before the
+/// demuxer allocates that packet (found by fuzzing `decode`).
+#[test]
+fn an_mp4_sample_larger_than_the_file_is_refused() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-audio/formats/aac-stereo-44100.m4a");
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"stsz")
+        .expect("an stsz box");
+    // version/flags (4), sample size 0 (4), count (4), then the sizes.
+    let first = at + 4 + 12;
+    assert_eq!(
+        &bytes[at + 8..at + 12],
+        &[0, 0, 0, 0],
+        "per-sample sizes expected"
+    );
+    bytes[first + 8..first + 12].copy_from_slice(&0xFC00_0000u32.to_be_bytes());
+    let err = decode_bytes(bytes, Some("m4a")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("stsz gives sample 2 4227858432 bytes"),
+        "{err}"
+    );
+}

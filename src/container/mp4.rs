@@ -241,7 +241,7 @@ pub(crate) fn set_uuid_box<F: Read + Write + Seek + ?Sized>(
 /// stream at the start.
 pub(crate) fn tables_fit<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<()> {
     let len = r.seek(SeekFrom::End(0))?;
-    let result = walk_tables(r, 0, len, 0);
+    let result = walk_tables(r, 0, len, 0, len);
     r.seek(SeekFrom::Start(0))?;
     result
 }
@@ -251,6 +251,7 @@ fn walk_tables<R: Read + Seek + ?Sized>(
     start: u64,
     end: u64,
     depth: u32,
+    file_len: u64,
 ) -> io::Result<()> {
     const CONTAINERS: [&[u8; 4]; 9] = [
         b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf",
@@ -271,7 +272,7 @@ fn walk_tables<R: Read + Seek + ?Sized>(
         let box_end = pos.saturating_add(b.len).min(end);
         let body = pos + b.header;
         if CONTAINERS.contains(&&b.kind) {
-            walk_tables(r, body, box_end, depth + 1)?;
+            walk_tables(r, body, box_end, depth + 1, file_len)?;
         } else if let Some(entry) = table_entry(&b.kind) {
             // version/flags, [stsz: sample size], entry count.
             r.seek(SeekFrom::Start(body))?;
@@ -293,10 +294,55 @@ fn walk_tables<R: Read + Seek + ?Sized>(
                         room / entry
                     )));
                 }
+                if &b.kind == b"stsz" {
+                    sample_sizes_fit(r, body + 12, count, file_len)?;
+                }
+            }
+            if constant_size {
+                // One size for every sample: the demuxer reads a packet of it.
+                let size = u64::from(u32::from_be_bytes([t[4], t[5], t[6], t[7]]));
+                if size > file_len {
+                    return Err(invalid(format!(
+                        "mp4: stsz gives every sample {size} bytes; the file has {file_len}"
+                    )));
+                }
             }
         }
         pos = box_end;
     }
+}
+
+/// Checks the `count` sample sizes of an `stsz` table at `at`: the demuxer
+/// allocates each packet as declared (found by fuzzing: one sample of
+/// 4 GiB in a 25 kB file), so none may exceed the file.
+fn sample_sizes_fit<R: Read + Seek + ?Sized>(
+    r: &mut R,
+    at: u64,
+    count: u64,
+    file_len: u64,
+) -> io::Result<()> {
+    r.seek(SeekFrom::Start(at))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = count;
+    let mut index = 0u64;
+    while left > 0 {
+        let want = (left.min(buf.len() as u64 / 4) * 4) as usize;
+        let got = read_up_to(r, &mut buf[..want])?;
+        for size in buf[..got - got % 4].chunks_exact(4) {
+            let size = u64::from(u32::from_be_bytes([size[0], size[1], size[2], size[3]]));
+            if size > file_len {
+                return Err(invalid(format!(
+                    "mp4: stsz gives sample {index} {size} bytes; the file has {file_len}"
+                )));
+            }
+            index += 1;
+        }
+        if got < want {
+            break;
+        }
+        left -= (got / 4) as u64;
+    }
+    Ok(())
 }
 
 /// Entry size in bytes of the sample tables decoders preallocate.
