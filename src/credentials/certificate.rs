@@ -27,7 +27,7 @@ use x509_cert::der::asn1::{
 use x509_cert::der::oid::db::{rfc4519, rfc5280};
 use x509_cert::der::oid::AssociatedOid;
 use x509_cert::der::pem::LineEnding;
-use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
@@ -121,8 +121,17 @@ impl CertificateChain {
                 .find("-----END CERTIFICATE-----")
                 .ok_or("a CERTIFICATE block has no END line")?
                 + "-----END CERTIFICATE-----".len();
-            let cert = Certificate::from_pem(&block[..end])
-                .map_err(|e| format!("certificate {} does not parse: {e}", ders.len() + 1))?;
+            // PEM to DER first, then DER: der 0.7's streaming PEM reader
+            // (`Certificate::from_pem`) loops forever on some malformed
+            // blocks (found by fuzzing the key readers).
+            let n = ders.len() + 1;
+            let (label, der) = x509_cert::der::pem::decode_vec(block[..end].as_bytes())
+                .map_err(|e| format!("certificate {n} is not valid PEM: {e}"))?;
+            if label != "CERTIFICATE" {
+                return Err(format!("certificate {n} is a {label} block"));
+            }
+            let cert = Certificate::from_der(&der)
+                .map_err(|e| format!("certificate {n} does not parse: {e}"))?;
             ders.push(cert.to_der().map_err(|e| e.to_string())?);
             rest = &block[end..];
         }
@@ -344,6 +353,21 @@ mod tests {
         assert!(CertificateChain::from_pem("not a certificate").is_err());
         let broken = chain.to_pem().replacen("MII", "MIX", 1);
         assert!(CertificateChain::from_pem(&broken).is_err());
+    }
+
+    /// A malformed chain (found by fuzzing the key readers) on which der's
+    /// streaming PEM reader looped forever: now a prompt error.
+    #[test]
+    fn a_pem_block_that_hung_the_reader_is_refused_promptly() {
+        let text = include_str!("testdata/pem-loop.pem");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(CertificateChain::from_pem(text).is_err());
+        });
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("from_pem did not return within 20 s");
+        assert!(refused);
     }
 
     #[test]
