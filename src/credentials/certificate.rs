@@ -125,7 +125,7 @@ impl CertificateChain {
             // (`Certificate::from_pem`) loops forever on some malformed
             // blocks (found by fuzzing the key readers).
             let n = ders.len() + 1;
-            let (label, der) = x509_cert::der::pem::decode_vec(block[..end].as_bytes())
+            let (label, der) = x509_cert::der::pem::decode_vec(&block.as_bytes()[..end])
                 .map_err(|e| format!("certificate {n} is not valid PEM: {e}"))?;
             if label != "CERTIFICATE" {
                 return Err(format!("certificate {n} is a {label} block"));
