@@ -882,3 +882,26 @@ fn an_mp4_sample_larger_than_the_file_is_refused() {
         "{err}"
     );
 }
+
+/// An M4A tag atom claiming more than its tag holds is refused before the
+/// demuxer reads it whole (found by fuzzing `decode`: a `data` atom of
+/// 1.5 GB in a 25 kB file).
+#[test]
+fn an_mp4_tag_atom_larger_than_its_tag_is_refused() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-audio/tagged/tagged.m4a");
+    let clean = std::fs::read(path).unwrap();
+    assert!(decode_bytes(clean.clone(), Some("m4a")).is_ok());
+    let ilst = clean
+        .windows(4)
+        .position(|w| w == b"ilst")
+        .expect("an ilst box");
+    let data = ilst
+        + clean[ilst..]
+            .windows(4)
+            .position(|w| w == b"data")
+            .expect("a data atom");
+    let mut bytes = clean;
+    bytes[data - 4..data].copy_from_slice(&0x5D00_0000u32.to_be_bytes());
+    let err = decode_bytes(bytes, Some("m4a")).unwrap_err();
+    assert!(err.to_string().contains("tag atom data claims"), "{err}");
+}

@@ -241,9 +241,21 @@ pub(crate) fn set_uuid_box<F: Read + Write + Seek + ?Sized>(
 /// stream at the start.
 pub(crate) fn tables_fit<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<()> {
     let len = r.seek(SeekFrom::End(0))?;
-    let result = walk_tables(r, 0, len, 0, len);
+    let result = walk_tables(r, 0, len, 0, len, Walk::Boxes);
     r.seek(SeekFrom::Start(0))?;
     result
+}
+
+/// What the boxes being walked are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Ordinary boxes: containers are entered, sample tables checked.
+    Boxes,
+    /// The children of `ilst`: one box per tag, each holding atoms.
+    Ilst,
+    /// The atoms of one tag (`data`, `mean`, `name`): read whole by the
+    /// demuxer, so one larger than its tag is refused.
+    Item,
 }
 
 fn walk_tables<R: Read + Seek + ?Sized>(
@@ -252,9 +264,10 @@ fn walk_tables<R: Read + Seek + ?Sized>(
     end: u64,
     depth: u32,
     file_len: u64,
+    walk: Walk,
 ) -> io::Result<()> {
-    const CONTAINERS: [&[u8; 4]; 9] = [
-        b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf",
+    const CONTAINERS: [&[u8; 4]; 10] = [
+        b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf", b"udta",
     ];
     if depth >= MAX_DEPTH {
         return Ok(());
@@ -268,11 +281,35 @@ fn walk_tables<R: Read + Seek + ?Sized>(
             // The decoder reports this itself.
             return Ok(());
         }
+        if walk != Walk::Boxes && !b.to_end && pos.saturating_add(b.len) > end {
+            // symphonia reads a tag atom whole at its declared size (found
+            // by fuzzing: a `data` atom of 4 GiB in a 25 kB file).
+            return Err(invalid(format!(
+                "mp4: tag atom {} claims {} bytes; only {} are left in its parent",
+                String::from_utf8_lossy(&b.kind).escape_default(),
+                b.len,
+                end - pos
+            )));
+        }
         // A box running past its parent (or a truncated file) is clamped.
         let box_end = pos.saturating_add(b.len).min(end);
         let body = pos + b.header;
-        if CONTAINERS.contains(&&b.kind) {
-            walk_tables(r, body, box_end, depth + 1, file_len)?;
+        if walk == Walk::Ilst {
+            walk_tables(r, body, box_end, depth + 1, file_len, Walk::Item)?;
+        } else if walk == Walk::Item {
+            // Atoms hold data, not boxes.
+        } else if CONTAINERS.contains(&&b.kind) {
+            walk_tables(r, body, box_end, depth + 1, file_len, Walk::Boxes)?;
+        } else if &b.kind == b"meta" {
+            // A full box (version and flags first) in MP4; QuickTime's has
+            // its `hdlr` right away.
+            r.seek(SeekFrom::Start(body))?;
+            let mut h = [0u8; 8];
+            let full = read_up_to(r, &mut h)? < 8 || &h[4..8] != b"hdlr";
+            let first = if full { body + 4 } else { body };
+            walk_tables(r, first, box_end, depth + 1, file_len, Walk::Boxes)?;
+        } else if &b.kind == b"ilst" {
+            walk_tables(r, body, box_end, depth + 1, file_len, Walk::Ilst)?;
         } else if let Some(entry) = table_entry(&b.kind) {
             // version/flags, [stsz: sample size], entry count.
             r.seek(SeekFrom::Start(body))?;
