@@ -91,6 +91,7 @@ pub mod naming;
 pub mod output;
 pub mod payload;
 pub mod policy;
+pub mod progress;
 pub mod provenance;
 pub mod records;
 #[cfg(feature = "serve")]

@@ -33,6 +33,7 @@ use crate::naming;
 use crate::output::{self, FileOutput};
 use crate::payload::{random_track_id, Payload};
 use crate::policy::{policy_code, Policy};
+use crate::progress::{Meter, Progress};
 use crate::provenance::{
     sign_seal, utc_timestamp, AudioDigest, HashBasis, Manifest, SignedManifest, SigningKeyPair,
 };
@@ -90,6 +91,8 @@ pub struct StampOptions {
     /// ([`CertificateChain::self_issued`](crate::credentials::CertificateChain::self_issued)).
     #[cfg(feature = "c2pa")]
     pub credentials: Option<crate::credentials::CertificateChain>,
+    /// Told how far the stamp has got (see [`Progress`]). Default: none.
+    pub progress: Option<Progress>,
 }
 
 impl StampOptions {
@@ -114,6 +117,7 @@ impl StampOptions {
             format: OutputFormat::Flac,
             created: None,
             mp3_kbps: 320,
+            progress: None,
         }
     }
 
@@ -576,10 +580,12 @@ fn pump(
     reader: &mut AudioReader,
     mut stamper: Stamper,
     names: &Names,
+    (progress, from, to): (Option<&Progress>, f64, f64),
     mut sink: impl FnMut(&[f32], &[i32], &[u8]) -> Result<()>,
 ) -> Result<Stamped> {
     let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
     let spec = reader.spec();
+    let mut meter = Meter::new(progress, spec.frames).within(from, to);
     let mut earlier = EarlierMarker::new(&stamper, spec.sample_rate, spec.channels);
     while reader
         .read_chunk(&mut chunk)
@@ -594,6 +600,7 @@ fn pump(
         }
         stamper.process_quantized(&chunk, &mut quantized);
         sink(stamper.marked(), &quantized, stamper.packed())?;
+        meter.add(chunk.len() / usize::from(spec.channels.max(1)));
     }
     if let Some(found) = earlier.finish() {
         return Err(names.input_err(ErrorKind::Other(earlier_marker_message(
@@ -603,6 +610,7 @@ fn pump(
     }
     let (stamped, packed, marked) = stamper.finish_packed(&mut quantized);
     sink(&marked, &quantized, &packed)?;
+    meter.finish();
     Ok(stamped)
 }
 
@@ -749,11 +757,17 @@ where
     let reserve = prepared.reserve(&stamper, names)?;
     let mut writer =
         PcmWriter::new(output, format, spec, reserve).map_err(|e| names.output_err(e))?;
-    let mut stamped = pump(&mut reader, stamper, names, |_, q, p| {
-        writer
-            .write_quantized_packed(q, p)
-            .map_err(|e| names.output_err(e))
-    })?;
+    let mut stamped = pump(
+        &mut reader,
+        stamper,
+        names,
+        (prepared.opts.progress.as_ref(), 0.0, 1.0),
+        |_, q, p| {
+            writer
+                .write_quantized_packed(q, p)
+                .map_err(|e| names.output_err(e))
+        },
+    )?;
     let tags = prepared.tags(&stamped.manifest, names)?;
     writer.finish(&tags).map_err(|e| names.output_err(e))?;
     reader_warnings(&reader, &mut stamped);
@@ -805,10 +819,16 @@ where
     let stamper = Stamper::new(spec, &prepared.opts)?;
     let reserve = prepared.reserve(&stamper, &names)?;
     let mut md5 = FlacMd5::new(&spec);
-    let first = pump(&mut reader, stamper, &names, |_, _, packed| {
-        md5.update_packed(packed);
-        Ok(())
-    })?;
+    let first = pump(
+        &mut reader,
+        stamper,
+        &names,
+        (prepared.opts.progress.as_ref(), 0.0, 0.5),
+        |_, _, packed| {
+            md5.update_packed(packed);
+            Ok(())
+        },
+    )?;
     let tags = prepared.tags(&first.manifest, &names)?;
     let known = KnownOutput {
         frames: first.manifest.manifest.audio.frames,
@@ -823,11 +843,17 @@ where
         .map_err(|e| names.input_err(e))?;
     let stamper = Stamper::new(spec, &prepared.opts)?;
     let mut writer = PcmWriter::streamed(output, spec, &known).map_err(|e| names.output_err(e))?;
-    let mut stamped = pump(&mut reader, stamper, &names, |_, q, p| {
-        writer
-            .write_quantized_packed(q, p)
-            .map_err(|e| names.output_err(e))
-    })?;
+    let mut stamped = pump(
+        &mut reader,
+        stamper,
+        &names,
+        (prepared.opts.progress.as_ref(), 0.5, 1.0),
+        |_, q, p| {
+            writer
+                .write_quantized_packed(q, p)
+                .map_err(|e| names.output_err(e))
+        },
+    )?;
     writer
         .finish_streamed(&known)
         .map_err(|e| names.output_err(e))?;
@@ -1018,9 +1044,13 @@ fn stamp_mp3(
     )
     .map_err(mp3_err)?;
     let stamper = Stamper::new(spec, &prepared.opts)?;
-    let mut stamped = pump(&mut reader, stamper, names, |marked, _, _| {
-        mp3.write(marked).map_err(mp3_err)
-    })?;
+    let mut stamped = pump(
+        &mut reader,
+        stamper,
+        names,
+        (prepared.opts.progress.as_ref(), 0.0, 1.0),
+        |marked, _, _| mp3.write(marked).map_err(mp3_err),
+    )?;
     let writer = mp3.finish().map_err(mp3_err)?;
     writer
         .into_inner()

@@ -36,6 +36,7 @@ use crate::mark::{Candidate, DetectReport, Detector, Scale, WatermarkKey};
 use crate::metadata::{self, FileMetadata};
 use crate::payload::Payload;
 use crate::policy::policy_from_code;
+use crate::progress::{Meter, Progress};
 use crate::provenance::{check_seal, HashBasis, PublicKey, SealVerdict, SignedManifest, Verdict};
 
 /// Largest sidecar manifest read, bytes (a manifest is about 1.5 KiB).
@@ -60,6 +61,9 @@ pub struct VerifyOptions {
     /// several times faster but misses sped-up, slowed and pitch-shifted
     /// copies. Default: true.
     pub search: bool,
+    /// Told how far the check has got (see [`Progress`]): the pass that
+    /// looks for the marker. Default: none.
+    pub progress: Option<Progress>,
 }
 
 impl Default for VerifyOptions {
@@ -68,6 +72,7 @@ impl Default for VerifyOptions {
             wm_key: WatermarkKey::public(),
             trusted: Vec::new(),
             search: true,
+            progress: None,
             #[cfg(feature = "c2pa")]
             c2pa_trust: None,
         }
@@ -1094,9 +1099,12 @@ fn verify_audio(
         .hashing_as(spec.sample_format, PcmLayout::Stored)
         .with_found(found);
     let mut chunk = Vec::new();
+    let mut meter = Meter::new(opts.progress.as_ref(), spec.frames);
     while reader.read_chunk(&mut chunk)? > 0 {
         verifier.process(&chunk);
+        meter.add(chunk.len() / usize::from(spec.channels.max(1)));
     }
+    meter.finish();
     verifier.encoded = reader.encoded_digest();
     let warnings = reader.warnings();
     let mut v = match verifier.finish() {

@@ -7,13 +7,17 @@ let nextId = 1;
 worker.onmessage = ({ data }) => {
   const p = pending.get(data.id);
   if (!p) return;
+  if (data.progress !== undefined) {
+    if (p.onProgress) p.onProgress(data.progress);
+    return;
+  }
   pending.delete(data.id);
   data.ok ? p.resolve(data.result) : p.reject(new Error(data.error));
 };
-function call(op, args = {}, transfer = []) {
+function call(op, args = {}, transfer = [], onProgress = null) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, onProgress });
     worker.postMessage({ id, op, args }, transfer);
   });
 }
@@ -41,19 +45,30 @@ $("tab-verify").onclick = () => show("verify");
 $("tab-stamp").onclick = () => show("stamp");
 call("version").then((v) => ($("version").textContent = v.replace(/^earmark /, "")));
 
-// ---- a card per file, with a progress bar while the engine works
-function card(container, name) {
-  const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `working on ${name}` },
-    el("div"));
-  const status = el("p", { class: "working", text: "Working…" });
+// ---- a card per file, with a progress bar while the engine works: how far
+// through the file the engine has read (it reports each percent).
+function card(container, name, what) {
+  const fill = el("div");
+  const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `${what} ${name}`,
+    "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, fill);
+  const status = el("p", { class: "working", text: `${what}…` });
   const c = el("article", { class: "card busy" }, el("h3", { text: name }), bar, status);
   container.prepend(c);
   const started = performance.now();
-  const tick = setInterval(() => {
-    status.textContent = `Working… ${((performance.now() - started) / 1000).toFixed(0)} s`;
-  }, 500);
+  let percent = 0;
+  const show = () => {
+    const s = ((performance.now() - started) / 1000).toFixed(0);
+    status.textContent = `${what}… ${percent}% (${s} s)`;
+  };
+  const tick = setInterval(show, 500);
   return {
     element: c,
+    progress(fraction) {
+      percent = Math.round(100 * fraction);
+      fill.style.width = `${percent}%`;
+      bar.setAttribute("aria-valuenow", String(percent));
+      show();
+    },
     done() {
       clearInterval(tick);
       c.classList.remove("busy");
@@ -171,10 +186,10 @@ function renderVerify(c, v, seconds) {
 async function verifyFiles(files) {
   const trust = $("trust-pem").value;
   for (const f of files) {
-    const c = card($("verify-results"), f.name);
+    const c = card($("verify-results"), f.name, "Checking");
     try {
       const bytes = await f.arrayBuffer();
-      const v = await call("verify", { bytes, trust, name: f.name }, [bytes]);
+      const v = await call("verify", { bytes, trust, name: f.name }, [bytes], (p) => c.progress(p));
       renderVerify(c, v, c.done());
     } catch (e) {
       c.fail(e.message);
@@ -239,7 +254,7 @@ function outputNames(input, format) {
 async function stampFiles(files) {
   const format = $("format").value;
   for (const f of files) {
-    const c = card($("stamp-results"), f.name);
+    const c = card($("stamp-results"), f.name, "Stamping");
     try {
       const bytes = await f.arrayBuffer();
       const options = {
@@ -249,16 +264,17 @@ async function stampFiles(files) {
         artist: $("artist").value,
         policy: $("policy").value,
       };
-      const r = await call("stamp", { bytes, key: signingKey.pem, options, name: f.name }, [bytes]);
+      const r = await call("stamp", { bytes, key: signingKey.pem, options, name: f.name }, [bytes],
+        (p) => c.progress(p));
       const seconds = c.done();
       const names = outputNames(f.name, format);
       const e = c.element;
       e.classList.add("ok");
-      const p = r.info.payload;
+      const p = r.record.payload;
       e.append(el("p", { class: "verdict", text: `STAMPED ${p.key_fingerprint}:${p.track_id}` }));
-      e.append(line("audio", `${r.info.seconds.toFixed(1)} s; marker in ${(100 * r.info.marked_fraction).toFixed(0)}% of frames`));
-      e.append(el("p", { class: "policy", text: r.info.manifest.manifest.policy.notice }));
-      for (const w of r.info.warnings) e.append(line("warning", w));
+      e.append(line("audio", `${r.record.seconds.toFixed(1)} s; marker in ${(100 * r.record.marked_fraction).toFixed(0)}% of frames`));
+      e.append(el("p", { class: "policy", text: r.manifest.manifest.policy.notice }));
+      for (const w of r.record.warnings) e.append(line("warning", w));
       e.append(el("p", { class: "row" },
         download(names.audio, r.bytes, format === "flac" ? "audio/flac" : "audio/wav"),
         download(names.sidecar, r.sidecar, "application/json")));

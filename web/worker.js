@@ -4,6 +4,10 @@ import init, { verify, stamp, keygen, fingerprint, version } from "./pkg/earmark
 
 const ready = init();
 
+// How far the engine has read the file, posted to the page as it goes (the
+// page draws the bar while this worker is busy).
+const progress = (id) => (fraction) => self.postMessage({ id, progress: fraction });
+
 self.onmessage = async (event) => {
   const { id, op, args } = event.data;
   try {
@@ -14,14 +18,11 @@ self.onmessage = async (event) => {
         result = version();
         break;
       case "verify":
-        result = JSON.parse(verify(new Uint8Array(args.bytes), args.trust, args.name));
+        result = verify(new Uint8Array(args.bytes), { trust: args.trust, name: args.name, onProgress: progress(id) });
         break;
       case "stamp": {
-        const s = stamp(new Uint8Array(args.bytes), args.key, JSON.stringify(args.options), args.name);
-        const bytes = s.bytes;
-        result = { bytes, info: JSON.parse(s.json), sidecar: s.sidecar };
-        s.free();
-        self.postMessage({ id, ok: true, result }, [bytes.buffer]);
+        const r = stamp(new Uint8Array(args.bytes), args.key, { ...args.options, name: args.name, onProgress: progress(id) });
+        self.postMessage({ id, ok: true, result: r }, [r.bytes.buffer]);
         return;
       }
       case "keygen": {

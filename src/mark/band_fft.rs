@@ -17,8 +17,8 @@
 //!   and `O[k] = (X[k] − conj X[M−k])·W^{−k} / 2`, so only the `k` for which
 //!   `X[k]` or `X[M−k]` is non-zero need any work.
 
-use realfft::num_complex::Complex32;
-use rustfft::{Fft, FftPlanner};
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftDirection};
 use std::sync::Arc;
 
 /// A packed buffer seen as the real samples it holds: `packed[m]` is
@@ -38,9 +38,42 @@ pub(crate) fn as_real_mut(packed: &mut [Complex32]) -> &mut [f32] {
     unsafe { std::slice::from_raw_parts_mut(packed.as_mut_ptr().cast::<f32>(), packed.len() * 2) }
 }
 
+/// Plans the forward and inverse complex FFTs of length `m` with the same
+/// arithmetic on every machine earmark's stamps are compared across: rustfft's
+/// 128-bit SIMD plans, SSE4.1 on x86_64 and SIMD128 in WebAssembly, choose the
+/// same algorithms and round every operation alike, so the marked samples are
+/// the same bits from the CLI, the Python package and the browser. (rustfft's
+/// default planner would take its AVX plans on x86_64, which make the
+/// embedder about twice as fast — `cargo bench --bench engine embed`: 47
+/// against 96 ms for 3 minutes — but factor and round differently.)
+/// Elsewhere (NEON on ARM, which fuses multiply-adds, or no SIMD) the
+/// default planner.
+fn plan(m: usize) -> (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(mut p) = rustfft::FftPlannerSse::new() {
+        return (
+            p.plan_fft(m, FftDirection::Forward),
+            p.plan_fft(m, FftDirection::Inverse),
+        );
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let Ok(mut p) = rustfft::FftPlannerWasmSimd::new() {
+        return (
+            p.plan_fft(m, FftDirection::Forward),
+            p.plan_fft(m, FftDirection::Inverse),
+        );
+    }
+    let mut p = rustfft::FftPlanner::new();
+    (
+        p.plan_fft(m, FftDirection::Forward),
+        p.plan_fft(m, FftDirection::Inverse),
+    )
+}
+
 /// Forward and inverse real FFT of one even length, computing (forward) or
 /// reading (inverse) only a band of bins. Plans and buffers are built once;
-/// no call allocates.
+/// no call allocates. Results are bit-identical on x86_64 and in
+/// WebAssembly (see [`plan`]; twiddles come from the portable `libm`).
 pub struct BandFft {
     n: usize,
     fwd: Arc<dyn Fft<f32>>,
@@ -64,16 +97,14 @@ impl BandFft {
     pub fn new(n: usize) -> Self {
         assert!(n >= 4 && n % 2 == 0, "BandFft needs an even length >= 4");
         let m = n / 2;
-        let mut planner = FftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(m);
-        let inv = planner.plan_fft_inverse(m);
+        let (fwd, inv) = plan(m);
         let scratch_len = fwd
             .get_inplace_scratch_len()
             .max(inv.get_inplace_scratch_len());
         let twiddles = (0..=m)
             .map(|k| {
                 let phase = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
-                Complex32::new(phase.cos() as f32, phase.sin() as f32)
+                Complex32::new(libm::cos(phase) as f32, libm::sin(phase) as f32)
             })
             .collect();
         BandFft {

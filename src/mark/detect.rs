@@ -68,7 +68,7 @@ impl Scale {
 
     /// A pitch shift by `semitones` with the tempo kept.
     pub fn pitch(semitones: f64) -> Scale {
-        let p = 2f64.powf(semitones / 12.0);
+        let p = libm::exp2(semitones / 12.0);
         Scale {
             speed: p,
             tempo: 1.0 / p,

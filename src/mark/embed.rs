@@ -29,7 +29,7 @@ use super::layout::{
 };
 use super::masking::MaskingModel;
 use super::seal::{seal_signs, SealMessage};
-use realfft::num_complex::Complex32;
+use rustfft::num_complex::Complex32;
 
 /// Largest modulation depth β at strength 1 (≈ +2.3 / −3.1 dB).
 const BETA_CAP: f32 = 0.3;

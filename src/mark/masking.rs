@@ -59,7 +59,7 @@ pub fn fast_exp(x: f32) -> f32 {
 
 /// Bark scale (Zwicker).
 fn bark(hz: f64) -> f64 {
-    13.0 * (0.00076 * hz).atan() + 3.5 * (hz / 7500.0).powi(2).atan()
+    13.0 * libm::atan(0.00076 * hz) + 3.5 * libm::atan((hz / 7500.0) * (hz / 7500.0))
 }
 
 /// Masking bands and scratch buffers, built once per stream.
@@ -155,7 +155,7 @@ impl MaskingModel {
             for e in 0..bands {
                 let dz = f64::from(z[e] - z[m]) + 0.474;
                 let db = 15.81 + 7.5 * dz - 17.5 * (1.0 + dz * dz).sqrt();
-                spread[e * bands + m] = 10f64.powf(db / 10.0) as f32;
+                spread[e * bands + m] = libm::pow(10.0, db / 10.0) as f32;
             }
         }
         let active_bands: Vec<usize> = (0..bands)
@@ -352,7 +352,7 @@ mod tests {
         let spread = |masker: usize, maskee: usize| {
             let dz = f64::from(m.z[maskee] - m.z[masker]) + 0.474;
             let db = 15.81 + 7.5 * dz - 17.5 * (1.0 + dz * dz).sqrt();
-            10f64.powf(db / 10.0) as f32
+            libm::pow(10.0, db / 10.0) as f32
         };
         let mut t = vec![0f32; bands];
         for e in m.active_bands() {
@@ -369,7 +369,7 @@ mod tests {
             let sfm_db = 4.342_945 * ((ln / n) as f32 - fast_ln((p / n) as f32 + 1e-20));
             let alpha = ((-sfm_db - 2.5) / 12.0).clamp(0.0, 1.0);
             let offset_db = alpha * (14.5 + m.z[e]) + (1.0 - alpha) * 5.5;
-            t[e] = s * (-offset_db * 0.230_258_5).exp();
+            t[e] = s * libm::expf(-offset_db * 0.230_258_5);
         }
         t
     }

@@ -147,7 +147,7 @@ impl Resampler {
                 let sinc = if x.abs() < 1e-12 {
                     1.0
                 } else {
-                    (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
+                    libm::sin(std::f64::consts::PI * x) / (std::f64::consts::PI * x)
                 };
                 let r = d / half as f64;
                 let w = if r.abs() >= 1.0 {

@@ -1,26 +1,26 @@
 //! Windowed real FFT of one canonical frame (the detector's analysis), with
 //! the plan and scratch built once.
 
+use super::band_fft::{as_real_mut, BandFft};
 use super::layout::FRAME;
-use realfft::num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
-use std::sync::Arc;
+use rustfft::num_complex::Complex32;
 
 /// Sine window of `len` samples; used for analysis and synthesis, its square
 /// sums to one at 50 % overlap.
 pub fn sine_window(len: usize) -> Vec<f32> {
     (0..len)
-        .map(|n| (std::f64::consts::PI * (n as f64 + 0.5) / len as f64).sin() as f32)
+        .map(|n| libm::sin(std::f64::consts::PI * (n as f64 + 0.5) / len as f64) as f32)
         .collect()
 }
 
-/// Forward FFT of one frame, allocation-free after construction.
+/// Forward FFT of one frame, allocation-free after construction. Built on
+/// [`BandFft`], so the spectrum is the same bits on every platform.
 pub struct FrameFft {
-    fwd: Arc<dyn RealToComplex<f32>>,
+    fft: BandFft,
     window: Vec<f32>,
-    time: Vec<f32>,
+    /// The windowed frame, packed two real samples per complex value.
+    time: Vec<Complex32>,
     spec: Vec<Complex32>,
-    scratch_fwd: Vec<Complex32>,
 }
 
 impl std::fmt::Debug for FrameFft {
@@ -41,29 +41,27 @@ impl FrameFft {
         Self::with_len(FRAME)
     }
 
-    /// Plans the transform for frames of `len` samples (even).
+    /// Plans the transform for frames of `len` samples (even, at least 4).
     pub fn with_len(len: usize) -> Self {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(len);
-        let scratch_fwd = fwd.make_scratch_vec();
         FrameFft {
+            fft: BandFft::new(len),
             window: sine_window(len),
-            time: vec![0.0; len],
+            time: vec![Complex32::default(); len / 2],
             spec: vec![Complex32::default(); len / 2 + 1],
-            scratch_fwd,
-            fwd,
         }
     }
 
     /// Windows `frame` (the planned length, [`FRAME`] by default) and returns
     /// its spectrum (`len / 2 + 1` bins, [`super::layout::BINS`] by default).
     pub fn forward(&mut self, frame: &[f32]) -> &[Complex32] {
-        for ((t, &x), &w) in self.time.iter_mut().zip(frame).zip(&self.window) {
+        for ((t, &x), &w) in as_real_mut(&mut self.time)
+            .iter_mut()
+            .zip(frame)
+            .zip(&self.window)
+        {
             *t = x * w;
         }
-        self.fwd
-            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_fwd)
-            .expect("buffer sizes fixed at construction");
+        self.fft.forward(&mut self.time, &mut self.spec);
         &self.spec
     }
 }

@@ -53,7 +53,19 @@ test("a key made in the page downloads as the CLI's PEM files", async () => {
 test("stamp a real track in the page; the CLI verifies the download", async () => {
   await page.fill("#title", "Oa02");
   await page.fill("#artist", "OpenArena");
+  // Every value the progress bar shows, as it shows it.
+  await page.evaluate(() => {
+    window.seenProgress = [];
+    new MutationObserver((changes) => {
+      for (const c of changes) window.seenProgress.push(Number(c.target.getAttribute("aria-valuenow")));
+    }).observe(document.getElementById("stamp-results"),
+      { subtree: true, attributes: true, attributeFilter: ["aria-valuenow"] });
+  });
   const card = await run("stamp-files", "stamp-results", [ROCK]);
+  const seen = await page.evaluate(() => window.seenProgress);
+  assert.ok(seen.some((p) => p > 0 && p < 100), `the bar showed no progress in between: ${seen}`);
+  assert.ok(seen.every((p, i) => i === 0 || p >= seen[i - 1]), `the bar went back: ${seen}`);
+  assert.equal(Math.max(...seen), 100);
   assert.match(await card.locator(".verdict").textContent(), /^STAMPED [0-9a-f]{8}:\d+$/);
   if (shots) await page.screenshot({ path: join(shots, "stamp.png"), fullPage: true });
   const [download] = await Promise.all([
@@ -109,7 +121,8 @@ test("verify in the page: the stamped file, a 5 s MP3 clip, unmarked audio, junk
   }
 });
 
-test("the page made no request to any other origin", () => {
+test("the page made no request to any other origin; the .wasm is within 3 MB", () => {
   assert.deepEqual(foreign, []);
-  assert.ok(statSync(join(web, "pkg/earmark_bg.wasm")).size > 0);
+  const size = statSync(join(web, "pkg/earmark_bg.wasm")).size;
+  assert.ok(size > 0 && size <= 3_000_000, `the .wasm is ${size} bytes; the page's budget is 3 MB`);
 });

@@ -8,8 +8,12 @@
 //! `earmark stamp --no-c2pa` writes for the same input, key, track id and
 //! time.
 
+use std::cell::RefCell;
+
+use js_sys::{Function, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
+use earmark::progress::Progress;
 use earmark::provenance::{PublicKey, SigningKeyPair};
 use earmark::verify::VerifyOptions;
 
@@ -23,100 +27,167 @@ pub fn version() -> String {
     concat!("earmark ", env!("CARGO_PKG_VERSION")).to_string()
 }
 
-/// Verifies a file's bytes: returns `earmark verify --json`'s record as
-/// JSON text. `trust` is PEM text holding the public keys to trust (one or
-/// several, or empty); `name` is the file's name, shown as its `path`.
-#[wasm_bindgen]
-pub fn verify(bytes: &[u8], trust: &str, name: &str) -> Result<String, JsError> {
-    let mut opts = VerifyOptions::default();
-    if !trust.trim().is_empty() {
-        opts.trusted = earmark::keyfile::trusted_from_pem("trusted keys", trust).map_err(err)?;
+/// `options[key]`, if it is there and not `undefined` or `null`.
+fn field(options: &JsValue, key: &str) -> Option<JsValue> {
+    if !options.is_object() {
+        return None;
     }
-    let mut v = earmark::verify::verify_bytes(bytes, &opts).map_err(|e| err(named(name, e)))?;
-    v.path = Some(name.into());
-    Ok(v.to_json().to_string())
+    Reflect::get(options, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// `options[key]` as text (missing or blank: `None`); anything else there
+/// is an error naming the option.
+fn text(options: &JsValue, key: &str) -> Result<Option<String>, JsError> {
+    match field(options, key) {
+        None => Ok(None),
+        Some(v) => match v.as_string() {
+            Some(s) if s.trim().is_empty() => Ok(None),
+            Some(s) => Ok(Some(s)),
+            None => Err(err(format!("options.{key} must be a string"))),
+        },
+    }
+}
+
+/// `options[key]` as a number, if given; anything else is an error.
+fn number(options: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
+    match field(options, key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| err(format!("options.{key} must be a number"))),
+    }
+}
+
+thread_local! {
+    /// The caller's `onProgress` for the call under way (WebAssembly runs
+    /// one call at a time on a thread, so one slot is enough).
+    static ON_PROGRESS: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// The engine's progress reports for `options.onProgress`, if it is a
+/// function: set for the duration of `work`, then cleared.
+fn with_progress<T>(options: &JsValue, work: impl FnOnce(Option<Progress>) -> T) -> T {
+    let f = field(options, "onProgress").and_then(|v| v.dyn_into::<Function>().ok());
+    let progress = f.is_some().then(|| {
+        Progress::new(|fraction| {
+            ON_PROGRESS.with(|p| {
+                if let Some(f) = p.borrow().as_ref() {
+                    // A throwing callback must not stop the work.
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
+                }
+            })
+        })
+    });
+    ON_PROGRESS.with(|p| *p.borrow_mut() = f);
+    let out = work(progress);
+    ON_PROGRESS.with(|p| *p.borrow_mut() = None);
+    out
 }
 
 /// An error about an input, naming it as the CLI does (`name: cause`).
-fn named(name: &str, e: earmark::Error) -> String {
+fn named(name: &str, e: earmark::Error) -> JsError {
     let text = e.to_string();
-    if name.is_empty() {
+    err(if name.is_empty() {
         text
     } else {
         format!("{name}: {text}")
-    }
+    })
 }
 
-/// What `stamp` produced.
-#[wasm_bindgen]
-pub struct Stamped {
-    bytes: Vec<u8>,
-    json: String,
-    sidecar: String,
+/// JSON text as a JavaScript value.
+fn parsed(json: &str) -> Result<JsValue, JsError> {
+    JSON::parse(json).map_err(|_| err("internal error: the engine's JSON did not parse"))
 }
 
+/// Verifies a file's bytes and returns `earmark verify --json`'s record as
+/// an object. `options` (all optional): `trust`, PEM text holding the public
+/// keys to trust (one or several); `name`, the file's name, shown as its
+/// `path` and in errors; `onProgress`, a function called with the fraction
+/// of the audio checked so far (0..1, each percent once).
 #[wasm_bindgen]
-impl Stamped {
-    /// The stamped file.
-    #[wasm_bindgen(getter)]
-    pub fn bytes(&self) -> Vec<u8> {
-        self.bytes.clone()
+pub fn verify(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
+    let name = text(&options, "name")?.unwrap_or_default();
+    let mut opts = VerifyOptions::default();
+    if let Some(trust) = text(&options, "trust")? {
+        opts.trusted = earmark::keyfile::trusted_from_pem("trusted keys", &trust).map_err(err)?;
     }
-
-    /// `earmark stamp --json`'s fields that are not about files (payload,
-    /// length, warnings, the signed manifest), as JSON text.
-    #[wasm_bindgen(getter)]
-    pub fn json(&self) -> String {
-        self.json.clone()
+    let mut v = with_progress(&options, |progress| {
+        opts.progress = progress;
+        earmark::verify::verify_bytes(bytes, &opts)
+    })
+    .map_err(|e| named(&name, e))?;
+    if !name.is_empty() {
+        v.path = Some(name.into());
     }
-
-    /// The sidecar manifest file's text (`NAME.EXT.earmark.json`).
-    #[wasm_bindgen(getter)]
-    pub fn sidecar(&self) -> String {
-        self.sidecar.clone()
-    }
+    parsed(&v.to_json().to_string())
 }
 
 /// Stamps a file's bytes with the private key `key_pem` (PKCS#8 PEM, as
-/// `earmark keygen` writes). `options` is JSON: `created` (Unix seconds,
-/// required: the time the manifest records), `format` (`"flac"` or
-/// `"wav"`), `title`, `artist`, `owner`, `policy` (a CLI policy name),
-/// `track_id` (default random), `strength`.
+/// `earmark keygen` writes). `options`: `created` (Unix seconds, required:
+/// the time the manifest records), and optionally `format` (`"flac"`, the
+/// default, or `"wav"`), `title`, `artist`, `owner`, `policy` (a CLI policy
+/// name), `trackId` (default random), `strength`, `name` (the input's file
+/// name, for errors) and `onProgress` (as for [`verify`]).
+///
+/// Returns `{ bytes, manifest, record, sidecar }`: the stamped file
+/// (`Uint8Array`), the signed manifest (object), `earmark stamp --json`'s
+/// fields that are not about files (object), and the sidecar file's text
+/// (`NAME.EXT.earmark.json`). For the same input, key, track id and time the
+/// bytes are the CLI's (`earmark stamp --no-c2pa`, with `SOURCE_DATE_EPOCH`).
 #[wasm_bindgen]
-pub fn stamp(bytes: &[u8], key_pem: &str, options: &str, name: &str) -> Result<Stamped, JsError> {
-    let o: serde_json::Value = serde_json::from_str(options).map_err(err)?;
+pub fn stamp(bytes: &[u8], key_pem: &str, options: JsValue) -> Result<JsValue, JsError> {
+    let name = text(&options, "name")?.unwrap_or_default();
     let key = SigningKeyPair::from_pem(key_pem).map_err(|e| err(format!("the signing key: {e}")))?;
     let mut opts = earmark::StampOptions::new(key);
-    let created = o["created"]
-        .as_f64()
-        .filter(|t| t.is_finite() && *t >= 0.0)
+    let created = number(&options, "created")?
+        .filter(|t| *t >= 0.0)
         .ok_or_else(|| err("options.created (Unix seconds) is required"))?;
     opts.created = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(created as u64));
-    opts.format = match o["format"].as_str().unwrap_or("flac") {
+    opts.format = match text(&options, "format")?.as_deref().unwrap_or("flac") {
         "flac" => earmark::audio::OutputFormat::Flac,
         "wav" => earmark::audio::OutputFormat::Wav,
-        f => return Err(err(format!("format must be flac or wav, got {f:?}"))),
+        f => return Err(err(format!("options.format must be \"flac\" or \"wav\", got {f:?}"))),
     };
-    let text = |k: &str| o[k].as_str().filter(|s| !s.trim().is_empty()).map(str::to_string);
-    opts.title = text("title");
-    opts.artist = text("artist");
-    opts.owner = text("owner");
-    if let Some(p) = text("policy") {
+    opts.title = text(&options, "title")?;
+    opts.artist = text(&options, "artist")?;
+    opts.owner = text(&options, "owner")?;
+    if let Some(p) = text(&options, "policy")? {
         let kind: earmark::policy::PolicyKind = p.parse().map_err(err)?;
         opts.policy = earmark::Policy::from_kind(kind);
     }
-    if let Some(id) = o["track_id"].as_u64() {
-        opts.track_id = Some(u32::try_from(id).map_err(|_| err("track_id must fit in 32 bits"))?);
+    if let Some(id) = number(&options, "trackId")? {
+        if id.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&id) {
+            return Err(err("options.trackId must be a whole number that fits in 32 bits"));
+        }
+        opts.track_id = Some(id as u32);
     }
-    if let Some(s) = o["strength"].as_f64() {
+    if let Some(s) = number(&options, "strength")? {
         opts.strength = s as f32;
     }
-    let (out, stamped) = earmark::stamp_bytes(bytes, &opts).map_err(|e| err(named(name, e)))?;
-    Ok(Stamped {
-        bytes: out,
-        json: stamped.to_json().to_string(),
-        sidecar: format!("{}\n", stamped.manifest.to_json_pretty()),
+    let (out, stamped) = with_progress(&options, |progress| {
+        opts.progress = progress;
+        earmark::stamp_bytes(bytes, &opts)
     })
+    .map_err(|e| named(&name, e))?;
+    let fields = [
+        ("bytes", Uint8Array::from(out.as_slice()).into()),
+        ("manifest", parsed(&stamped.manifest.to_json_compact())?),
+        ("record", parsed(&stamped.to_json().to_string())?),
+        (
+            "sidecar",
+            JsValue::from_str(&format!("{}\n", stamped.manifest.to_json_pretty())),
+        ),
+    ];
+    let result = Object::new();
+    for (k, v) in fields {
+        Reflect::set(&result, &JsValue::from_str(k), &v)
+            .map_err(|_| err("internal error: could not build the result"))?;
+    }
+    Ok(result.into())
 }
 
 /// A new signing key.
