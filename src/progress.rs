@@ -30,17 +30,20 @@ impl std::fmt::Debug for Progress {
 pub(crate) struct Meter<'a> {
     progress: Option<&'a Progress>,
     total: Option<u64>,
+    channels: usize,
     frames: u64,
     span: (f64, f64),
     percent: u32,
 }
 
 impl<'a> Meter<'a> {
-    /// A meter for a pass over `total` frames (if the container states it).
-    pub(crate) fn new(progress: Option<&'a Progress>, total: Option<u64>) -> Self {
+    /// A meter for a pass over `total` frames (if the container states it)
+    /// of interleaved `channels`.
+    pub(crate) fn new(progress: Option<&'a Progress>, total: Option<u64>, channels: u16) -> Self {
         Meter {
             progress,
             total: total.filter(|&t| t > 0),
+            channels: usize::from(channels.max(1)),
             frames: 0,
             span: (0.0, 1.0),
             percent: 0,
@@ -54,9 +57,9 @@ impl<'a> Meter<'a> {
         self
     }
 
-    /// `frames` more frames were processed.
-    pub(crate) fn add(&mut self, frames: usize) {
-        self.frames += frames as u64;
+    /// `samples` more interleaved samples (whole frames) were processed.
+    pub(crate) fn add(&mut self, samples: usize) {
+        self.frames += (samples / self.channels) as u64;
         if let Some(total) = self.total {
             let done = (self.frames as f64 / total as f64).min(1.0);
             self.report(self.span.0 + done * (self.span.1 - self.span.0));
@@ -95,11 +98,11 @@ mod tests {
     #[test]
     fn reports_each_percent_once_and_ends_at_one() {
         let (p, seen) = recorder();
-        let mut m = Meter::new(Some(&p), Some(1000));
+        let mut m = Meter::new(Some(&p), Some(1000), 2);
         for _ in 0..400 {
-            m.add(1);
+            m.add(2);
         }
-        m.add(600);
+        m.add(1200);
         m.finish();
         let seen = seen.lock().unwrap();
         // 1 % .. 40 % one by one, then the jump to the end reported once.
@@ -113,10 +116,10 @@ mod tests {
     #[test]
     fn a_second_pass_continues_where_the_first_ended() {
         let (p, seen) = recorder();
-        let mut first = Meter::new(Some(&p), Some(10)).within(0.0, 0.5);
+        let mut first = Meter::new(Some(&p), Some(10), 1).within(0.0, 0.5);
         first.add(10);
         first.finish();
-        let mut second = Meter::new(Some(&p), Some(10)).within(0.5, 1.0);
+        let mut second = Meter::new(Some(&p), Some(10), 1).within(0.5, 1.0);
         second.add(5);
         second.finish();
         assert_eq!(*seen.lock().unwrap(), vec![0.5, 0.75, 1.0]);
@@ -125,7 +128,7 @@ mod tests {
     #[test]
     fn an_unknown_length_reports_nothing() {
         let (p, seen) = recorder();
-        let mut m = Meter::new(Some(&p), None);
+        let mut m = Meter::new(Some(&p), None, 1);
         m.add(100);
         m.finish();
         assert!(seen.lock().unwrap().is_empty());

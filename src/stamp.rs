@@ -585,7 +585,7 @@ fn pump(
 ) -> Result<Stamped> {
     let (mut chunk, mut quantized) = (Vec::new(), Vec::new());
     let spec = reader.spec();
-    let mut meter = Meter::new(progress, spec.frames).within(from, to);
+    let mut meter = Meter::new(progress, spec.frames, spec.channels).within(from, to);
     let mut earlier = EarlierMarker::new(&stamper, spec.sample_rate, spec.channels);
     while reader
         .read_chunk(&mut chunk)
@@ -600,7 +600,7 @@ fn pump(
         }
         stamper.process_quantized(&chunk, &mut quantized);
         sink(stamper.marked(), &quantized, stamper.packed())?;
-        meter.add(chunk.len() / usize::from(spec.channels.max(1)));
+        meter.add(chunk.len());
     }
     if let Some(found) = earlier.finish() {
         return Err(names.input_err(ErrorKind::Other(earlier_marker_message(

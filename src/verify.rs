@@ -1099,10 +1099,10 @@ fn verify_audio(
         .hashing_as(spec.sample_format, PcmLayout::Stored)
         .with_found(found);
     let mut chunk = Vec::new();
-    let mut meter = Meter::new(opts.progress.as_ref(), spec.frames);
+    let mut meter = Meter::new(opts.progress.as_ref(), spec.frames, spec.channels);
     while reader.read_chunk(&mut chunk)? > 0 {
         verifier.process(&chunk);
-        meter.add(chunk.len() / usize::from(spec.channels.max(1)));
+        meter.add(chunk.len());
     }
     meter.finish();
     verifier.encoded = reader.encoded_digest();

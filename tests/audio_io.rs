@@ -1,6 +1,8 @@
 //! Integration tests for audio I/O: bit-exact round trips through symphonia,
 //! tags, the PCM hash, fixtures, and hostile inputs.
 
+mod common;
+
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -812,21 +814,12 @@ fn file_writer_flushes() {
 /// claiming 4 GiB aborted the fuzz target's allocation limit).
 #[test]
 fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
-    let mut info = [0u8; 34];
-    info[0..2].copy_from_slice(&4096u16.to_be_bytes());
-    info[2..4].copy_from_slice(&4096u16.to_be_bytes());
-    let packed: u64 = (44_100u64 << 44) | (1 << 41) | (15 << 36) | 100_000;
-    info[10..18].copy_from_slice(&packed.to_be_bytes());
     let mut picture = 3u32.to_be_bytes().to_vec();
     picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
     picture.extend_from_slice(b"abcd");
-    let mut flac = b"fLaC".to_vec();
-    flac.extend_from_slice(&[0, 0, 0, 34]);
-    flac.extend_from_slice(&info);
-    let len = (picture.len() as u32).to_be_bytes();
+    let mut flac = common::flac_head();
     let mut broken_after = flac.clone();
-    flac.extend_from_slice(&[0x86, len[1], len[2], len[3]]);
-    flac.extend_from_slice(&picture);
+    flac.extend(common::flac_block(6, true, &picture));
     for hint in [Some("flac"), None, Some("mp3")] {
         let err = decode_bytes(flac.clone(), hint).unwrap_err();
         assert!(
@@ -836,8 +829,7 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
     }
     // The same picture, not last, in front of a block that runs past the
     // end of the file (the fuzzer's second find): still checked.
-    broken_after.extend_from_slice(&[0x06, len[1], len[2], len[3]]);
-    broken_after.extend_from_slice(&picture);
+    broken_after.extend(common::flac_block(6, false, &picture));
     broken_after.extend_from_slice(&[0x82, 0x42, 0x60, 0x82]);
     let err = decode_bytes(broken_after, Some("flac")).unwrap_err();
     assert!(err.to_string().contains("claims 4294967280 bytes"), "{err}");

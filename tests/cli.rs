@@ -1892,17 +1892,8 @@ fn hostile_flac_metadata_lengths_are_refused_before_allocating() {
     let d = dir.path();
     let (key, _, _) = fixed_key(d, "artist", 61);
     let flac = |name: &str, kind: u8, body: &[u8]| {
-        let mut info = [0u8; 34];
-        info[0..2].copy_from_slice(&4096u16.to_be_bytes());
-        info[2..4].copy_from_slice(&4096u16.to_be_bytes());
-        let packed: u64 = (44_100u64 << 44) | (1 << 41) | (15 << 36) | 100_000;
-        info[10..18].copy_from_slice(&packed.to_be_bytes());
-        let mut out = b"fLaC".to_vec();
-        out.extend_from_slice(&[0, 0, 0, 34]);
-        out.extend_from_slice(&info);
-        let len = (body.len() as u32).to_be_bytes();
-        out.extend_from_slice(&[0x80 | kind, len[1], len[2], len[3]]);
-        out.extend_from_slice(body);
+        let mut out = flac_head();
+        out.extend(flac_block(kind, true, body));
         let path = d.join(name);
         fs::write(&path, out).unwrap();
         path

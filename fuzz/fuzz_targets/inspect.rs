@@ -10,8 +10,7 @@ static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
 fuzz_target!(|data: &[u8]| {
     earmark_fuzz::init();
     let (_, bytes) = earmark_fuzz::split(data);
-    let mut opts = earmark::verify::VerifyOptions::default();
-    opts.search = false;
+    let opts = earmark_fuzz::verify_options();
     if let Ok(i) = earmark::inspect::inspect(std::io::Cursor::new(bytes.to_vec()), &opts) {
         let _ = i.to_json();
     }

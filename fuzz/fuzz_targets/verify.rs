@@ -11,8 +11,7 @@ static ALLOC: earmark_fuzz::Capped = earmark_fuzz::Capped;
 fuzz_target!(|data: &[u8]| {
     earmark_fuzz::init();
     let (_, bytes) = earmark_fuzz::split(data);
-    let mut opts = earmark::verify::VerifyOptions::default();
-    opts.search = false;
+    let opts = earmark_fuzz::verify_options();
     if let Ok(v) = earmark::verify::verify_bytes(bytes, &opts) {
         let _ = v.to_json();
         let _ = v.status();

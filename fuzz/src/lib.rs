@@ -78,3 +78,12 @@ pub fn init() {
 pub fn signing_key() -> earmark::provenance::SigningKeyPair {
     earmark::provenance::SigningKeyPair::from_bytes(&[7; 32])
 }
+
+/// Verify options for the targets that verify or inspect: the defaults,
+/// without the speed/tempo/pitch search (it runs the same detector again
+/// at other scales, and would make each iteration many times longer).
+pub fn verify_options() -> earmark::verify::VerifyOptions {
+    let mut opts = earmark::verify::VerifyOptions::default();
+    opts.search = false;
+    opts
+}

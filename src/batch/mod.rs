@@ -16,16 +16,14 @@
 pub mod discover;
 
 use crate::catalogue::registry::Registry;
-use crate::catalogue::{Catalogue, Entry, Location};
+use crate::catalogue::{sha256_file, Catalogue, Entry, Location};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hex;
 use crate::output::FileOutput;
 use crate::payload::Payload;
 use crate::stamp::{stamp_file, StampOptions};
 use crate::verify::{verify_file, Verification, VerifyOptions};
 use discover::{discover, plan, Found, Job, Shard};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -179,13 +177,6 @@ impl BatchSummary {
             .filter(|r| r.status == Status::Stamped)
             .fold(0.0, |sum, r| sum + r.seconds)
     }
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(&h.finalize()))
 }
 
 fn pool(jobs: usize) -> Result<rayon::ThreadPool> {

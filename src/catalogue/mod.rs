@@ -222,6 +222,16 @@ pub struct Entry {
     pub c2pa_store: Option<Vec<u8>>,
 }
 
+/// The SHA-256 of the file at `path`, as lowercase hex, read in a stream
+/// (catalogue rows record their source and output files by it; the
+/// registry names content without a path by it).
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(crate::hex::encode(&h.finalize()))
+}
+
 /// Optional bytes as a base64 string in JSON.
 mod base64_bytes {
     use base64::Engine as _;

@@ -271,6 +271,12 @@ pub fn content_source(what: &str, bytes: &[u8]) -> String {
     )
 }
 
+/// [`content_source`] of the file at `path`, read in a stream (standard
+/// input spooled to a file, say).
+pub fn file_source(what: &str, path: &Path) -> std::io::Result<String> {
+    Ok(format!("{what}, SHA-256 {}", super::sha256_file(path)?))
+}
+
 /// [`content_source`] of samples (hashed as little-endian `f32`).
 pub fn samples_source(what: &str, samples: &[f32]) -> String {
     use sha2::{Digest, Sha256};

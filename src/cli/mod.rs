@@ -257,8 +257,8 @@ fn stamp(a: &args::StampArgs) -> i32 {
     // The track id comes from (or is checked against) the machine's
     // registry, so no two songs of one key share a payload.
     let source = match &spooled {
-        Some(_) => match sha256_of(input) {
-            Ok(h) => format!("standard input, SHA-256 {h}"),
+        Some(_) => match earmark::catalogue::registry::file_source("standard input", input) {
+            Ok(source) => source,
             Err(e) => return fail(format!("-: {e}")),
         },
         None => {
@@ -368,13 +368,6 @@ fn spool_stdin_named() -> Result<tempfile::NamedTempFile, String> {
     std::io::copy(&mut stdin.lock(), file.as_file_mut())
         .map_err(|e| format!("-: cannot read standard input: {e}"))?;
     Ok(file)
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `stamp … --out -`: FLAC on standard output, written front to back. A

@@ -438,3 +438,32 @@ pub fn two_track_library(lib: &Path, seconds: f64) {
         );
     }
 }
+
+/// The start of a FLAC file: the `fLaC` marker and a STREAMINFO block
+/// (44.1 kHz stereo 16-bit, 100,000 frames, 4096-frame blocks), with no
+/// audio; append metadata blocks with [`flac_block`].
+pub fn flac_head() -> Vec<u8> {
+    let mut info = [0u8; 34];
+    info[0..2].copy_from_slice(&4096u16.to_be_bytes());
+    info[2..4].copy_from_slice(&4096u16.to_be_bytes());
+    let packed: u64 = (44_100u64 << 44) | (1 << 41) | (15 << 36) | 100_000;
+    info[10..18].copy_from_slice(&packed.to_be_bytes());
+    let mut out = b"fLaC".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 34]);
+    out.extend_from_slice(&info);
+    out
+}
+
+/// A FLAC metadata block of type `kind` holding `body` (`last`: the
+/// last-block flag), for hand-made hostile files.
+pub fn flac_block(kind: u8, last: bool, body: &[u8]) -> Vec<u8> {
+    let len = (body.len() as u32).to_be_bytes();
+    let mut out = vec![
+        if last { 0x80 | kind } else { kind },
+        len[1],
+        len[2],
+        len[3],
+    ];
+    out.extend_from_slice(body);
+    out
+}

@@ -90,12 +90,7 @@ fn with_progress<T>(options: &JsValue, work: impl FnOnce(Option<Progress>) -> T)
 
 /// An error about an input, naming it as the CLI does (`name: cause`).
 fn named(name: &str, e: earmark::Error) -> JsError {
-    let text = e.to_string();
-    err(if name.is_empty() {
-        text
-    } else {
-        format!("{name}: {text}")
-    })
+    err(if name.is_empty() { e } else { e.with_path(name) })
 }
 
 /// JSON text as a JavaScript value.
