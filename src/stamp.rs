@@ -755,8 +755,11 @@ where
     let spec = reader.spec().writer_spec().effective_for(format);
     let stamper = Stamper::new(spec, &prepared.opts)?;
     let reserve = prepared.reserve(&stamper, names)?;
-    let mut writer =
-        PcmWriter::new(output, format, spec, reserve).map_err(|e| names.output_err(e))?;
+    // The input's length, when its header states it: a WAV output over
+    // 4 GiB is then written as RF64.
+    let expected = reader.spec().frames;
+    let mut writer = PcmWriter::expecting(output, format, spec, reserve, expected)
+        .map_err(|e| names.output_err(e))?;
     let mut stamped = pump(
         &mut reader,
         stamper,

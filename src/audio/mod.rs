@@ -340,8 +340,23 @@ impl<W: Write + Seek> PcmWriter<W> {
     /// [`WriterSpec::effective_for`]). For speed, `writer` should be buffered
     /// (e.g. a `BufWriter<File>`).
     pub fn new(writer: W, format: OutputFormat, spec: WriterSpec, reserve: usize) -> Result<Self> {
+        Self::expecting(writer, format, spec, reserve, None)
+    }
+
+    /// [`new`](Self::new) for about `frames` frames, when the length is
+    /// known beforehand (e.g. [`AudioSpec::frames`]): a WAV that will not
+    /// fit RIFF's 4 GiB is then written as RF64 (see [`WavWriter`]).
+    pub fn expecting(
+        writer: W,
+        format: OutputFormat,
+        spec: WriterSpec,
+        reserve: usize,
+        frames: Option<u64>,
+    ) -> Result<Self> {
         let inner = match format {
-            OutputFormat::Wav => WriterInner::Wav(WavWriter::new(writer, spec)?),
+            OutputFormat::Wav => {
+                WriterInner::Wav(WavWriter::with_expected_frames(writer, spec, frames)?)
+            }
             OutputFormat::Flac => {
                 WriterInner::Flac(Box::new(FlacWriter::new(writer, spec, reserve)?))
             }
