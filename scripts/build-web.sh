@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Builds the browser page's WebAssembly package into web/pkg/ (then serve
-# web/ with any static file server, e.g. `python3 -m http.server -d web`).
+# Builds the browser page's WebAssembly packages (then serve web/ with any
+# static file server, e.g. `python3 -m http.server -d web`):
+#   web/pkg/       the engine without Content Credentials: loaded with the page
+#                  (under 3 MB);
+#   web/pkg-c2pa/  the same API built with the C2PA SDK (feature `c2pa`),
+#                  which the page loads only for files that carry a manifest
+#                  store (`mayHoldCredentials`).
 #
 # Toolchain: rustup's wasm32-unknown-unknown target when it is installed
 # (`rustup target add wasm32-unknown-unknown`); otherwise Debian's rustc-web
@@ -22,6 +27,10 @@ export CARGO_TARGET_DIR="${WEB_TARGET_DIR:-$HOME/.cache/earmark/web-target}"
 # its SSE4.1 plans in the native build (src/mark/band_fft.rs), and LLVM
 # vectorises the DSP loops. Every browser since 2021 runs it.
 export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128"
+# The C2PA SDK's getrandom 0.3 takes the browser's crypto.getRandomValues
+# only with this cfg; both builds get it, so they share their compiled
+# dependencies.
+export RUSTFLAGS="$RUSTFLAGS --cfg getrandom_backend=\"wasm_js\""
 version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' web/Cargo.toml)
 
 have_target() { rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; }
@@ -46,26 +55,33 @@ if ! have_bindgen; then
     cargo install wasm-bindgen-cli --version "=$version" --root "$tools"
 fi
 
-if have_target; then
-    (cd web && cargo build --release --target wasm32-unknown-unknown)
-else
-    have_debian || {
-        echo "no wasm32 target: install rustup's, or Debian's rustc-web cargo-web rust-web-src rust-web-llvm lld-22" >&2
-        exit 1
-    }
-    # Debian's toolchain ahead of rustup's proxies; std built from source.
-    (cd web && PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-        /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort)
-fi
-raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/earmark_web.wasm"
-opt="$CARGO_TARGET_DIR/earmark_web.opt.wasm"
-if command -v wasm-opt >/dev/null; then
-    wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals "$raw" -o "$opt"
-else
-    echo "wasm-opt not found (apt-get install binaryen): the module stays unoptimised" >&2
-    cp "$raw" "$opt"
-fi
-rm -rf web/pkg
-"$tools/bin/wasm-bindgen" --target web --no-typescript --out-dir web/pkg --out-name earmark "$opt"
-ls -l web/pkg/earmark_bg.wasm | awk '{printf "web/pkg/earmark_bg.wasm: %.2f MB\n", $5 / 1e6}'
+# build FEATURES OUT: one flavour of the package into web/OUT.
+build() {
+    local features=$1 out=$2
+    if have_target; then
+        (cd web && cargo build --release --target wasm32-unknown-unknown --features "$features")
+    else
+        have_debian || {
+            echo "no wasm32 target: install rustup's, or Debian's rustc-web cargo-web rust-web-src rust-web-llvm lld-22" >&2
+            exit 1
+        }
+        # Debian's toolchain ahead of rustup's proxies; std built from source.
+        (cd web && PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+            /usr/bin/cargo build --release --target wasm32-unknown-unknown \
+            -Zbuild-std=std,panic_abort --features "$features")
+    fi
+    local raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/earmark_web.wasm"
+    local opt="$CARGO_TARGET_DIR/earmark_web.$out.wasm"
+    if command -v wasm-opt >/dev/null; then
+        wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+            --enable-sign-ext --enable-mutable-globals "$raw" -o "$opt"
+    else
+        echo "wasm-opt not found (apt-get install binaryen): the module stays unoptimised" >&2
+        cp "$raw" "$opt"
+    fi
+    rm -rf "web/$out"
+    "$tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "web/$out" --out-name earmark "$opt"
+    ls -l "web/$out/earmark_bg.wasm" | awk -v o="$out" '{printf "web/%s/earmark_bg.wasm: %.2f MB\n", o, $5 / 1e6}'
+}
+build "" pkg
+build c2pa pkg-c2pa

@@ -236,8 +236,9 @@ pub struct Verification {
     /// names the marker found.
     #[cfg(feature = "c2pa")]
     pub credentials: Option<Box<crate::credentials::Credentials>>,
-    /// Why Content Credentials that are there could not be read.
-    #[cfg(feature = "c2pa")]
+    /// Why Content Credentials that are there could not be read (set by
+    /// the C2PA reader, or by a front end whose reader failed: invalid,
+    /// exit 3, either way).
     pub credentials_error: Option<String>,
     /// SHA-256 of the decoded audio, quantised to the manifest's sample
     /// format (else the source's) and laid out as its basis says (else as
@@ -350,12 +351,10 @@ impl Verification {
     /// contradict the audio.
     pub fn credentials_contradicted(&self) -> bool {
         #[cfg(feature = "c2pa")]
-        {
-            self.credentials_error.is_some()
-                || self.credentials.as_ref().is_some_and(|c| c.contradicted())
-        }
+        let contradicted = self.credentials.as_ref().is_some_and(|c| c.contradicted());
         #[cfg(not(feature = "c2pa"))]
-        false
+        let contradicted = false;
+        self.credentials_error.is_some() || contradicted
     }
 }
 
@@ -817,7 +816,6 @@ impl Partial {
             conflicting_manifests: false,
             #[cfg(feature = "c2pa")]
             credentials: None,
-            #[cfg(feature = "c2pa")]
             credentials_error: None,
             audio_sha256: self.audio_sha256,
             warnings: Vec::new(),

@@ -89,19 +89,27 @@ const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 // ---- verify
 const TRUST_KEY = "earmark.trusted-keys";
 $("trust-pem").value = localStorage.getItem(TRUST_KEY) || "";
+// The trusted PEM blocks: public keys for the seal and the manifest,
+// root certificates for Content Credentials (as --trust and --c2pa-trust).
+function trusted() {
+  const blocks = $("trust-pem").value.match(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g) || [];
+  const certs = blocks.filter((b) => b.startsWith("-----BEGIN CERTIFICATE-----"));
+  return { keys: blocks.filter((b) => !certs.includes(b)), certs };
+}
 async function trustChanged() {
   const text = $("trust-pem").value;
   localStorage.setItem(TRUST_KEY, text);
-  const blocks = text.match(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g) || [];
+  const { keys: blocks, certs } = trusted();
+  const roots = certs.length ? `; ${plural(certs.length, "root certificate", "root certificates")} for Content Credentials` : "";
   if (blocks.length === 0) {
     $("trust-count").textContent = "none";
-    $("trust-status").textContent = "";
+    $("trust-status").textContent = certs.length ? `remembered in this browser${roots}` : "";
     return;
   }
   try {
     const fps = await Promise.all(blocks.map((pem) => call("fingerprint", { pem })));
     $("trust-count").textContent = fps.join(", ");
-    $("trust-status").textContent = `${plural(fps.length, "key", "keys")} remembered in this browser`;
+    $("trust-status").textContent = `${plural(fps.length, "key", "keys")} remembered in this browser${roots}`;
   } catch (e) {
     $("trust-count").textContent = "unreadable";
     $("trust-status").textContent = e.message;
@@ -147,6 +155,36 @@ function sealText(s, missing) {
   return `signed by key ${s.signer} (policy ${s.policy}); add its public key to your trusted keys to check the signature`;
 }
 
+// The Content Credentials lines, worded as `earmark verify` prints them.
+function credentialsLines(v) {
+  if (v.credentials_error) return [["c2pa", `BROKEN: ${v.credentials_error}`]];
+  const c = v.credentials;
+  if (!c) return [["c2pa", "no Content Credentials"]];
+  const untrusted = c.failures.includes("signingCredential.untrusted");
+  const state = c.state === "trusted" ? "valid, trusted signer"
+    : c.state === "valid" ? (untrusted ? "valid signature, issuer not on a trust list" : "valid")
+    : `INVALID (${c.failures.filter((f) => f !== "signingCredential.untrusted").join(", ")})`;
+  const place = c.source === "embedded" ? "" : ` (from ${c.source})`;
+  const out = [["c2pa", `${state}; signed by ${c.signer_name || "unknown signer"}${place}`]];
+  if (c.generator) out.push(["made by", c.generator]);
+  if (c.actions.length) out.push(["did", c.actions.join(", ")]);
+  if (c.digital_source_type) {
+    const kind = c.digital_source_type.split("/").pop();
+    out.push(["source", c.ai_generated ? `AI-GENERATED (${kind})` : kind]);
+  }
+  const entries = Object.entries(c.training_mining).map(([k, val]) => `${k.replace(/^cawg\./, "")} ${val}`);
+  if (entries.length) out.push(["AI policy", entries.join(", ")]);
+  for (const b of c.soft_bindings) {
+    const what = b.payload ? `marker ${b.payload.key_fingerprint}:${b.payload.track_id}` : `${b.alg} ${b.value}`;
+    const verdict = !b.payload ? ""
+      : c.matches_marker === true ? ": the audio carries it"
+      : c.matches_marker === false ? ": NOT the marker in the audio"
+      : ": not found in the audio (cannot tell)";
+    out.push(["binds", `${what}${verdict}`]);
+  }
+  return out;
+}
+
 function renderVerify(c, v, seconds) {
   const e = c.element;
   e.classList.add(STATUS_CLASS[v.status] || "none");
@@ -178,18 +216,20 @@ function renderVerify(c, v, seconds) {
   } else {
     e.append(line("manifest", "none in this file"));
   }
-  e.append(line("c2pa", "Content Credentials are checked by the earmark command line; this page does not read them yet"));
+  for (const [label, text] of credentialsLines(v)) e.append(line(label, text));
   for (const w of v.warnings) e.append(line("warning", w));
   e.append(el("p", { class: "hint", text: `checked in ${seconds.toFixed(1)} s on this computer` }));
 }
 
 async function verifyFiles(files) {
-  const trust = $("trust-pem").value;
+  const { keys, certs } = trusted();
+  const trust = keys.join("\n");
+  const c2paTrust = certs.join("\n");
   for (const f of files) {
     const c = card($("verify-results"), f.name, "Checking");
     try {
       const bytes = await f.arrayBuffer();
-      const v = await call("verify", { bytes, trust, name: f.name }, [bytes], (p) => c.progress(p));
+      const v = await call("verify", { bytes, trust, c2paTrust, name: f.name }, [bytes], (p) => c.progress(p));
       renderVerify(c, v, c.done());
     } catch (e) {
       c.fail(e.message);

@@ -115,6 +115,24 @@ test("verify in the page: the stamped file, a 5 s MP3 clip, unmarked audio, junk
   // The page still works after an error.
   card = await run("verify-files", "verify-results", [stamped]);
   assert.equal(await card.locator(".verdict").textContent(), "MARKED");
+});
+
+test("Content Credentials: read in the page as the CLI reads them", async () => {
+  // The page's own stamp has none (it writes the CLI's --no-c2pa bytes).
+  let card = await run("verify-files", "verify-results", [stamped]);
+  assert.match(await card.textContent(), /c2pa\s*no Content Credentials/);
+  // The CLI's default stamp carries them: the page loads its C2PA build.
+  const signed = join(scratch, "cli-with-credentials.flac");
+  execFileSync(cli, ["stamp", PIANO, "--key", key, "--out", signed, "--quiet"], { env });
+  card = await run("verify-files", "verify-results", [signed]);
+  assert.equal(await card.locator(".verdict").textContent(), "MARKED");
+  const text = await card.textContent();
+  const record = JSON.parse(execFileSync(cli, ["verify", "--json", signed, "--trust", pub], { env, encoding: "utf8" }));
+  const c = record.credentials;
+  assert.match(text, new RegExp(`c2pa\\s*valid signature, issuer not on a trust list; signed by ${c.signer_name}`));
+  assert.match(text, /AI policy\s*ai_generative_training notAllowed/);
+  const p = record.markers[0].payload;
+  assert.match(text, new RegExp(`binds\\s*marker ${p.key_fingerprint}:${p.track_id}: the audio carries it`));
   if (shots) {
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: join(shots, "verify.png"), fullPage: true });

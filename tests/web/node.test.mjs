@@ -3,11 +3,11 @@
 // Run by scripts/test-web.sh (EARMARK_BIN: the earmark binary to compare with).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import init, { verify, stamp, keygen, fingerprint } from "../../web/pkg/earmark.js";
+import init, { verify, stamp, keygen, fingerprint, mayHoldCredentials, readsCredentials } from "../../web/pkg/earmark.js";
 
 const root = new URL("../../", import.meta.url);
 const file = (p) => readFileSync(new URL(p, root));
@@ -75,3 +75,56 @@ for (const [input, trackId] of [[ROCK, 77], ["test-audio/electronic-neverball-ti
     }
   });
 }
+
+// Content Credentials: pkg-c2pa, the build with the C2PA SDK that the page
+// loads for files carrying a manifest store, reads them as the CLI does.
+const withCredentials = await import("../../web/pkg-c2pa/earmark.js");
+await withCredentials.default({ module_or_path: file("web/pkg-c2pa/earmark_bg.wasm") });
+
+test("Content Credentials: found where they are, read as the CLI reads them", { skip: !cli && "EARMARK_BIN not set" }, () => {
+  const k = keygen();
+  const key = join(scratch, "c2pa-artist.pem");
+  writeFileSync(key, k.private_pem);
+  const pubKey = join(scratch, "c2pa-artist.pub.pem");
+  writeFileSync(pubKey, k.public_pem);
+  const signed = join(scratch, "with-credentials.flac");
+  execFileSync(cli, ["stamp", new URL(ROCK, root).pathname, "--key", key, "--out", signed,
+    "--title", "Oa02", "--quiet"], { env: { ...process.env, EARMARK_REGISTRY: join(scratch, "ids.db") } });
+  const bytes = readFileSync(signed);
+  assert.equal(mayHoldCredentials(bytes), true);
+  assert.equal(mayHoldCredentials(file(PIANO)), false);
+  assert.equal(withCredentials.readsCredentials(), true);
+  assert.equal(readsCredentials(), false);
+
+  // Intact, then with its LICENSE comment edited after signing (same
+  // length: the file still decodes, but the C2PA hard binding breaks).
+  const altered = join(scratch, "altered.flac");
+  const at = bytes.indexOf("LICENSE=AI/ML training prohibited");
+  assert.ok(at > 0, "no LICENSE comment");
+  const edited = Buffer.from(bytes);
+  edited.write("LICENSE=AI/ML training PERMITTED!", at);
+  writeFileSync(altered, edited);
+  for (const path of [signed, altered]) {
+    const cliRun = spawnSync(cli, ["verify", "--json", path, "--trust", pubKey], { encoding: "utf8" });
+    const theirs = JSON.parse(cliRun.stdout);
+    const mine = withCredentials.verify(readFileSync(path), { trust: k.public_pem, name: path });
+    assert.ok(theirs.credentials, `the CLI found no credentials in ${path}`);
+    for (const f of ["credentials", "credentials_error", "status", "exit_code", "verdict", "markers", "seal"]) {
+      assert.deepEqual(mine[f], theirs[f], `${f} of ${path}`);
+    }
+  }
+  const intact = withCredentials.verify(bytes, { trust: k.public_pem });
+  assert.equal(intact.status, "ok");
+  assert.equal(intact.credentials.matches_marker, true);
+  assert.equal(intact.credentials.training_mining["cawg.ai_training"], "notAllowed");
+  assert.equal(withCredentials.verify(readFileSync(altered), {}).status, "invalid");
+
+  // The build without the SDK says nothing of them, unless told why it could not read them.
+  const lite = verify(bytes, { trust: k.public_pem });
+  assert.equal(lite.credentials, undefined);
+  assert.equal(lite.status, "ok");
+  const told = verify(bytes, { credentialsError: "C2PA: the manifest store could not be parsed" });
+  assert.equal(told.status, "invalid");
+  assert.equal(told.credentials_error, "C2PA: the manifest store could not be parsed");
+  assert.throws(() => withCredentials.verify(bytes, { c2paTrust: "not a certificate" }), /^Error: options\.c2paTrust: no CERTIFICATE block found/);
+});

@@ -7,6 +7,12 @@
 //! `earmark verify --json` prints, `stamp` the bytes and manifest
 //! `earmark stamp --no-c2pa` writes for the same input, key, track id and
 //! time.
+//!
+//! Built twice (scripts/build-web.sh): `pkg/` without Content Credentials
+//! (small, loaded with the page) and, with the `c2pa` feature, `pkg-c2pa/`,
+//! whose `verify` also reads and validates a file's C2PA manifest store as
+//! `earmark verify` does. [`may_hold_credentials`] tells a caller of the
+//! first when the second is worth loading.
 
 use std::cell::RefCell;
 
@@ -90,7 +96,11 @@ fn with_progress<T>(options: &JsValue, work: impl FnOnce(Option<Progress>) -> T)
 
 /// An error about an input, naming it as the CLI does (`name: cause`).
 fn named(name: &str, e: earmark::Error) -> JsError {
-    err(if name.is_empty() { e } else { e.with_path(name) })
+    err(if name.is_empty() {
+        e
+    } else {
+        e.with_path(name)
+    })
 }
 
 /// JSON text as a JavaScript value.
@@ -98,17 +108,50 @@ fn parsed(json: &str) -> Result<JsValue, JsError> {
     JSON::parse(json).map_err(|_| err("internal error: the engine's JSON did not parse"))
 }
 
+/// Whether the file's container holds a C2PA manifest store where C2PA
+/// tools put one (reading only its headers and tags): when it does, the
+/// `pkg-c2pa` build's [`verify`] reads it.
+#[wasm_bindgen(js_name = mayHoldCredentials)]
+pub fn may_hold_credentials(bytes: &[u8]) -> bool {
+    let mut r = std::io::Cursor::new(bytes);
+    match earmark::container::Container::of_reader(&mut r) {
+        Ok(Some(c)) => c.may_hold_c2pa(&mut r).unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// Whether this build reads Content Credentials (the `pkg-c2pa` one).
+#[wasm_bindgen(js_name = readsCredentials)]
+pub fn reads_credentials() -> bool {
+    cfg!(feature = "c2pa")
+}
+
 /// Verifies a file's bytes and returns `earmark verify --json`'s record as
 /// an object. `options` (all optional): `trust`, PEM text holding the public
-/// keys to trust (one or several); `name`, the file's name, shown as its
-/// `path` and in errors; `onProgress`, a function called with the fraction
-/// of the audio checked so far (0..1, each percent once).
+/// keys to trust (one or several); `c2paTrust`, PEM root certificates whose
+/// Content Credentials signers count as trusted (as `--c2pa-trust`; only
+/// the `pkg-c2pa` build reads credentials); `name`, the file's name, shown
+/// as its `path` and in errors; `onProgress`, a function called with the
+/// fraction of the audio checked so far (0..1, each percent once);
+/// `credentialsError`, why the caller could not read the file's Content
+/// Credentials (the record is then invalid, as `earmark verify` makes it
+/// for broken credentials).
 #[wasm_bindgen]
 pub fn verify(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
     let name = text(&options, "name")?.unwrap_or_default();
     let mut opts = VerifyOptions::default();
     if let Some(trust) = text(&options, "trust")? {
         opts.trusted = earmark::keyfile::trusted_from_pem("trusted keys", &trust).map_err(err)?;
+    }
+    if let Some(roots) = text(&options, "c2paTrust")? {
+        #[cfg(feature = "c2pa")]
+        {
+            let chain = earmark::credentials::CertificateChain::from_pem(&roots)
+                .map_err(|e| err(format!("options.c2paTrust: {e}")))?;
+            opts.c2pa_trust = Some(chain.to_pem());
+        }
+        #[cfg(not(feature = "c2pa"))]
+        let _ = roots;
     }
     let mut v = with_progress(&options, |progress| {
         opts.progress = progress;
@@ -117,6 +160,9 @@ pub fn verify(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
     .map_err(|e| named(&name, e))?;
     if !name.is_empty() {
         v.path = Some(name.into());
+    }
+    if let Some(why) = text(&options, "credentialsError")? {
+        v.credentials_error = Some(why);
     }
     parsed(&v.to_json().to_string())
 }
@@ -136,7 +182,8 @@ pub fn verify(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
 #[wasm_bindgen]
 pub fn stamp(bytes: &[u8], key_pem: &str, options: JsValue) -> Result<JsValue, JsError> {
     let name = text(&options, "name")?.unwrap_or_default();
-    let key = SigningKeyPair::from_pem(key_pem).map_err(|e| err(format!("the signing key: {e}")))?;
+    let key =
+        SigningKeyPair::from_pem(key_pem).map_err(|e| err(format!("the signing key: {e}")))?;
     let mut opts = earmark::StampOptions::new(key);
     let created = number(&options, "created")?
         .filter(|t| *t >= 0.0)
@@ -145,7 +192,11 @@ pub fn stamp(bytes: &[u8], key_pem: &str, options: JsValue) -> Result<JsValue, J
     opts.format = match text(&options, "format")?.as_deref().unwrap_or("flac") {
         "flac" => earmark::audio::OutputFormat::Flac,
         "wav" => earmark::audio::OutputFormat::Wav,
-        f => return Err(err(format!("options.format must be \"flac\" or \"wav\", got {f:?}"))),
+        f => {
+            return Err(err(format!(
+                "options.format must be \"flac\" or \"wav\", got {f:?}"
+            )))
+        }
     };
     opts.title = text(&options, "title")?;
     opts.artist = text(&options, "artist")?;
@@ -156,12 +207,19 @@ pub fn stamp(bytes: &[u8], key_pem: &str, options: JsValue) -> Result<JsValue, J
     }
     if let Some(id) = number(&options, "trackId")? {
         if id.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&id) {
-            return Err(err("options.trackId must be a whole number that fits in 32 bits"));
+            return Err(err(
+                "options.trackId must be a whole number that fits in 32 bits",
+            ));
         }
         opts.track_id = Some(id as u32);
     }
     if let Some(s) = number(&options, "strength")? {
         opts.strength = s as f32;
+    }
+    // The CLI's `--no-c2pa` bytes, from either build.
+    #[cfg(feature = "c2pa")]
+    {
+        opts.credentials = None;
     }
     let (out, stamped) = with_progress(&options, |progress| {
         opts.progress = progress;
