@@ -365,6 +365,43 @@ fn metadata_round_trips_in_wav_and_flac() {
 }
 
 #[test]
+fn an_rf64_output_keeps_its_tags_and_samples() {
+    // A WAV whose expected length will not fit 4 GiB is written as RF64
+    // from the start; a short one shows the same layout.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = "{\"m\": \"rf64\"}".to_string();
+    let tags = declaration_tags(OutputFormat::Wav, &manifest);
+    let ws = spec(48_000, 2, SampleFormat::I24);
+    let x = signal(3_001, 2, 9);
+    let huge = u64::from(u32::MAX) / 6 + 1;
+    let mut w = PcmWriter::expecting(
+        Cursor::new(Vec::new()),
+        OutputFormat::Wav,
+        ws,
+        0,
+        Some(huge),
+    )
+    .unwrap();
+    w.write_interleaved(&x).unwrap();
+    let bytes = w.finish(&tags).unwrap().into_inner();
+    assert_eq!(&bytes[0..4], b"RF64");
+    let path = dir.path().join("long.wav");
+    std::fs::write(&path, &bytes).unwrap();
+    let meta = earmark::metadata::read_metadata_file(&path).unwrap();
+    assert_eq!(meta.manifests, vec![manifest]);
+    assert!(
+        meta.carriers_agree() && meta.carriers.len() >= 2,
+        "{:?}",
+        meta.carriers
+    );
+    let audio = decode_file(&path).unwrap();
+    assert_eq!(audio.frames(), 3_001);
+    for (a, b) in audio.samples.iter().zip(&x) {
+        assert_eq!(*a, expected(*b, SampleFormat::I24));
+    }
+}
+
+#[test]
 fn flac_metadata_must_fit_the_reserve() {
     let tags = declaration_tags(OutputFormat::Flac, "{}");
     let mut w = PcmWriter::new(

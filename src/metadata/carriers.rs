@@ -758,7 +758,12 @@ pub fn read_metadata<R: Read + Seek>(
     // One parse of the concrete type: its carriers, then (moved, not read
     // again) the generic view for the standard tags.
     let tagged: Result<TaggedFile, String> = match container {
-        Container::Wav => WavFile::read_from(r, opts).map(|wav| {
+        Container::Wav => match chunks::rf64_tags_as_riff(r)? {
+            // RF64 (a WAV over 4 GiB): its tag chunks, in a small RIFF.
+            Some(donor) => WavFile::read_from(&mut std::io::Cursor::new(donor), opts),
+            None => WavFile::read_from(r, opts),
+        }
+        .map(|wav| {
             id3_from(wav.id3v2(), &mut carriers, &mut meta);
             if let Some(info) = wav.riff_info() {
                 let mut c = Carrier::named("RIFF INFO");

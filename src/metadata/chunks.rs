@@ -87,6 +87,35 @@ pub fn tag_chunks_of(donor: &[u8]) -> io::Result<Vec<RiffChunk>> {
         .collect())
 }
 
+/// Largest tag chunk copied out of an RF64 file (cover art makes ID3 tags
+/// of a few MB).
+const MAX_TAG_CHUNK: u64 = 64 << 20;
+
+/// For an RF64/BW64 file (which lofty does not read), a small RIFF WAV in
+/// memory holding its tag chunks (`LIST`/`INFO`, `ID3 `), for lofty to read
+/// the tags from; `None` for any other file. Leaves `r` at its start.
+pub fn rf64_tags_as_riff<R: Read + Seek + ?Sized>(r: &mut R) -> io::Result<Option<Vec<u8>>> {
+    let chunks = match riff::list(r) {
+        Ok(c) if c.is_64 => c,
+        _ => {
+            r.seek(io::SeekFrom::Start(0))?;
+            return Ok(None);
+        }
+    };
+    let mut donor = riff::empty_wav();
+    for c in &chunks.list {
+        if c.is_truncated() || !is_wav_tag_chunk(&c.id, &riff::data_head(r, c)?) {
+            continue;
+        }
+        let data = riff::read_data(r, c, MAX_TAG_CHUNK)?;
+        riff::write_chunk(&mut donor, riff::Order::Little, &c.id, &data)?;
+    }
+    let size = u32::try_from(donor.len() - 8).map_err(io::Error::other)?;
+    donor[4..8].copy_from_slice(&size.to_le_bytes());
+    r.seek(io::SeekFrom::Start(0))?;
+    Ok(Some(donor))
+}
+
 /// Replaces the tag chunks and the XMP chunk of the WAV or AIFF file `f`
 /// with `tags` (from [`tag_chunks_of`]) and one XMP chunk holding `packet`:
 /// the old ones become `JUNK`, the new ones are appended. Only chunk
