@@ -121,10 +121,16 @@ test("Content Credentials: read in the page as the CLI reads them", async () => 
   // The page's own stamp has none (it writes the CLI's --no-c2pa bytes).
   let card = await run("verify-files", "verify-results", [stamped]);
   assert.match(await card.textContent(), /c2pa\s*no Content Credentials/);
-  // The CLI's default stamp carries them: the page loads its C2PA build.
+  // The CLI's default stamp carries them: the page starts its C2PA build,
+  // whose bytes it fetched when it loaded: this works offline.
   const signed = join(scratch, "cli-with-credentials.flac");
   execFileSync(cli, ["stamp", PIANO, "--key", key, "--out", signed, "--quiet"], { env });
-  card = await run("verify-files", "verify-results", [signed]);
+  await page.context().setOffline(true);
+  try {
+    card = await run("verify-files", "verify-results", [signed]);
+  } finally {
+    await page.context().setOffline(false);
+  }
   assert.equal(await card.locator(".verdict").textContent(), "MARKED");
   const text = await card.textContent();
   const record = JSON.parse(execFileSync(cli, ["verify", "--json", signed, "--trust", pub], { env, encoding: "utf8" }));
