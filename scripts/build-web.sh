@@ -72,12 +72,20 @@ build() {
     fi
     local raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/earmark_web.wasm"
     local opt="$CARGO_TARGET_DIR/earmark_web.$out.wasm"
-    if command -v wasm-opt >/dev/null; then
+    # wasm-opt takes minutes on the C2PA build: skipped when the module it
+    # would optimise is the one it optimised last time.
+    local sum
+    sum=$(sha256sum "$raw" | cut -d' ' -f1)
+    if [ -f "$opt" ] && [ "$(cat "$opt.source" 2>/dev/null)" = "$sum" ]; then
+        :
+    elif command -v wasm-opt >/dev/null; then
         wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
             --enable-sign-ext --enable-mutable-globals "$raw" -o "$opt"
+        echo "$sum" >"$opt.source"
     else
         echo "wasm-opt not found (apt-get install binaryen): the module stays unoptimised" >&2
         cp "$raw" "$opt"
+        rm -f "$opt.source"
     fi
     rm -rf "web/$out"
     "$tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "web/$out" --out-name earmark "$opt"
