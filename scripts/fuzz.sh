@@ -63,7 +63,11 @@ for t in "${targets[@]}"; do
             -artifact_prefix="$out/artifacts/$t/" -print_final_stats=1 > "$log" 2>&1; then
         status=1
         echo "$t: FINDING (see $log and $out/artifacts/$t/)" >&2
-        grep -E "panicked|ERROR|SUMMARY|allocation over" "$log" | head -5 >&2 || true
+        # The cause first: caught panics (turned into errors by earmark, not
+        # findings) are printed by the panic hook too, so only the last one
+        # before the crash is shown.
+        grep -E "allocation over|ERROR:|SUMMARY|Test unit written" "$log" | head -4 >&2 || true
+        grep "panicked" "$log" | tail -1 | sed 's/^/last panic (may have been caught): /' >&2 || true
     fi
     cov=$(grep -oE "cov: [0-9]+ ft: [0-9]+ corp: [0-9]+" "$log" | tail -1)
     runs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" || echo "?")

@@ -872,6 +872,51 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
     assert!(err.to_string().contains("claims 4294967280 bytes"), "{err}");
 }
 
+/// The same hostile FLAC behind a line of text (or an ID3v2 tag and junk):
+/// symphonia's probe would find "fLaC" anywhere in the first MiB and hand it
+/// to the FLAC demuxer, past the check above (found by fuzzing `decode`).
+/// Input that does not start with a container is searched only for MP3 and
+/// ADTS frames, so this is not audio at all.
+#[test]
+fn a_container_behind_junk_is_not_searched_for() {
+    let mut picture = 3u32.to_be_bytes().to_vec();
+    picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+    picture.extend_from_slice(b"abcd");
+    let mut flac = common::flac_head();
+    flac.extend(common::flac_block(6, true, &picture));
+    let mut behind_text = b"This is not an MP3 file. It is plain text.\n".to_vec();
+    behind_text.extend_from_slice(&flac);
+    let mut behind_tag = b"ID3\x04\x00\x00\x00\x00\x00\x0a".to_vec();
+    behind_tag.extend_from_slice(&[0; 10]);
+    behind_tag.extend_from_slice(b"junk");
+    behind_tag.extend_from_slice(&flac);
+    for hint in [Some("flac"), None, Some("mp3")] {
+        let err = decode_bytes(behind_text.clone(), hint).unwrap_err();
+        assert!(matches!(err, AudioError::NotAudio), "{hint:?}: {err}");
+        // An ID3v2 tag with no MPEG frames after it: a damaged MP3.
+        let err = decode_bytes(behind_tag.clone(), hint).unwrap_err();
+        assert!(
+            matches!(&err, AudioError::Corrupt(m) if m == "header cut short"),
+            "{hint:?}: {err}"
+        );
+    }
+    // A real FLAC behind junk is refused the same way, not decoded.
+    let real = std::fs::read(Path::new(FIXTURES).join("flac24-6ch-48000.flac")).unwrap();
+    let mut behind = b"junk\n".to_vec();
+    behind.extend_from_slice(&real);
+    assert!(matches!(
+        decode_bytes(behind, None).unwrap_err(),
+        AudioError::NotAudio
+    ));
+    // An MP3 behind junk still decodes: frame-sync formats may start late.
+    let mp3 = std::fs::read(Path::new(FIXTURES).join("mp3-stereo-44100.mp3")).unwrap();
+    let mut behind = b"junk\n".to_vec();
+    behind.extend_from_slice(&mp3);
+    let plain = decode_bytes(mp3, Some("mp3")).unwrap();
+    let late = decode_bytes(behind, Some("mp3")).unwrap();
+    assert_eq!(late.frames(), plain.frames());
+}
+
 /// An MP3 whose ID3v2.3 tag holds a frame claiming 4 GiB (symphonia
 /// allocated it as declared: found by fuzzing `inspect`) still decodes:
 /// the audio is read from after the tag.

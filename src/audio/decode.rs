@@ -33,8 +33,10 @@
 //!   corrupted `stsc` count asks for 64 GiB), is checked before symphonia
 //!   sees the file (see `probe_format`), and so are the length fields of
 //!   FLAC metadata blocks and Ogg comment headers (found by fuzzing
-//!   `AudioReader` itself: a picture block claiming 4 GiB). Other containers
-//!   are not pre-checked; to contain a hostile file completely, decode in a
+//!   `AudioReader` itself: a picture block claiming 4 GiB). symphonia's
+//!   probe would find a container's magic anywhere in the first MiB; input
+//!   that does not start with one is only searched for MP3 and ADTS frames,
+//!   so no unchecked demuxer sees it. Other containers are not pre-checked; to contain a hostile file completely, decode in a
 //!   child process.
 
 use std::fs::File;
@@ -47,7 +49,7 @@ use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Track};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::probe::{Hint, Probe};
 
 use super::pcm_file::PcmFile;
 use super::{Audio, AudioError, AudioSpec, Result, SampleFormat, StreamDigest};
@@ -838,19 +840,32 @@ pub(super) fn probe_format(
     }
     // FLAC metadata and Ogg comment headers whose declared lengths exceed
     // their block: symphonia would allocate them (up to 4 GiB) first.
-    Container::of_reader(&mut source).map_err(container_error)?;
-    // An ID3v2 tag in front whose frames claim more than the tag holds
-    // (symphonia allocates an ID3v2.3 frame's 32-bit size as declared):
-    // the audio is read from after the tag, whose fields earmark reads
-    // with its own tag reader anyway.
-    if crate::container::id3::check_frames(&mut source).is_err() {
-        if let Some(start) = crate::container::id3::tag_len(head) {
+    let found = Container::of_reader(&mut source).map_err(container_error)?;
+    // symphonia's probe scans up to 1 MiB for any container's magic, so
+    // text or junk with "fLaC" inside would reach a FLAC demuxer that never
+    // passed the check above. Only the frame-sync formats (MP3, ADTS AAC)
+    // legitimately start after junk; input that does not start with a
+    // container's magic is searched for those alone.
+    let frame_sync = matches!(found, None | Some(Container::Mp3 | Container::Adts));
+    // Their ID3v2 tag is skipped here rather than parsed by symphonia
+    // (which allocates an ID3v2.3 frame's 32-bit size as declared, and
+    // whose frame search could otherwise sync inside cover art): earmark
+    // reads the tag's fields with its own tag reader anyway. A tag in
+    // front of FLAC whose frames claim more than the tag holds is skipped
+    // too.
+    if let Some(start) = crate::container::id3::tag_len(head) {
+        if frame_sync || crate::container::id3::check_frames(&mut source).is_err() {
             source = Box::new(After::new(source, start).map_err(AudioError::Read)?);
         }
     }
     source
         .seek(std::io::SeekFrom::Start(0))
         .map_err(AudioError::Read)?;
+    let probe = if frame_sync {
+        frame_sync_probe()
+    } else {
+        symphonia::default::get_probe()
+    };
     let mut hint = Hint::new();
     if let Some(ext) = ext {
         hint.with_extension(ext);
@@ -860,10 +875,23 @@ pub(super) fn probe_format(
         enable_gapless: gapless,
         ..Default::default()
     };
-    let probed = symphonia::default::get_probe()
+    let probed = probe
         .format(&hint, mss, &format_opts, &MetadataOptions::default())
         .map_err(|e| probe_error(e, head))?;
     Ok(probed.format)
+}
+
+/// A probe that knows only the frame-sync formats (MP3 and the other MPEG
+/// audio layers, ADTS AAC), for input that does not start with a
+/// container's magic.
+fn frame_sync_probe() -> &'static Probe {
+    static PROBE: std::sync::OnceLock<Probe> = std::sync::OnceLock::new();
+    PROBE.get_or_init(|| {
+        let mut probe = Probe::default();
+        probe.register_all::<symphonia::default::formats::MpaReader>();
+        probe.register_all::<symphonia::default::formats::AdtsReader>();
+        probe
+    })
 }
 
 pub(super) fn first_track(tracks: &[Track]) -> Option<&Track> {
