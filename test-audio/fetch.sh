@@ -20,8 +20,9 @@
 #   the script `apt-get install`s them when it runs as root and they are
 #   missing). Speech synthesis needs festival + festvox-kallpc16k installed,
 #   since text2wave is a program, not just data.
-#   Disk: ~2 GB in the scratch directory (supertuxkart-data alone is a
-#   628 MB .deb that unpacks to ~700 MB).
+#   Disk: ~2.7 GB in the scratch directory (supertuxkart-data alone is a
+#   628 MB .deb that unpacks to ~700 MB; hedgewars-data and flare-game,
+#   for one difficult excerpt each, are 145 MB and 123 MB .debs).
 #
 # Usage
 #   sudo bash test-audio/fetch.sh            # regenerate into test-audio/
@@ -82,6 +83,11 @@ PKGS=(
     openarena-088-data=0.8.8-12
     openarena-081-misc=0.8.5split-14
     festvox-kallpc16k=2.4-1
+    # difficult excerpts (tonal synth pad, sparse quiet keys, solo flute, one-sided mix)
+    extremetuxracer-data=0.8.2-1
+    flare-game=1.14-1
+    hedgewars-data=1.0.2-6
+    freeciv-data=3.0.6-1+deb12u1
 )
 cd "$WORK"
 mkdir -p debs x
@@ -108,6 +114,10 @@ run unzip -o -q x/openarena-081-misc/usr/share/games/openarena/baseoa/pak6-misc.
 STK=x/supertuxkart-data/usr/share/games/supertuxkart/data
 NB=x/neverball-common/usr/share/games/neverball
 FB=pk3/081/sound/feedback
+ETR=x/extremetuxracer-data/usr/share/games/etr
+FLARE=x/flare-game/usr/share/games/flare/mods/fantasycore
+HW=x/hedgewars-data/usr/share/games/hedgewars/Data
+FC=x/freeciv-data/usr/share/games/freeciv
 
 # ---------------------------------------------------------------- hashes
 check() {  # sha256 path
@@ -124,6 +134,10 @@ check 1c0917a88eaeac946ddfc5220f987b4dec1d12fc35b2f98c8dc6e6734ee8cdb4 $STK/musi
 check d3064dbd82d3fc5e6a392acc2b4ad943199398974ba83642cdab5caeaff38a14 $NB/bgm/title.ogg
 check 32783890afe96aff245987102cb94762ce5682251b4e0108b6c586057660da53 $NB/bgm/track1.ogg
 check 18e3b769826d6b5cef0c55d02a93a59fd4bb0666e8ab905fc41ec3e91e398ad6 pk3/088/music/OA02.ogg
+check 511a8f8b453ea952ea0145104ad2ce1b4603b9155748ee57d165208297da5906 $ETR/music/calmrace-ks.ogg
+check aef047d40fe82fa580d04576fd6fbc04d03c85bad7d91c4f2a2796bc02b983e3 $FLARE/music/unrest_theme.ogg
+check 53650b213ed023c756254132dac12023bb09bbc0fbd53b4673c2ed219f63531f $HW/Music/Sheep.ogg
+check 58d87937f13025670c4ea6ddb9bfceb7a8d755a85305b9847b7730f8d904337b $FC/stdmusic/CullamBruce-Lockhart--Dawning_Fanfare.ogg
 
 # ---------------------------------------------------------------- excerpts
 FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
@@ -154,6 +168,13 @@ music $STK/music/xeon6.ogg                  78 28 electronic-supertuxkart-xeon6.
 music $NB/bgm/title.ogg                      6 28 electronic-neverball-title-48k.ogg 48000
 music $STK/music/alien_signal.ogg           12 28 piano-supertuxkart-alien-signal.ogg
 music $NB/bgm/track1.ogg                     2 28 acoustic-neverball-track1.ogg
+
+log "difficult music excerpts (see SOURCES.md: tonal, sparse, solo, one-sided)"
+# calmrace-ks.ogg is 48 kHz: `-ar 44100` resamples it (ffmpeg's default resampler)
+music $ETR/music/calmrace-ks.ogg            18 28 synthpad-extremetuxracer-calmrace.ogg
+music $FLARE/music/unrest_theme.ogg          2 28 sparse-flare-unrest-theme.ogg
+music $HW/Music/Sheep.ogg                  141 28 flute-hedgewars-sheep.ogg
+music $FC/stdmusic/CullamBruce-Lockhart--Dawning_Fanfare.ogg 10 28 panned-freeciv-dawning-fanfare.ogg
 
 log "speech: festival kal_diphone (diphone concatenation of recorded speech)"
 cat > gettysburg.txt <<'EOF'
@@ -203,7 +224,8 @@ printf '%s\n' "This is not an MP3 file. It is plain ASCII text saved with an .mp
 head -c 3000 "$F/flac24-6ch-48000.flac" > "$F/truncated.flac"
 
 # ---------------------------------------------------------------- licenses
-for p in supertuxkart-data neverball-common openarena-088-data openarena-081-misc festival festvox-kallpc16k; do
+for p in supertuxkart-data neverball-common openarena-088-data openarena-081-misc festival festvox-kallpc16k \
+         extremetuxracer-data flare-game hedgewars-data freeciv-data; do
     cp "x/$p/usr/share/doc/$p/copyright" "$OUT/licenses/$p.copyright"
 done
 # lexicons text2wave used for pronunciation (installed as dependencies of festival)
