@@ -10,9 +10,11 @@
 //!   clips, and speed/tempo/pitch changes, deterministic and in Rust.
 //! * [`engine`]: the earmark engine fed from memory, the one way the report
 //!   stamps and verifies.
+//! * [`peaq`]: PEAQ scores of stamped audio, from an external GstPEAQ build.
 //! * [`report`]: the robustness report behind `earmark robustness`.
 #![warn(missing_docs)]
 
 pub mod attacks;
 pub mod engine;
+pub mod peaq;
 pub mod report;

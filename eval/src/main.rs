@@ -59,6 +59,16 @@ struct Args {
     /// --no-seal` does (to compare; the seal section always uses the seal).
     #[arg(long)]
     no_seal: bool,
+    /// GstPEAQ's `peaq` program (PREFIX/bin/peaq, built from its public
+    /// source outside this project): score each track's stamp against its
+    /// original with PEAQ's advanced model (ODG) and check the inaudibility
+    /// requirements.
+    #[arg(long, value_name = "PATH")]
+    peaq: Option<PathBuf>,
+    /// Only stamp each track and measure its quality (SNR, and ODG with
+    /// --peaq): no attacks, no false-positive or seal measurement.
+    #[arg(long, conflicts_with = "seal_only")]
+    quality_only: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -90,6 +100,8 @@ fn run() -> i32 {
     opts.time_scale = a.time_scale;
     opts.seal_only = a.seal_only;
     opts.seal = !a.no_seal;
+    opts.peaq = a.peaq.clone();
+    opts.quality_only = a.quality_only;
     let report = match earmark_eval::report::run(&opts) {
         Ok(r) => r,
         Err(e) => {

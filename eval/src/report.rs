@@ -61,6 +61,7 @@ pub use seal::{SealRow, SealSection, REQUIRED_SEAL_RATE, SEAL_MIN_SECONDS};
 
 use crate::attacks::{self, Attack, AttackError};
 use crate::engine;
+use crate::peaq::Peaq;
 use earmark::audio::{
     self, Audio, AudioError, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
 };
@@ -84,6 +85,11 @@ pub const REQUIRED_TIME_SCALE_CLIP_RATE: f64 = 0.90;
 pub const REQUIRED_CLIP_DETECT_SECONDS: f64 = 0.2;
 /// Required exact-payload recovery rate on 5-second clips of the MP3-128 copy.
 pub const REQUIRED_CLIP_RATE: f64 = 0.95;
+/// Lowest PEAQ ODG (advanced model, GstPEAQ) allowed for any stamped
+/// track against its original. An identical pair scores about +0.2.
+pub const REQUIRED_ODG_WORST: f64 = -0.10;
+/// Lowest mean PEAQ ODG over the stamped tracks.
+pub const REQUIRED_ODG_MEAN: f64 = 0.0;
 /// Clip length, in seconds, that [`REQUIRED_CLIP_RATE`] applies to.
 pub const REQUIRED_CLIP_SECONDS: f32 = 5.0;
 /// Unmarked windows the false-positive measurement must analyse.
@@ -154,6 +160,15 @@ pub struct RobustnessOptions {
     /// [`seal::SEAL_MIN_SECONDS`]), skipping the main rows and the
     /// false-positive measurement. Default `false`.
     pub seal_only: bool,
+    /// GstPEAQ's `peaq` program (`PREFIX/bin/peaq`, built outside this
+    /// project, see [`crate::peaq`]): when set, each track's first stamped
+    /// version is scored against its original with PEAQ's advanced model
+    /// and the ODG requirements are checked. Default `None` (not scored).
+    pub peaq: Option<PathBuf>,
+    /// Only stamp each track and measure quality (SNR, PEAQ when
+    /// [`RobustnessOptions::peaq`] is set): no attacks, no false-positive
+    /// measurement, no seal section. Default `false`.
+    pub quality_only: bool,
     /// Worker threads; 0 uses one per CPU. Default 0.
     pub threads: usize,
     /// Print one progress line per finished track and payload to stderr.
@@ -178,6 +193,8 @@ impl Default for RobustnessOptions {
             time_scale: false,
             seal: true,
             seal_only: false,
+            peaq: None,
+            quality_only: false,
             threads: 0,
             progress: false,
         }
@@ -241,6 +258,14 @@ pub enum ReportError {
     /// The worker thread pool could not be started.
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// PEAQ could not score a track.
+    #[error("{}: PEAQ: {error}", path.display())]
+    Peaq {
+        /// The track.
+        path: PathBuf,
+        /// What failed.
+        error: crate::peaq::PeaqError,
+    },
     /// The engine refused to stamp or verify.
     #[error("{}: {error}", path.display())]
     Engine {
@@ -300,6 +325,9 @@ pub struct TrackRow {
     pub snr_db: f64,
     /// Smallest SNR over the payloads, dB.
     pub min_snr_db: f64,
+    /// PEAQ ODG (advanced model) of the first stamped version against the
+    /// original, when [`RobustnessOptions::peaq`] was set.
+    pub odg: Option<f64>,
     /// Fraction of the track loud enough to carry the marker.
     pub active_fraction: f64,
     /// Mean modulation depth β of the active marker bins.
@@ -387,6 +415,10 @@ pub struct RunInfo {
     pub threads: usize,
     /// Folder the stamped and original WAVs were written to, if any.
     pub stamped_dir: Option<String>,
+    /// The PEAQ program used, if any.
+    pub peaq: Option<String>,
+    /// Whether only quality was measured (no attacks).
+    pub quality_only: bool,
     /// Wall-clock time of the whole run, seconds.
     pub elapsed_seconds: f64,
 }
@@ -446,6 +478,36 @@ impl RobustnessReport {
     /// The row labelled `attack`, if it was run.
     pub fn row(&self, attack: &str) -> Option<&AttackRow> {
         self.rows.iter().find(|r| r.attack == attack)
+    }
+
+    /// The inaudibility criteria, when the tracks were scored with PEAQ:
+    /// every track's ODG at least [`REQUIRED_ODG_WORST`], their mean at
+    /// least [`REQUIRED_ODG_MEAN`]. Empty when no track has a score.
+    pub fn quality_checks(tracks: &[TrackRow]) -> Vec<Check> {
+        let scored: Vec<(&str, f64)> = tracks
+            .iter()
+            .filter_map(|t| Some((t.name.as_str(), t.odg?)))
+            .collect();
+        let Some(&(worst_name, worst)) = scored.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
+            return Vec::new();
+        };
+        let mean = scored.iter().map(|s| s.1).sum::<f64>() / scored.len() as f64;
+        vec![
+            Check {
+                requirement: format!(
+                    "PEAQ ODG (advanced) of every stamped track >= {REQUIRED_ODG_WORST:.2}"
+                ),
+                measured: format!("worst {worst:+.3} ({worst_name})"),
+                pass: worst >= REQUIRED_ODG_WORST,
+            },
+            Check {
+                requirement: format!(
+                    "PEAQ ODG (advanced), mean over tracks >= {REQUIRED_ODG_MEAN:.2}"
+                ),
+                measured: format!("{mean:+.3} over {} track(s)", scored.len()),
+                pass: mean >= REQUIRED_ODG_MEAN,
+            },
+        ]
     }
 
     /// Evaluates the acceptance criteria on `rows` and `fp`.
@@ -598,6 +660,7 @@ struct Trial {
 struct Job {
     track: usize,
     snr_db: f64,
+    odg: Option<f64>,
     active_fraction: f64,
     mean_beta: f64,
     /// Per row: the trials, and how many were skipped.
@@ -683,6 +746,13 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
             error,
         })?;
     }
+    if opts.quality_only && opts.seal_only {
+        return Err(ReportError::InvalidOption(
+            "--quality-only scores the stamped tracks and --seal-only runs only the seal \
+             section: choose one"
+                .into(),
+        ));
+    }
     let mut kinds = vec![RowKind::Clean];
     kinds.extend(
         opts.attacks
@@ -700,6 +770,9 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
             kinds.push(RowKind::AfterMp3(a.clone(), None));
             kinds.push(RowKind::AfterMp3(a, Some(10.0)));
         }
+    }
+    if opts.quality_only {
+        kinds.clear();
     }
 
     pool.install(|| {
@@ -731,7 +804,7 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
                 Ok(job)
             })
             .collect::<Result<_, ReportError>>()?;
-        let fp = if opts.seal_only {
+        let fp = if opts.seal_only || opts.quality_only {
             false_positives(&RobustnessOptions { fp_windows: 0, ..opts.clone() }, &tracks)?
         } else {
             false_positives(opts, &tracks)?
@@ -746,13 +819,18 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
         } else {
             aggregate_tracks(&tracks, &results)
         };
-        let seal = seal::seal_section(opts, &tracks)?;
-        let seal = (seal.tracks > 0).then_some(seal);
-        let mut checks = if opts.seal_only {
+        let seal = if opts.quality_only {
+            None
+        } else {
+            let seal = seal::seal_section(opts, &tracks)?;
+            (seal.tracks > 0).then_some(seal)
+        };
+        let mut checks = if opts.seal_only || opts.quality_only {
             Vec::new()
         } else {
             RobustnessReport::checks(&rows, &fp)
         };
+        checks.extend(RobustnessReport::quality_checks(&track_rows));
         if let Some(section) = &seal {
             checks.extend(section.checks());
         } else if opts.seal_only {
@@ -775,6 +853,8 @@ pub fn run(opts: &RobustnessOptions) -> Result<RobustnessReport, ReportError> {
                     .stamped_dir
                     .as_ref()
                     .map(|d| d.display().to_string()),
+                peaq: opts.peaq.as_ref().map(|p| p.display().to_string()),
+                quality_only: opts.quality_only,
                 elapsed_seconds: started.elapsed().as_secs_f64(),
             },
             rows,
@@ -896,10 +976,21 @@ fn stamp_and_attack(
     let coded = coded_bits(key, payload.to_bytes());
     let verify_opts = verify_options(key);
     let snr_db = attacks::snr_db(&orig.samples, &stamped.samples);
+    let mut odg = None;
     if p == 0 {
         if let Some(dir) = &opts.stamped_dir {
             write_wav(&dir.join(format!("{}.orig.wav", track.stem)), orig)?;
             write_wav(&dir.join(format!("{}.stamped.wav", track.stem)), &stamped)?;
+        }
+        if let Some(program) = &opts.peaq {
+            let score =
+                Peaq::new(program)
+                    .odg(orig, &stamped)
+                    .map_err(|error| ReportError::Peaq {
+                        path: track.path.clone(),
+                        error,
+                    })?;
+            odg = Some(score);
         }
     }
     let attack_err = |attack: &Attack, error| attack_error(&track.path, attack, error);
@@ -995,6 +1086,7 @@ fn stamp_and_attack(
     Ok(Job {
         track: t,
         snr_db,
+        odg,
         active_fraction: stats.active_fraction(),
         mean_beta: stats.mean_beta,
         rows,
@@ -1241,6 +1333,7 @@ fn aggregate_tracks(tracks: &[Track], jobs: &[Job]) -> Vec<TrackRow> {
                 channels: track.audio.channels,
                 snr_db: mine.iter().map(|j| j.snr_db).sum::<f64>() / n,
                 min_snr_db: mine.iter().map(|j| j.snr_db).fold(f64::INFINITY, f64::min),
+                odg: mine.iter().find_map(|j| j.odg),
                 active_fraction: mine.iter().map(|j| j.active_fraction).sum::<f64>() / n,
                 mean_beta: mine.iter().map(|j| j.mean_beta).sum::<f64>() / n,
                 trials: trials().count(),
@@ -1254,8 +1347,18 @@ fn aggregate_tracks(tracks: &[Track], jobs: &[Job]) -> Vec<TrackRow> {
 impl RobustnessReport {
     /// Writes the attack, track and false-positive tables.
     fn write_main(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.info;
-        // Attack table.
+        if !self.rows.is_empty() {
+            self.write_attacks(f)?;
+        }
+        self.write_tracks(f)?;
+        if !self.info.quality_only {
+            self.write_false_positives(f)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the attack table.
+    fn write_attacks(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let w = self
             .rows
             .iter()
@@ -1308,8 +1411,12 @@ impl RobustnessReport {
             "(BER: raw coded-bit error rate of the best candidate before error correction; \
              det: detector wall time per trial, ms; z: sync z-score)"
         )?;
-        writeln!(f)?;
-        // Track table.
+        writeln!(f)
+    }
+
+    /// Writes the track table (with PEAQ ODG when scored).
+    fn write_tracks(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.info;
         let w = self
             .tracks
             .iter()
@@ -1319,29 +1426,31 @@ impl RobustnessReport {
             .unwrap_or(5);
         writeln!(
             f,
-            "{:<w$}  {:>7}  {:>6}  {:>2}  {:>7}  {:>7}  {:>6}  {:>6}  {:>11}  {:>5}",
+            "{:<w$}  {:>7}  {:>6}  {:>2}  {:>7}  {:>7}  {:>6}  {:>6}  {:>6}  {:>11}  {:>5}",
             "track",
             "seconds",
             "rate",
             "ch",
             "SNR dB",
             "min SNR",
+            "ODG",
             "active",
             "beta",
             "recovered",
             "false"
         )?;
-        writeln!(f, "{}", "-".repeat(w + 79))?;
+        writeln!(f, "{}", "-".repeat(w + 87))?;
         for t in &self.tracks {
             writeln!(
                 f,
-                "{:<w$}  {:>7.1}  {:>6}  {:>2}  {:>7.1}  {:>7.1}  {:>5.0}%  {:>6.3}  {:>11}  {:>5}",
+                "{:<w$}  {:>7.1}  {:>6}  {:>2}  {:>7.1}  {:>7.1}  {:>6}  {:>5.0}%  {:>6.3}  {:>11}  {:>5}",
                 t.name,
                 t.seconds,
                 t.sample_rate,
                 t.channels,
                 t.snr_db,
                 t.min_snr_db,
+                t.odg.map_or("-".to_string(), |o| format!("{o:+.3}")),
                 100.0 * t.active_fraction,
                 t.mean_beta,
                 format!("{}/{}", t.recovered, t.trials),
@@ -1358,7 +1467,22 @@ impl RobustnessReport {
                 "(ViSQOL MOS-LQO: run scripts/robustness-report.sh, which writes and scores the stamped WAVs)"
             )?,
         }
-        writeln!(f)?;
+        match &i.peaq {
+            Some(program) => writeln!(
+                f,
+                "(ODG: PEAQ advanced model, {program}, first payload's stamp against the \
+                 original; an identical pair scores about +0.2)"
+            )?,
+            None => writeln!(
+                f,
+                "(ODG: not scored; --peaq PATH scores with GstPEAQ, see the README)"
+            )?,
+        }
+        writeln!(f)
+    }
+
+    /// Writes the false-positive measurement.
+    fn write_false_positives(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // False positives.
         let fp = &self.fp;
         if fp.windows == 0 {
@@ -1421,11 +1545,12 @@ impl fmt::Display for RobustnessReport {
         )?;
         writeln!(f)?;
         // The main rows (absent in a seal-only run).
-        if !self.rows.is_empty() {
+        if !self.tracks.is_empty() {
             self.write_main(f)?;
         }
         match &self.seal {
             Some(section) => section.write_table(f)?,
+            None if i.quality_only => {}
             None => writeln!(
                 f,
                 "seal: no track of at least {SEAL_MIN_SECONDS:.0} s (full-length tracks: \
@@ -1642,6 +1767,8 @@ mod tests {
             seed: 0,
             threads: 1,
             stamped_dir: None,
+            peaq: None,
+            quality_only: false,
             elapsed_seconds: 0.0,
         };
         let report = |rows: Vec<AttackRow>, fp: FpRow| RobustnessReport {
@@ -1706,5 +1833,38 @@ mod tests {
         assert_ne!(payload(7, 1, 2), payload(7, 2, 1));
         assert_ne!(payload(7, 1, 2), payload(8, 1, 2));
         assert_ne!(mix(0, &[1, 2]), mix(0, &[2, 1]));
+    }
+    /// The ODG requirements: every track at least -0.10, the mean at least
+    /// 0; nothing to check when no track was scored.
+    #[test]
+    fn quality_checks_follow_the_odg_targets() {
+        let row = |name: &str, odg: Option<f64>| TrackRow {
+            name: name.into(),
+            path: name.into(),
+            seconds: 28.0,
+            sample_rate: 44_100,
+            channels: 2,
+            snr_db: 25.0,
+            min_snr_db: 25.0,
+            odg,
+            active_fraction: 1.0,
+            mean_beta: 0.2,
+            trials: 0,
+            recovered: 0,
+            false_payloads: 0,
+        };
+        assert!(RobustnessReport::quality_checks(&[row("a", None)]).is_empty());
+        let good = [row("a", Some(0.05)), row("b", Some(-0.04)), row("c", None)];
+        let checks = RobustnessReport::quality_checks(&good);
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.pass), "{checks:?}");
+        assert!(checks[0].measured.contains("-0.040 (b)"), "{checks:?}");
+        // One track below -0.10 fails the first; a negative mean the second.
+        let bad = [row("a", Some(0.15)), row("b", Some(-0.12))];
+        let checks = RobustnessReport::quality_checks(&bad);
+        assert!(!checks[0].pass && checks[1].pass, "{checks:?}");
+        let bad = [row("a", Some(-0.05)), row("b", Some(-0.06))];
+        let checks = RobustnessReport::quality_checks(&bad);
+        assert!(checks[0].pass && !checks[1].pass, "{checks:?}");
     }
 }
