@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every input path (fuzz/fuzz_targets/: decode,
-# verify, inspect, tag, manifest, keys) with libFuzzer, on the stable
+# verify, inspect, tag, manifest, keys, and serve: raw HTTP requests to the
+# service) with libFuzzer, on the stable
 # toolchain: the targets are built with LLVM's SanitizerCoverage passes
 # (the flags cargo-fuzz passes, all stable) and no sanitizer runtime; the
 # targets' own allocator turns a single allocation over 256 MiB into a
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 seconds="${SECONDS_PER_TARGET:-300}"
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(decode verify inspect tag manifest keys)
+[ "${#targets[@]}" -gt 0 ] || targets=(decode verify inspect tag manifest keys serve)
 out="${FUZZ_DIR:-$root/target/fuzz}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$out/build}"
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -48,6 +49,22 @@ seed() { # TARGET: the seed corpus
                 i=$((i + 1))
             done;;
         manifest|keys) cp fuzz/seeds/"$1"/* "$dir/";;
+        serve)
+            # Raw HTTP requests: the committed ones (no audio), plus small
+            # real files as a raw /v1/verify body and as a multipart form.
+            cp fuzz/seeds/serve/* "$dir/"
+            local f=test-audio/formats/mp3-stereo-44100.mp3 b=earmark-fuzz-boundary
+            { printf 'POST /v1/verify HTTP/1.1\r\nHost: localhost\r\nContent-Type: audio/mpeg\r\n'
+              printf 'Content-Length: %s\r\n\r\n' "$(stat -c %s "$f")"; cat "$f"; } > "$dir/verify-raw.http"
+            local form="$dir/.form"
+            { printf -- '--%s\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n' "$b"
+              printf -- '--%s\r\nContent-Disposition: form-data; name="file"; filename="a.ogg"\r\n' "$b"
+              printf 'Content-Type: audio/ogg\r\n\r\n'; cat test-audio/formats/vorbis-mono-22050.ogg
+              printf '\r\n--%s--\r\n' "$b"; } > "$form"
+            { printf 'POST /matches/byContent HTTP/1.1\r\nHost: localhost\r\n'
+              printf 'Content-Type: multipart/form-data; boundary=%s\r\n' "$b"
+              printf 'Content-Length: %s\r\n\r\n' "$(stat -c %s "$form")"; cat "$form"; } > "$dir/by-content-form.http"
+            rm -f "$form";;
     esac
 }
 
