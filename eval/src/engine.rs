@@ -1,5 +1,5 @@
 //! The report's only way into earmark: the engine's own [`Stamper`] and
-//! [`Verifier`], fed from in-memory [`Audio`] buffers in the chunks the
+//! [`Verifier`](earmark::Verifier), fed from in-memory [`Audio`] buffers in the chunks the
 //! file front ends use. Nothing here decides anything: whether a marker or
 //! a seal is found, and what it says, is the engine's verdict, the same one
 //! `earmark verify` prints.

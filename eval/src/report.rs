@@ -26,7 +26,7 @@
 //! cells and the data cells are disjoint, so on unmarked audio whether a check
 //! happens says nothing about whether it passes, and the probability of a
 //! false payload per window is `E[CRC checks] × 2^-32`
-//! ([`DetectReport::crc_checks`], summed over every pass of a search). The
+//! ([`DetectReport::crc_checks`](earmark::mark::DetectReport::crc_checks), summed over every pass of a search). The
 //! report measures the mean (and largest) number of CRC checks per window and
 //! requires `mean × 2^-32 ≤` [`REQUIRED_FP_BOUND`]; it also prints the
 //! worst case, as if every analysis decoded both of its candidates
@@ -149,11 +149,11 @@ pub struct RobustnessOptions {
     /// Also run the speed, tempo and pitch attacks of
     /// [`attacks::time_scale_suite`] on the stamped track, on its MP3-128
     /// copy and on 10 s clips of that copy, detected with the scale search
-    /// ([`earmark::mark::search`]). Their requirements: see [`REQUIRED_TIME_SCALE_FULL_RATE`].
+    /// ([`earmark::mark::detect_any_scale`]). Their requirements: see [`REQUIRED_TIME_SCALE_FULL_RATE`].
     /// Default `false`.
     pub time_scale: bool,
     /// Stamp the main rows' trials with the seal too, as `earmark stamp`
-    /// does (see [`earmark::mark::seal`]); the seal section always does.
+    /// does (see [`earmark::mark::SealMessage`]); the seal section always does.
     /// Default `true`.
     pub seal: bool,
     /// Run only the seal section (full-length tracks of at least
@@ -600,7 +600,8 @@ fn clip_label(seconds: f32) -> String {
 }
 
 /// Expands `paths` into audio files: files are kept as given (in order),
-/// folders contribute their files with an extension in [`AUDIO_EXTENSIONS`]
+/// folders contribute their files with an extension in
+/// [`earmark::container::AUDIO_EXTENSIONS`]
 /// (sorted by name, not recursive, so subfolders such as `formats/` are
 /// skipped). Duplicates are dropped.
 pub fn find_tracks(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {

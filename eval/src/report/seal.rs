@@ -78,7 +78,7 @@ pub struct SealSection {
 
 impl SealSection {
     /// The seal requirements: a valid seal on at least
-    /// [`REQUIRED_SEAL_RATE`] of the trials after [`SEAL_REQUIRED_ATTACK`]
+    /// [`REQUIRED_SEAL_RATE`] of the trials after `SEAL_REQUIRED_ATTACK`
     /// (and clean), no seal that reads but fails to verify, and the main
     /// payload still recovered on at least [`REQUIRED_FULL_RATE`] of the same
     /// trials (the seal must not cost the main layer).
