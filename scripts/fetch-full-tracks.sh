@@ -21,7 +21,7 @@
 # Needs: apt-get, dpkg, dpkg-deb, sha256sum; root if the apt package lists must be
 # refreshed (the script runs `apt-get update` once, and only when a pinned version
 # is not in the lists it has). ffprobe is optional (used for the durations in the
-# summary). Download: 5 packages, about 328 MB in all; scratch space about 350 MB
+# summary). Download: 7 packages, about 596 MB in all; scratch space about 350 MB
 # (each package is unpacked, used and deleted in turn).
 #
 # Environment:
@@ -45,6 +45,8 @@ die() { printf 'fetch-full-tracks: ERROR: %s\n' "$*" >&2; exit 1; }
 # Debian bookworm packages: "name version" (download size in bytes, from the archive).
 PKGS=(
     "asc-music 1.3-6"                           #  10,317,876
+    "flare-game 1.14-1"                         # 122,515,912
+    "hedgewars-data 1.0.2-6"                    # 145,330,284
     "lincity-ng-data 2.9~git20150314-5"         #  44,782,216
     "marsshooter-data 0.7.6-7"                  #  68,377,444
     "singularity-music 007-2"                   #  51,636,048
@@ -66,6 +68,10 @@ TRACKS=(
     "piano-strings-lincity-city-blues.ogg|lincity-ng-data|/usr/share/games/lincity-ng/music/default/02 - Robert van Herk - City Blues.ogg|16760321bc51b92b6bc07859b470002aaae879cb89317887718ab5ac5570599b"
     "dance-lincity-pronobozo-lincity.ogg|lincity-ng-data|/usr/share/games/lincity-ng/music/default/01 - pronobozo - lincity.ogg|5ae2f878032f2ce77565bc9c4f27db133b510312aad331d15d1a2a309df9d3a4"
     "electronic-asc-machine-wars.mp3|asc-music|/usr/share/games/asc/music/machine_wars.mp3|e7b0337656a1dd9c4809bb9a620a015c1bc3898d7dde6ba2e2a0e7c0ce12313b"
+    "guitar-flute-hedgewars-sheep.ogg|hedgewars-data|/usr/share/games/hedgewars/Data/Music/Sheep.ogg|53650b213ed023c756254132dac12023bb09bbc0fbd53b4673c2ed219f63531f"
+    "synthpad-hedgewars-snow.ogg|hedgewars-data|/usr/share/games/hedgewars/Data/Music/snow.ogg|5823f31293d3e90de12a5562672722abd4327d548db7ce0eced82744711c3856"
+    "synthpad-hedgewars-freeway.ogg|hedgewars-data|/usr/share/games/hedgewars/Data/Music/Freeway.ogg|06b4a37f5268ba9208f1799e9a56581fa94eed2c787e22d63a49985df209896b"
+    "sparse-flare-unrest-theme-full.ogg|flare-game|/usr/share/games/flare/mods/fantasycore/music/unrest_theme.ogg|aef047d40fe82fa580d04576fd6fbc04d03c85bad7d91c4f2a2796bc02b983e3"
 )
 
 # ------------------------------------------------------------------ helpers

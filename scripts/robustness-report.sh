@@ -14,7 +14,7 @@
 #    and prints the SNR and ViSQOL MOS-LQO of every stamped WAV against its original.
 #    If that step is unavailable or fails, the script says why and still exits with
 #    the Rust report's status.
-# 3. Fetches the full-length tracks (scripts/fetch-full-tracks.sh, 328 MB once, cached in
+# 3. Fetches the full-length tracks (scripts/fetch-full-tracks.sh, 596 MB once, cached in
 #    target/full-tracks) and runs the seal section on them (`--seal-only --payloads 2`):
 #    is the signature carried by the audio recovered and valid after MP3 and other attacks?
 #    SKIP_SEAL=1 skips this step.
