@@ -845,15 +845,22 @@ fn file_writer_flushes() {
     assert_eq!(decode_file(&path).unwrap().frames(), 10_000);
 }
 
+/// The body of a FLAC picture block whose MIME type claims 4 GiB (the
+/// length field symphonia allocates from).
+fn huge_picture() -> Vec<u8> {
+    let mut picture = 3u32.to_be_bytes().to_vec();
+    picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+    picture.extend_from_slice(b"abcd");
+    picture
+}
+
 /// The decoder itself (not only the commands, which sniff first) refuses a
 /// FLAC metadata block whose length field exceeds the block before
 /// symphonia allocates it: found by fuzzing `AudioReader` (a picture
 /// claiming 4 GiB aborted the fuzz target's allocation limit).
 #[test]
 fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
-    let mut picture = 3u32.to_be_bytes().to_vec();
-    picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
-    picture.extend_from_slice(b"abcd");
+    let picture = huge_picture();
     let mut flac = common::flac_head();
     let mut broken_after = flac.clone();
     flac.extend(common::flac_block(6, true, &picture));
@@ -879,11 +886,8 @@ fn hostile_flac_metadata_is_refused_by_the_decoder_itself() {
 /// ADTS frames, so this is not audio at all.
 #[test]
 fn a_container_behind_junk_is_not_searched_for() {
-    let mut picture = 3u32.to_be_bytes().to_vec();
-    picture.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
-    picture.extend_from_slice(b"abcd");
     let mut flac = common::flac_head();
-    flac.extend(common::flac_block(6, true, &picture));
+    flac.extend(common::flac_block(6, true, &huge_picture()));
     let mut behind_text = b"This is not an MP3 file. It is plain text.\n".to_vec();
     behind_text.extend_from_slice(&flac);
     let mut behind_tag = b"ID3\x04\x00\x00\x00\x00\x00\x0a".to_vec();

@@ -4,8 +4,11 @@
 //! a seal is found, and what it says, is the engine's verdict, the same one
 //! `earmark verify` prints.
 
-use earmark::audio::{Audio, SampleFormat, WriterSpec};
+use earmark::audio::{
+    Audio, AudioError, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
+};
 use earmark::{StampOptions, Stamped, Stamper, Verification, VerifyOptions};
+use std::path::Path;
 
 /// Frames per chunk fed to the engine (as the decoders deliver them).
 pub const CHUNK_FRAMES: usize = 4096;
@@ -44,4 +47,18 @@ pub fn verify(audio: &Audio, opts: &VerifyOptions) -> earmark::Result<Verificati
     earmark::verify_pcm(audio.sample_rate, audio.channels, opts, |sink| {
         audio.samples.chunks(chunk).for_each(&mut *sink)
     })
+}
+
+/// Writes `audio` to `path` as a WAV of `format` (the report's stamped and
+/// attacked copies, and the pairs handed to PEAQ), with the engine's writer.
+pub fn write_wav(path: &Path, audio: &Audio, format: SampleFormat) -> Result<(), AudioError> {
+    let spec = WriterSpec {
+        sample_rate: audio.sample_rate,
+        channels: audio.channels,
+        sample_format: format,
+    };
+    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec)?;
+    w.write_interleaved(&audio.samples)?;
+    w.finish(&OutputTags::none(OutputFormat::Wav))?;
+    Ok(())
 }

@@ -16,10 +16,10 @@
 //! +0.03) and alignment dependent (a one-sample delay costs 0.07), so the
 //! pair must be the exact samples the engine read and wrote.
 
-use earmark::audio::{
-    Audio, AudioError, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
-};
+use earmark::audio::{Audio, SampleFormat};
 use std::path::{Path, PathBuf};
+
+use crate::engine::write_wav;
 use std::process::Command;
 
 /// Why a PEAQ score could not be produced.
@@ -85,8 +85,10 @@ impl Peaq {
         let dir = tempfile::tempdir().map_err(|e| PeaqError::Write(e.to_string()))?;
         let ref_path = dir.path().join("reference.wav");
         let test_path = dir.path().join("test.wav");
-        write_f32_wav(&ref_path, reference)?;
-        write_f32_wav(&test_path, test)?;
+        for (path, audio) in [(&ref_path, reference), (&test_path, test)] {
+            write_wav(path, audio, SampleFormat::F32)
+                .map_err(|e| PeaqError::Write(format!("{}: {e}", path.display())))?;
+        }
         let mut cmd = Command::new(&self.program);
         cmd.arg("--advanced").arg(&ref_path).arg(&test_path);
         if let Some(dir) = &self.plugin_path {
@@ -121,20 +123,6 @@ fn parse_odg(stdout: &str) -> Option<f64> {
             .ok()
             .filter(|v| v.is_finite())
     })
-}
-
-fn write_f32_wav(path: &Path, audio: &Audio) -> Result<(), PeaqError> {
-    let err = |e: AudioError| PeaqError::Write(format!("{}: {e}", path.display()));
-    let spec = WriterSpec {
-        sample_rate: audio.sample_rate,
-        channels: audio.channels,
-        sample_format: SampleFormat::F32,
-    };
-    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).map_err(err)?;
-    w.write_interleaved(&audio.samples).map_err(err)?;
-    w.finish(&OutputTags::none(OutputFormat::Wav))
-        .map_err(err)?;
-    Ok(())
 }
 
 #[cfg(test)]

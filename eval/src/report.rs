@@ -62,9 +62,7 @@ pub use seal::{SealRow, SealSection, REQUIRED_SEAL_RATE, SEAL_MIN_SECONDS};
 use crate::attacks::{self, Attack, AttackError};
 use crate::engine;
 use crate::peaq::Peaq;
-use earmark::audio::{
-    self, Audio, AudioError, OutputFormat, OutputTags, PcmWriter, SampleFormat, WriterSpec,
-};
+use earmark::audio::{self, Audio, AudioError, SampleFormat};
 use earmark::mark::{coded_bits, WatermarkKey, CANDIDATES};
 use earmark::provenance::SigningKeyPair;
 use earmark::{StampOptions, Verification, VerifyOptions};
@@ -1141,20 +1139,10 @@ fn write_wav(path: &Path, audio: &Audio) -> Result<(), ReportError> {
 
 /// Writes `audio` as a WAV of `format`.
 fn write_wav_as(path: &Path, audio: &Audio, format: SampleFormat) -> Result<(), ReportError> {
-    let err = |error| ReportError::Write {
+    engine::write_wav(path, audio, format).map_err(|error| ReportError::Write {
         path: path.to_path_buf(),
         error,
-    };
-    let spec = WriterSpec {
-        sample_rate: audio.sample_rate,
-        channels: audio.channels,
-        sample_format: format,
-    };
-    let mut w = PcmWriter::create(path, OutputFormat::Wav, spec).map_err(err)?;
-    w.write_interleaved(&audio.samples).map_err(err)?;
-    w.finish(&OutputTags::none(OutputFormat::Wav))
-        .map_err(err)?;
-    Ok(())
+    })
 }
 
 /// The false-positive measurement (see [`FpRow`]).
