@@ -14,7 +14,7 @@
 //! * [`verify_file`]: adds the path and the sidecar manifest
 //!   (`NAME.EXT.earmark.json`) when the file has none inside.
 //!
-//! After a speed, tempo or pitch change the seal band moved too: reading
+//! After a speed, tempo or pitch change the seal's bins moved too: reading
 //! the seal then takes a second pass over the audio with the change undone
 //! ([`Finished::SealPass`]); the stream functions do it themselves.
 
@@ -599,7 +599,7 @@ impl Verifier {
         };
         let marked = !partial.report.detections.is_empty();
         match (scale, marked, self.seal) {
-            // After a change the seal band moved too: read it again with the
+            // After a change the seal's bins moved too: read it again with the
             // change undone (only for a copy long enough to carry a seal).
             (Some(sc), true, _) if seconds >= FULL_TRACK_SECONDS / 2.0 => {
                 match ScaledSealReader::new(partial.sample_rate, usize::from(partial.channels), sc)
@@ -872,7 +872,7 @@ fn seal_verdict(
         Err(SealOutcome::NoBand) => {
             return (
                 None,
-                Some("the sample rate is too low to hold the seal band (4.6-8.7 kHz)".into()),
+                Some("the sample rate is too low to hold the seal (below 8 kHz)".into()),
             )
         }
         Err(SealOutcome::Skipped) => {

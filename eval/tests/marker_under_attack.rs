@@ -136,7 +136,8 @@ fn verify_finds_the_marker_after_speed_tempo_and_pitch_changes() {
 }
 
 /// On real music (four 28 s excerpts back to back, 112 s: the seal is
-/// meant for whole tracks) the seal verifies, also after MP3 128 kbps;
+/// meant for whole tracks) the seal verifies, also after MP3 128 kbps and
+/// in a 16 kHz mono copy of that;
 /// stamped without the seal there is none; with another watermark key
 /// nothing is found; without the signer's key the seal is unchecked.
 #[test]
@@ -175,6 +176,19 @@ fn the_seal_verifies_on_real_music_after_mp3() {
     let v = engine::verify(&mp3, &trusted).unwrap();
     assert_eq!(v.seal.as_ref().map(|s| s.status), Some(SealStatus::Valid));
     assert_eq!(v.seal.as_ref().and_then(|s| s.trusted), Some(true));
+    // A 16 kHz mono copy of the MP3, as audio datasets store it, keeps the
+    // seal (it lives in the marker's cells, below 4.4 kHz).
+    let mono = apply(&Attack::ToMono, &mp3, 0).unwrap().audio;
+    let small = apply(&Attack::StoreAt { hz: 16_000 }, &mono, 0)
+        .unwrap()
+        .audio;
+    assert_eq!((small.sample_rate, small.channels), (16_000, 1));
+    let v = engine::verify(&small, &trusted).unwrap();
+    assert_eq!(
+        v.seal.as_ref().map(|s| s.status),
+        Some(SealStatus::Valid),
+        "16 kHz mono: {v:?}"
+    );
     // Unchecked without the key.
     let v = engine::verify(&mp3, &VerifyOptions::default()).unwrap();
     assert_eq!(

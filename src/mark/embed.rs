@@ -1,8 +1,11 @@
 //! Embedding: adds the marker to interleaved PCM, streaming.
 //!
 //! Per canonical frame the channels' spectra feed the masking model; the mono
-//! mix's spectrum `X[k]` is scaled cell by cell to `X[k] * (1 + s * β)` where
-//! `s = ±1` is the cell's sign and `β` the band's masked modulation depth.
+//! mix's spectrum `X[k]` is scaled bin by bin to `X[k] * (1 + s_k * β_k)`
+//! where `s_k` is the bin's sign (its cell's marker sign ±1, plus the seal's
+//! chip, ±[`SEAL_DEPTH`]) and `β_k` the depth: the band's masked depth `β`,
+//! shaped across the band's bins as `β * sqrt(mean power / bin power)` (a
+//! flat watermark spectrum within the band, same power) and capped.
 //! Only the difference (the watermark signal) is synthesised and added to
 //! every channel; the music itself never passes through the FFT, so the output
 //! differs from the input by exactly the watermark.
@@ -24,8 +27,7 @@ use super::band_fft::{as_real, as_real_mut, BandFft};
 use super::code::{encode, message_bits};
 use super::key::{Pattern, WatermarkKey};
 use super::layout::{
-    Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SEAL_BIN_HI, SEAL_BIN_LO,
-    SEAL_CELL_BINS, SEAL_SPECTRUM, SILENCE_POWER,
+    Layout, BINS, CANONICAL_RATE, FRAME, HOP, QUIET_POWER, SEAL_CHIP, SEAL_DEPTH, SILENCE_POWER,
 };
 use super::masking::MaskingModel;
 use super::seal::{seal_signs, SealMessage};
@@ -36,12 +38,9 @@ const BETA_CAP: f32 = 0.3;
 /// Safety margin below the masking threshold at strength 1: 3 dB, as a
 /// power factor 10^(−3/10).
 const MARGIN: f32 = 0.501_187_2;
-/// Strength of the seal layer relative to the main layer's masking rule
-/// (β of the seal band = this × the masked depth). Measured on 4 full-length
-/// tracks after MP3 128: raw seal BER ≤ 2 % at 1.0, up to 4.5 % at 0.7 and
-/// 9 % at 0.5 (decoding fails from about 10 %), so the full masked depth is
-/// kept for margin.
-const SEAL_STRENGTH: f32 = 1.0;
+/// Largest depth of one bin at strength 1, after the depth is shaped
+/// across the band's bins (see [`BandModulation::update`]).
+const BIN_CAP: f32 = 0.5;
 /// An onset louder than this ratio (in band energy) over the previous frame
 /// gets a proportionally weaker marker, to avoid pre-echo.
 const ONSET_RATIO: f32 = 8.0;
@@ -55,8 +54,8 @@ pub struct EmbedOptions {
     /// Default: 1.0.
     pub strength: f32,
     /// The seal layer's message (a signature and policy code, see
-    /// [`SealMessage`]), embedded above the main band; `None` embeds the main
-    /// layer only. Default: `None`.
+    /// [`SealMessage`]), embedded as a chip inside the marker's cells; `None`
+    /// embeds the marker only. Default: `None`.
     pub seal: Option<SealMessage>,
 }
 
@@ -157,11 +156,10 @@ pub struct Embedder {
     /// Per channel, power per bin in native units, over `channel_bins`.
     channel_power: Vec<Vec<f32>>,
     channel_bins: std::ops::Range<usize>,
-    /// The main band's masking state and signs.
+    /// The band's masking state and signs (the marker's, plus the seal's
+    /// chips when sealing).
     main: BandModulation,
-    /// The seal band's, when sealing (and the rate has the band).
-    seal: Option<BandModulation>,
-    /// Bins of the native spectrum the bands need.
+    /// Bins of the native spectrum the band needs.
     used: usize,
     /// Input (interleaved) from native frame `base` on.
     input: Vec<f32>,
@@ -229,39 +227,27 @@ impl Embedder {
         let coded = encode(&message_bits(payload, &pattern.mask));
         let n = native_frame_len(sample_rate);
         let bins = n / 2 + 1;
-        // At low rates the top of a band does not exist (bins below Nyquist
-        // only).
-        let main = BandModulation::new(
-            BINS,
-            layout.bin_lo..layout.bin_hi(),
-            layout.cell_bins,
-            &pattern.cell_signs(&coded),
-            n / 2,
-        );
-        let seal = options
-            .seal
-            .map(|m| {
-                BandModulation::new(
-                    SEAL_SPECTRUM,
-                    SEAL_BIN_LO..SEAL_BIN_HI,
-                    SEAL_CELL_BINS,
-                    &seal_signs(key, &m),
-                    n / 2,
-                )
+        // Every bin's sign: its cell's marker sign, plus the seal's chip
+        // (the cell's seal sign times SEAL_CHIP across its bins) at
+        // SEAL_DEPTH when sealing.
+        let marker = pattern.cell_signs(&coded);
+        let seal = options.seal.map(|m| seal_signs(key, &m));
+        let bin_signs: Vec<f32> = marker
+            .iter()
+            .enumerate()
+            .flat_map(|(cell, &s)| {
+                let chip = seal.as_ref().map_or(0.0, |seal| SEAL_DEPTH * seal[cell]);
+                SEAL_CHIP.map(|c| s + chip * c)
             })
-            .filter(|band| !band.modulated.is_empty());
+            .collect();
+        // At low rates the top of the band does not exist (bins below
+        // Nyquist only).
+        let main = BandModulation::new(BINS, layout.bin_lo..layout.bin_hi(), bin_signs, n / 2);
         // Spectra are at least this long (zero above Nyquist at low rates)
         // so band arithmetic never runs off the end.
-        let spectrum = if options.seal.is_some() {
-            SEAL_SPECTRUM
-        } else {
-            BINS
-        };
-        let hull = |a: &std::ops::Range<usize>, b: Option<&std::ops::Range<usize>>| {
-            b.map_or(a.clone(), |b| a.start.min(b.start)..a.end.max(b.end))
-        };
-        let power_bins = hull(&main.needed, seal.as_ref().map(|b| &b.needed));
-        let channel_bins = hull(&main.band_bins, seal.as_ref().map(|b| &b.band_bins));
+        let spectrum = BINS;
+        let power_bins = main.needed.clone();
+        let channel_bins = main.band_bins.clone();
         // Power in canonical units: a native frame is n/FRAME times longer.
         let power_scale = (FRAME as f32 / n as f32).powi(2);
         Embedder {
@@ -283,7 +269,6 @@ impl Embedder {
             channel_power: vec![vec![0.0; bins.max(spectrum)]; channels],
             channel_bins,
             main,
-            seal,
             used: spectrum.min(bins),
             input: Vec::new(),
             w: Vec::new(),
@@ -462,19 +447,8 @@ impl Embedder {
         let (sum, count) = self.main.beta_stats(frame.onset_scale);
         self.beta_sum += sum;
         self.beta_count += count;
-        let mut top = hi;
-        if let Some(band) = &mut self.seal {
-            let frame = band.update(
-                &self.power,
-                &self.channel_power,
-                power_scale,
-                strength * SEAL_STRENGTH,
-            );
-            band.modulate(&mut self.out_spec, &self.mix, time_cell, frame.onset_scale);
-            top = band.modulated.end;
-        }
         self.fft
-            .inverse_band(&self.out_spec, lo..top, &mut self.time);
+            .inverse_band(&self.out_spec, lo..hi, &mut self.time);
         let scale = 1.0 / self.n as f32;
         for ((w, &t), &win) in self.w[start..start + self.n]
             .iter_mut()
@@ -573,7 +547,8 @@ struct BandModulation {
     /// Bins that are modulated: the band, below Nyquist.
     modulated: std::ops::Range<usize>,
     /// Sign of every bin of the band in every time cell of a unit: row `t`
-    /// (`row` bins, one cell's sign repeated over its bins) is time cell `t`.
+    /// (`row` bins: each cell's marker sign, plus the seal's chip) is time
+    /// cell `t`.
     bin_signs: Vec<f32>,
     row: usize,
 }
@@ -591,15 +566,9 @@ struct BandFrame {
 
 impl BandModulation {
     /// State for spectra of `spectrum` bins, modulating `bins` (cut at
-    /// `top`, the Nyquist bin) in cells of `cell_bins` with `cell_signs`
-    /// (time cell by time cell, as the layouts store them).
-    fn new(
-        spectrum: usize,
-        bins: std::ops::Range<usize>,
-        cell_bins: usize,
-        cell_signs: &[f32],
-        top: usize,
-    ) -> Self {
+    /// `top`, the Nyquist bin) with `bin_signs`: one factor per bin of the
+    /// band for each time cell of a unit, time cell by time cell.
+    fn new(spectrum: usize, bins: std::ops::Range<usize>, bin_signs: Vec<f32>, top: usize) -> Self {
         let masking = MaskingModel::with_spectrum(spectrum, bins.clone());
         let bands = masking.bands();
         // The bands' own bins too (their energy and channel ratios).
@@ -611,10 +580,6 @@ impl BandModulation {
         } else {
             masking.band_bins(active.start).start..masking.band_bins(active.end - 1).end
         };
-        let bin_signs = cell_signs
-            .iter()
-            .flat_map(|&s| std::iter::repeat_n(s, cell_bins))
-            .collect();
         BandModulation {
             needed,
             band_bins,
@@ -676,7 +641,17 @@ impl BandModulation {
                 (allowed / e).sqrt().min(BETA_CAP) * strength
             };
             self.band_beta[b] = beta;
-            self.beta[bins].fill(beta);
+            // Within the band, depth goes inversely with each bin's
+            // amplitude (a flat watermark spectrum across the band): the
+            // band's watermark power stays `beta² e` (less where a bin's
+            // depth is capped), but the detector, which reads every bin's
+            // log power alike, gets more of it, and the band's loudness (its
+            // strongest bins) is modulated less.
+            let mean = e / bins.len() as f32;
+            let cap = BIN_CAP * strength;
+            for (d, &p) in self.beta[bins.clone()].iter_mut().zip(&power[bins]) {
+                *d = (beta * (mean / p.max(mean * 1e-6)).sqrt()).min(cap);
+            }
         }
         // Pre-echo guard: weaken the marker on sharp onsets.
         let onset_scale = if energy > ONSET_RATIO * self.prev_energy && energy > 0.0 {

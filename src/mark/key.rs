@@ -153,8 +153,8 @@ fn spread_over_bits(rng: &mut ChaCha20Rng, cells: &[u32], bits: usize) -> (Vec<C
     (data, data_start)
 }
 
-/// The keyed pattern of the seal layer (see [`super::seal`]): every cell of
-/// the seal band carries a coded bit (no sync cells: the seal uses the main
+/// The keyed pattern of the seal layer (see [`super::seal`]): every seal
+/// cell carries a coded bit (no sync cells: the seal uses the main
 /// layer's unit phase), with a keyed sign, plus the message whitening mask.
 /// It comes from a separate stream of the key's generator, so it is
 /// independent of the main [`Pattern`].
@@ -162,7 +162,7 @@ fn spread_over_bits(rng: &mut ChaCha20Rng, cells: &[u32], bits: usize) -> (Vec<C
 pub struct SealPattern {
     /// Cells grouped by coded bit: bit `b` owns
     /// `data[data_start[b] as usize .. data_start[b + 1] as usize]`; a cell's
-    /// index is `time_cell * SEAL_FREQ_CELLS + freq_cell`.
+    /// index is `time_cell * freq_cells + freq_cell` in the seal's geometry.
     pub data: Vec<Cell>,
     /// Offsets into `data`, one per coded bit plus one.
     pub data_start: Vec<u32>,

@@ -32,20 +32,15 @@ pub const SILENCE_POWER: f32 = 1e-9;
 /// but 16-bit quantisation and codecs may erase it.
 pub const QUIET_POWER: f32 = 1e-5;
 
-/// First FFT bin of the seal layer (see [`super::seal`]), at the canonical
-/// bin spacing: ≈ 4.6 kHz, above the main band so the two never overlap.
-pub const SEAL_BIN_LO: usize = 107;
-/// Bins per seal cell.
-pub const SEAL_CELL_BINS: usize = 4;
-/// Seal cells across frequency.
-pub const SEAL_FREQ_CELLS: usize = 24;
-/// One past the last seal bin (≈ 8.7 kHz): the seal band needs audio
-/// sampled at 17.5 kHz or more, and survives MP3/AAC at 128 kbps.
-pub const SEAL_BIN_HI: usize = SEAL_BIN_LO + SEAL_CELL_BINS * SEAL_FREQ_CELLS;
-/// Bins of the spectrum the seal's masking model sees (≈ 10 kHz): maskers
-/// a little above the band count, those further up are ignored (which only
-/// makes the seal weaker, never louder).
-pub const SEAL_SPECTRUM: usize = 232;
+/// The seal's chip across the bins of a marker cell (see [`super::seal`]):
+/// a seal sign of +1 raises the cell's lower two bins and lowers its upper
+/// two (−1 the reverse), which leaves the cell's mean log power, what the
+/// marker reads, unchanged to first order.
+pub const SEAL_CHIP: [f32; 4] = [1.0, 1.0, -1.0, -1.0];
+/// Depth of the seal relative to the marker's depth in the same bin: every
+/// bin's factor is `1 + β (s_marker + SEAL_DEPTH · s_seal · chip)`, so the
+/// seal adds `SEAL_DEPTH²` (36 %, 1.3 dB) to the marker's power.
+pub const SEAL_DEPTH: f32 = 0.6;
 
 /// Geometry of the marker in the canonical domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +124,8 @@ mod tests {
         assert!(2.0 * l.unit_seconds() < 5.0, "unit {} s", l.unit_seconds());
         assert!(l.sync_cells < l.cells());
         assert_eq!(HOP % l.sub, 0);
-        // The seal band sits above the main band, below 9 kHz.
-        assert!(SEAL_BIN_LO > l.bin_hi() && SEAL_BIN_HI < SEAL_SPECTRUM);
-        assert!(hz(SEAL_BIN_LO) > 4500.0 && hz(SEAL_BIN_HI) < 9000.0);
+        // The seal's chip spans one cell and has no mean.
+        assert_eq!(SEAL_CHIP.len(), l.cell_bins);
+        assert_eq!(SEAL_CHIP.iter().sum::<f32>(), 0.0);
     }
 }

@@ -5,9 +5,11 @@
 //! * the **marker**: a 64-bit payload (key fingerprint and track id) with a
 //!   CRC-32 in the 0.6–4.4 kHz band, repeated every 2.3 s unit, found blind
 //!   in any clip ([`Embedder`], [`Detector`]);
-//! * the **seal**: a 64-byte signature and a policy code in the 4.6–8.7 kHz
-//!   band, read from a whole track at the marker's phase ([`SealMessage`],
-//!   [`SealReader`], [`ScaledSealReader`] after a speed/tempo/pitch change).
+//! * the **seal**: a 64-byte signature and a policy code carried by a chip
+//!   inside the marker's cells (so it lives wherever the marker does, down
+//!   to 16 and 8 kHz copies), read from a whole track at the marker's phase
+//!   ([`SealMessage`], [`SealReader`], [`ScaledSealReader`] after a
+//!   speed/tempo/pitch change).
 //!
 //! The stamping and verifying engine ([`crate::Stamper`],
 //! [`crate::Verifier`]) is built on these; use it rather than these types

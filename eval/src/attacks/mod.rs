@@ -82,6 +82,13 @@ pub enum Attack {
         /// Intermediate sample rate in Hz.
         via_hz: u32,
     },
+    /// Resample to `hz` with the resampler of [`Attack::Resample`] and *keep* that rate, as
+    /// audio datasets store it (most at 16 kHz): the output has the new rate and
+    /// `ceil(frames * hz / rate)` frames, aligned with the input.
+    StoreAt {
+        /// The new sample rate in Hz.
+        hz: u32,
+    },
     /// Multiply by `10^(db/20)`, then hard-clip to [-1, 1] (so positive gains saturate).
     Gain {
         /// Gain in dB.
@@ -164,6 +171,7 @@ impl Attack {
             Attack::Mp3 { kbps } => format!("mp3-{kbps}"),
             Attack::Vorbis { quality } => format!("vorbis-q{quality}"),
             Attack::Resample { via_hz } => format!("resample-{via_hz}"),
+            Attack::StoreAt { hz } => format!("store-at-{hz}"),
             Attack::Gain { db } if *db > 0.0 => format!("gain+{db}db-clip"),
             Attack::Gain { db } => format!("gain{db}db"),
             Attack::Noise { snr_db } => format!("noise-{snr_db}db"),
@@ -307,6 +315,7 @@ pub fn apply(attack: &Attack, audio: &Audio, seed: u64) -> Result<Attacked, Atta
         reason: reason.to_string(),
     };
     let mut offset_frames = 0u64;
+    let mut out_rate = rate;
     let (samples, out_channels) = match *attack {
         Attack::Mp3 { kbps } => {
             let (input, mp3_channels) = if ch > 2 {
@@ -338,6 +347,15 @@ pub fn apply(attack: &Attack, audio: &Audio, seed: u64) -> Result<Attacked, Atta
             let there = dsp::resample(&planar, rate, via_hz, via_len)?;
             let back = dsp::resample(&there, via_hz, rate, frames)?;
             (dsp::interleave(&back), channels)
+        }
+        Attack::StoreAt { hz } => {
+            if let Err(e) = dsp::check_resample_rates(rate, hz) {
+                return Err(invalid(&e.to_string()));
+            }
+            let planar = dsp::deinterleave(&audio.samples, ch);
+            let there = dsp::resample(&planar, rate, hz, dsp::resampled_len(frames, rate, hz))?;
+            out_rate = hz;
+            (dsp::interleave(&there), channels)
         }
         Attack::Gain { db } => {
             if !db.is_finite() {
@@ -422,7 +440,7 @@ pub fn apply(attack: &Attack, audio: &Audio, seed: u64) -> Result<Attacked, Atta
     Ok(Attacked {
         audio: Audio {
             samples,
-            sample_rate: rate,
+            sample_rate: out_rate,
             channels: out_channels,
         },
         offset_frames,

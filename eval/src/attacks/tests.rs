@@ -248,6 +248,35 @@ fn resample_via_48k_is_nearly_transparent() {
 }
 
 #[test]
+fn store_at_keeps_the_new_rate_aligned_and_the_content_below_it() {
+    // A 1 kHz tone stored at 16 kHz is the same tone at 16 kHz, aligned with the input.
+    let tone = audio(sine(1000.0, 0.5, 1.0, 44100), 44100, 1);
+    let out = apply(&Attack::StoreAt { hz: 16_000 }, &tone, 0)
+        .unwrap()
+        .audio;
+    assert_eq!(out.sample_rate, 16_000);
+    assert_eq!(out.channels, 1);
+    assert_eq!(frames(&out), 16_000);
+    let want = sine(1000.0, 0.5, 1.0, 16_000);
+    let mid = 1600..14_400;
+    let snr = snr_db(&want[mid.clone()], &out.samples[mid]);
+    assert!(
+        snr > 40.0,
+        "SNR {snr} dB against a 1 kHz tone made at 16 kHz"
+    );
+    // A tone above the new Nyquist frequency is gone.
+    let high = audio(sine(9000.0, 0.5, 1.0, 44100), 44100, 1);
+    let out = apply(&Attack::StoreAt { hz: 16_000 }, &high, 0)
+        .unwrap()
+        .audio;
+    assert!(rms(&out.samples[1600..14_400]) < 1e-3);
+    assert!(matches!(
+        apply(&Attack::StoreAt { hz: 0 }, &tone, 0),
+        Err(AttackError::InvalidParameter { .. })
+    ));
+}
+
+#[test]
 fn mp3_downmixes_more_than_two_channels_to_stereo() {
     let input = test_signal(4.0, 48000, 6, 4);
     let out = apply(&Attack::Mp3 { kbps: 128 }, &input, 0).unwrap().audio;

@@ -178,7 +178,7 @@ impl SealSection {
 }
 
 /// The attacks the seal section runs (after the clean row), each a chain
-/// applied in order: the codecs and gain, then a speed, tempo and pitch
+/// applied in order: the codecs, gain and a 16 kHz mono copy, then a speed, tempo and pitch
 /// change of the MP3-128 copy (found by the scale search, as `verify` does).
 pub fn seal_attacks() -> Vec<Vec<Attack>> {
     let mut chains = vec![
@@ -188,6 +188,8 @@ pub fn seal_attacks() -> Vec<Vec<Attack>> {
             quality: attacks::VORBIS_LOWEST_QUALITY,
         }],
         vec![Attack::Gain { db: -10.0 }],
+        // What most audio AI datasets store: 16 kHz mono.
+        vec![Attack::ToMono, Attack::StoreAt { hz: 16_000 }],
     ];
     for change in [
         Attack::Speed { factor: 1.05 },
