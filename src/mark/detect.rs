@@ -8,7 +8,10 @@
 //! before searching makes long excerpts stronger than short ones for free.
 //! Synchronisation tests every unit phase (at `HOP / sub` resolution) against
 //! the keyed sync cells; the best phases are decoded with the soft Viterbi
-//! decoder and accepted only if the CRC matches.
+//! decoder and accepted only if the CRC matches. Before decoding, each
+//! frequency cell's data cells are weighted by how reliably its sync cells
+//! read (maximal ratio combining), so a part of the band that noise or a
+//! codec drowned counts for less.
 //!
 //! Detection runs over sliding windows of four units (≈ 9.2 s, half
 //! overlapping) and once more over the fold of the whole signal, so a clip
@@ -39,6 +42,15 @@ const Z_UNIT: f32 = 3.5;
 /// with probability 2^-32, so this caps the CRC checks per analysis (see
 /// [`DetectReport::crc_checks`]).
 pub const CANDIDATES: usize = 2;
+/// How far the data cells' weights follow each frequency cell's measured
+/// reliability (see [`freq_weights`]) rather than being equal: 0 = equal,
+/// 1 = the measured ratio alone. Measured with `earmark robustness
+/// --payloads 1 --clips 10`: 1.0 reads noise at 20 dB SNR on 2 more of 13
+/// tracks but adds 3 % raw bit errors on MP3 clips, 0.6 keeps the first
+/// and not the second.
+const FREQ_WEIGHTING: f32 = 0.6;
+/// Most frequency cells a layout may have (fixed-size scratch arrays).
+const MAX_FREQ_CELLS: usize = 64;
 /// Window length and hop, in units.
 const WINDOW_UNITS: usize = 4;
 const WINDOW_HOP_UNITS: usize = 2;
@@ -656,11 +668,12 @@ impl Detector {
         let l = self.layout;
         let (u, j) = (l.unit_fine_frames(), l.freq_cells);
         let cell_step = l.cell_frames * l.sub;
+        let weight = freq_weights(&self.cellsum, &self.sync_cells, phase, u, j);
         for bit in 0..CODED_BITS {
             let mut s = 0.0;
             for c in self.pattern.bit_cells(bit) {
                 let (ti, fi) = (c.index as usize / j, c.index as usize % j);
-                s += c.sign * self.cellsum[((phase + ti * cell_step) % u) * j + fi];
+                s += weight[fi] * c.sign * self.cellsum[((phase + ti * cell_step) % u) * j + fi];
             }
             self.soft[bit] = s;
         }
@@ -722,6 +735,53 @@ impl Detector {
     }
 }
 
+/// Weight of each frequency cell's data cells for a unit phase: maximal
+/// ratio combining, from the sync cells. In frequency cell `f` the sync
+/// cells give the marker's mean contribution `a` (their values times their
+/// known signs) and the variance around it; `a / variance` is the weight
+/// that maximises the soft bits' signal-to-noise ratio when the cells'
+/// reliability differs across frequency (noise, which drowns the treble
+/// first; a codec or filter that removes part of the band). Estimated from
+/// about 30 cells per frequency cell, so it is smoothed over neighbouring
+/// cells and shrunk towards equal weights by [`FREQ_WEIGHTING`]. Weights
+/// average about 1.
+fn freq_weights(
+    cellsum: &[f32],
+    sync_cells: &[(usize, usize, f32)],
+    phase: usize,
+    u: usize,
+    j: usize,
+) -> [f32; MAX_FREQ_CELLS] {
+    let (mut sum, mut squares, mut n) = (
+        [0f32; MAX_FREQ_CELLS],
+        [0f32; MAX_FREQ_CELLS],
+        [0f32; MAX_FREQ_CELLS],
+    );
+    for &(off, f, sign) in sync_cells {
+        let v = cellsum[((phase + off) % u) * j + f];
+        sum[f] += sign * v;
+        squares[f] += v * v;
+        n[f] += 1.0;
+    }
+    let mut ratio = [0f32; MAX_FREQ_CELLS];
+    for f in 0..j {
+        let count = n[f].max(1.0);
+        let a = sum[f] / count;
+        let variance = (squares[f] / count - a * a).max(1e-12);
+        ratio[f] = a.max(0.0) / variance;
+    }
+    let mean = ratio[..j].iter().sum::<f32>() / j as f32;
+    let mut weight = [1f32; MAX_FREQ_CELLS];
+    if mean > 0.0 {
+        for (f, w) in weight[..j].iter_mut().enumerate() {
+            let near = &ratio[f.saturating_sub(1)..(f + 2).min(j)];
+            let smooth = near.iter().sum::<f32>() / near.len() as f32;
+            *w = (1.0 - FREQ_WEIGHTING) + FREQ_WEIGHTING * smooth / mean;
+        }
+    }
+    weight
+}
+
 /// Replaces `mono` with the mean of `channels` interleaved channels of
 /// `input` (a copy for mono input). Shared by the detector and the seal
 /// reader.
@@ -743,7 +803,7 @@ pub(crate) fn downmix(input: &[f32], channels: usize, mono: &mut Vec<f32>) {
 /// neighbours on each side) and scales it to unit RMS, clamped to ±3.
 fn detrend_normalise(row: &mut [f32]) {
     let n = row.len();
-    let mut tmp = [0f32; 64];
+    let mut tmp = [0f32; MAX_FREQ_CELLS];
     debug_assert!(n <= tmp.len());
     for i in 0..n {
         let (a, b) = (i.saturating_sub(2), (i + 3).min(n));
@@ -832,6 +892,50 @@ mod tests {
             Scale::IDENTITY.describe(),
             "no speed, tempo or pitch change"
         );
+    }
+
+    #[test]
+    fn frequency_cells_that_read_reliably_weigh_more() {
+        use rand_chacha::rand_core::{RngCore, SeedableRng};
+        let l = Layout::V1;
+        let (u, j) = (l.unit_fine_frames(), l.freq_cells);
+        let pattern = Pattern::new(&WatermarkKey::public(), l);
+        let step = l.cell_frames * l.sub;
+        let sync: Vec<(usize, usize, f32)> = pattern
+            .sync
+            .iter()
+            .map(|c| ((c.index as usize / j) * step, c.index as usize % j, c.sign))
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut noise = || (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 2.0;
+        // Every cell holds noise; the sync cells of the lower half also hold
+        // their sign, those of the upper half hold nothing more.
+        let phase = 40;
+        let mut cellsum: Vec<f32> = (0..u * j).map(|_| noise()).collect();
+        for &(off, f, sign) in &sync {
+            let v = &mut cellsum[((phase + off) % u) * j + f];
+            *v = noise() + if f < j / 2 { sign } else { 0.0 };
+        }
+        let w = freq_weights(&cellsum, &sync, phase, u, j);
+        let mean = w[..j].iter().sum::<f32>() / j as f32;
+        assert!((mean - 1.0).abs() < 0.02, "mean weight {mean}");
+        // Away from the edge where smoothing mixes the halves.
+        let (low, high) = (&w[..j / 2 - 1], &w[j / 2 + 1..j]);
+        assert!(low.iter().all(|&x| x > 1.2), "{low:?}");
+        assert!(
+            high.iter().all(|&x| x < 1.0 - FREQ_WEIGHTING / 2.0),
+            "{high:?}"
+        );
+        // Equally reliable cells keep nearly equal weights; no signal at
+        // all (unmarked audio) keeps them equal.
+        for &(off, f, sign) in &sync {
+            cellsum[((phase + off) % u) * j + f] += if f < j / 2 { 0.0 } else { sign };
+        }
+        let w = freq_weights(&cellsum, &sync, phase, u, j);
+        assert!(w[..j].iter().all(|&x| (x - 1.0).abs() < 0.3), "{w:?}");
+        let silent = vec![0.0; u * j];
+        let w = freq_weights(&silent, &sync, phase, u, j);
+        assert!(w[..j].iter().all(|&x| x == 1.0));
     }
 
     #[test]
