@@ -65,7 +65,7 @@ fn detect_streaming(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize) -> usiz
 /// The main detector and the seal reader side by side, as `verify` runs them.
 fn detect_and_read_seal(key: &WatermarkKey, x: &[f32], rate: u32, ch: usize) -> bool {
     let mut d = Detector::new(key, rate, ch);
-    let mut seal = SealReader::new(rate, ch).expect("44.1 kHz has a seal band");
+    let mut seal = SealReader::new(rate, ch).expect("44.1 kHz holds the seal");
     for chunk in x.chunks(CHUNK_FRAMES * ch) {
         d.process(chunk);
         seal.process(chunk);

@@ -176,7 +176,7 @@ pub struct Diagnostics {
     /// Candidates CRC-checked: the expected false payloads are this × 2^-32.
     pub crc_checks: usize,
     /// The seal as read (soft bits included), when a marker was found and
-    /// the rate carries the seal band.
+    /// the rate can hold the seal.
     pub seal: Option<SealRead>,
 }
 
@@ -709,7 +709,7 @@ struct Partial {
 
 /// What reading the seal gave.
 enum SealOutcome {
-    /// The sample rate has no seal band.
+    /// The sample rate is too low to hold the seal.
     NoBand,
     /// A changed copy too short to be worth decoding again.
     TooShort,
