@@ -97,7 +97,8 @@ pub struct EmbedStats {
     /// Frames loud enough for the marker to survive 16-bit export and codecs
     /// (mean power per marker bin of at least 1e-5, about −66 dB).
     pub loud_frames: u64,
-    /// Mean modulation depth over active frames' marker bins.
+    /// Mean modulation depth over active frames' marker bins, per masking
+    /// band (before the depth is shaped across each band's bins).
     pub mean_beta: f64,
     /// Audio length, in native frames (samples per channel).
     pub input_frames: u64,
