@@ -138,6 +138,20 @@ impl SealBand {
     fn pattern(self, key: &WatermarkKey) -> SealPattern {
         SealPattern::new(key, self.cells(), SEAL_CODED_BITS, SEAL_MESSAGE_BITS)
     }
+    /// Coded sign (±1) of every cell of a unit of this geometry for
+    /// `message`, indexed by `time_cell * freq_cells + freq_cell`.
+    fn signs(self, key: &WatermarkKey, message: &SealMessage) -> Vec<f32> {
+        let pattern = self.pattern(key);
+        let coded = message.coded(&pattern);
+        let mut signs = vec![0f32; self.cells()];
+        for (bit, &value) in coded.iter().enumerate() {
+            let polarity = if value == 1 { 1.0 } else { -1.0 };
+            for c in pattern.bit_cells(bit) {
+                signs[c.index as usize] = c.sign * polarity;
+            }
+        }
+        signs
+    }
     /// Frequency corrections tried around a scale the main layer's search
     /// found: the main layer tolerates about ±2.5 % of frequency error, the
     /// seal's chips (half cells) about ±0.8 % at the top of the marker band
@@ -203,17 +217,7 @@ impl SealMessage {
 /// `time_cell * freq_cells + freq_cell` like the marker's cells (the chip
 /// each sign multiplies is the embedder's business).
 pub fn seal_signs(key: &WatermarkKey, message: &SealMessage) -> Vec<f32> {
-    let band = SealBand::Marker;
-    let pattern = band.pattern(key);
-    let coded = message.coded(&pattern);
-    let mut signs = vec![0f32; band.cells()];
-    for (bit, &value) in coded.iter().enumerate() {
-        let polarity = if value == 1 { 1.0 } else { -1.0 };
-        for c in pattern.bit_cells(bit) {
-            signs[c.index as usize] = c.sign * polarity;
-        }
-    }
-    signs
+    SealBand::Marker.signs(key, message)
 }
 
 /// The outcome of reading the seal.
@@ -398,42 +402,79 @@ impl BandReader {
     }
 }
 
-/// Feeds interleaved input to every band reader (one downmix for all).
-fn feed(readers: &mut [BandReader], channels: usize, mono: &mut Vec<f32>, input: &[f32]) {
-    assert_eq!(input.len() % channels, 0, "whole frames");
-    downmix(input, channels, mono);
-    for r in readers {
-        r.process(mono);
-    }
-}
-
-/// Decodes every reader in order; the first read whose CRC passes, else the
-/// first reader's read.
-fn first_message(readers: Vec<BandReader>, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
-    let mut first = None;
-    for r in readers {
-        let read = r.finish(key, phase_seconds);
-        if read.message.is_some() {
-            return read;
-        }
-        first.get_or_insert(read);
-    }
-    first.expect("at least one reader")
-}
-
-/// Streaming seal reader: folds every unit of the input onto one, then
-/// decodes it at the unit phase the main detector found. It reads the
-/// current seal and, when the rate has its band, a version-1 stamp's.
-pub struct SealReader {
+/// Band readers fed together from one downmix: for each seal geometry the
+/// rate holds, one reader per frequency correction.
+struct BandReaders {
     channels: usize,
     mono: Vec<f32>,
     readers: Vec<BandReader>,
 }
 
+impl BandReaders {
+    /// Readers undoing `scale` times each of `steps(band)` (a frequency
+    /// correction: the speed multiplied, the tempo divided, so the time
+    /// factor is kept), current seals first; `None` when no geometry fits
+    /// the rate.
+    fn new(
+        sample_rate: u32,
+        channels: usize,
+        scale: Scale,
+        steps: fn(SealBand) -> &'static [f64],
+    ) -> Option<Self> {
+        if channels == 0 {
+            return None;
+        }
+        let readers: Vec<BandReader> = [SealBand::Marker, SealBand::Upper]
+            .into_iter()
+            .flat_map(|band| {
+                steps(band).iter().filter_map(move |f| {
+                    let s = Scale {
+                        speed: scale.speed * f,
+                        tempo: scale.tempo / f,
+                    };
+                    BandReader::new(band, sample_rate, s)
+                })
+            })
+            .collect();
+        (!readers.is_empty()).then_some(BandReaders {
+            channels,
+            mono: Vec::new(),
+            readers,
+        })
+    }
+
+    fn process(&mut self, input: &[f32]) {
+        assert_eq!(input.len() % self.channels, 0, "whole frames");
+        downmix(input, self.channels, &mut self.mono);
+        for r in &mut self.readers {
+            r.process(&self.mono);
+        }
+    }
+
+    /// Decodes every reader in order; the first read whose CRC passes, else
+    /// the first reader's read.
+    fn finish(self, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
+        let mut first = None;
+        for r in self.readers {
+            let read = r.finish(key, phase_seconds);
+            if read.message.is_some() {
+                return read;
+            }
+            first.get_or_insert(read);
+        }
+        first.expect("at least one reader")
+    }
+}
+
+/// Streaming seal reader: folds every unit of the input onto one, then
+/// decodes it at the unit phase the main detector found. It reads the
+/// current seal and, when the rate has its band, a version-1 stamp's.
+pub struct SealReader(BandReaders);
+
 impl std::fmt::Debug for SealReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealReader")
-            .field("rows", &self.readers[0].rows)
+            .field("rows", &self.0.readers[0].rows)
             .finish_non_exhaustive()
     }
 }
@@ -452,18 +493,7 @@ impl SealReader {
     ///
     /// [`Detector::with_scale`]: super::Detector::with_scale
     pub fn with_scale(sample_rate: u32, channels: usize, scale: Scale) -> Option<Self> {
-        if channels == 0 {
-            return None;
-        }
-        let readers: Vec<BandReader> = [SealBand::Marker, SealBand::Upper]
-            .into_iter()
-            .filter_map(|band| BandReader::new(band, sample_rate, scale))
-            .collect();
-        (!readers.is_empty()).then_some(SealReader {
-            channels,
-            mono: Vec::new(),
-            readers,
-        })
+        BandReaders::new(sample_rate, channels, scale, |_| &[1.0]).map(SealReader)
     }
 
     /// Feeds interleaved samples.
@@ -471,12 +501,12 @@ impl SealReader {
     /// # Panics
     /// Panics if `input.len()` is not a multiple of the channel count.
     pub fn process(&mut self, input: &[f32]) {
-        feed(&mut self.readers, self.channels, &mut self.mono, input);
+        self.0.process(input);
     }
 
     /// Seconds of input folded so far (in the input's own timeline).
     pub fn seconds(&self) -> f64 {
-        self.readers[0].seconds()
+        self.0.readers[0].seconds()
     }
 
     /// Ends the stream and decodes the seal for `key`, with units starting
@@ -484,7 +514,7 @@ impl SealReader {
     /// after the start of the input, as the main detector reports it. Tries
     /// the nearest reader rows on each side of the phase too.
     pub fn finish(self, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
-        first_message(self.readers, key, phase_seconds)
+        self.0.finish(key, phase_seconds)
     }
 }
 
@@ -492,16 +522,12 @@ impl SealReader {
 /// found, each with a slightly different frequency correction, fed
 /// together; the first whose CRC passes gives the message. Each costs about
 /// as much as one [`SealReader`].
-pub struct ScaledSealReader {
-    channels: usize,
-    mono: Vec<f32>,
-    readers: Vec<BandReader>,
-}
+pub struct ScaledSealReader(BandReaders);
 
 impl std::fmt::Debug for ScaledSealReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScaledSealReader")
-            .field("readers", &self.readers.len())
+            .field("readers", &self.0.readers.len())
             .finish_non_exhaustive()
     }
 }
@@ -510,26 +536,7 @@ impl ScaledSealReader {
     /// Readers for `channels` channels at `sample_rate` Hz around `scale`;
     /// `None` when the seal cannot exist at this rate.
     pub fn new(sample_rate: u32, channels: usize, scale: Scale) -> Option<Self> {
-        if channels == 0 {
-            return None;
-        }
-        let readers: Vec<BandReader> = [SealBand::Marker, SealBand::Upper]
-            .into_iter()
-            .flat_map(|band| {
-                band.freq_steps().iter().filter_map(move |f| {
-                    let s = Scale {
-                        speed: scale.speed * f,
-                        tempo: scale.tempo / f,
-                    };
-                    BandReader::new(band, sample_rate, s)
-                })
-            })
-            .collect();
-        (!readers.is_empty()).then_some(ScaledSealReader {
-            channels,
-            mono: Vec::new(),
-            readers,
-        })
+        BandReaders::new(sample_rate, channels, scale, SealBand::freq_steps).map(ScaledSealReader)
     }
 
     /// Feeds interleaved samples to every reader.
@@ -537,14 +544,14 @@ impl ScaledSealReader {
     /// # Panics
     /// Panics if `input.len()` is not a multiple of the channel count.
     pub fn process(&mut self, input: &[f32]) {
-        feed(&mut self.readers, self.channels, &mut self.mono, input);
+        self.0.process(input);
     }
 
     /// The read of the first reader whose CRC passes (current seals before
     /// version-1 ones), else the read of the reader at the found scale
     /// itself (see [`SealReader::finish`]).
     pub fn finish(self, key: &WatermarkKey, phase_seconds: f64) -> SealRead {
-        first_message(self.readers, key, phase_seconds)
+        self.0.finish(key, phase_seconds)
     }
 }
 
@@ -665,14 +672,7 @@ mod tests {
         use rand_chacha::rand_core::{RngCore, SeedableRng};
         use realfft::RealFftPlanner;
         let band = SealBand::Upper;
-        let pattern = band.pattern(key);
-        let coded = message.coded(&pattern);
-        let mut signs = vec![0f32; band.cells()];
-        for (bit, &value) in coded.iter().enumerate() {
-            for c in pattern.bit_cells(bit) {
-                signs[c.index as usize] = c.sign * if value == 1 { 1.0 } else { -1.0 };
-            }
-        }
+        let signs = band.signs(key, message);
         let (n, hop) = (band.frame(), band.frame() / 2);
         let window = super::super::stft::sine_window(n);
         let inverse = RealFftPlanner::<f32>::new().plan_fft_inverse(n);
@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn the_seal_is_read_down_to_8_khz_and_version_1_seals_where_their_band_exists() {
-        let bands = |rate| SealReader::new(rate, 1).map(|r| r.readers.len());
+        let bands = |rate| SealReader::new(rate, 1).map(|r| r.0.readers.len());
         assert_eq!(bands(7_999), None);
         assert_eq!(bands(8_000), Some(1));
         assert_eq!(bands(16_000), Some(1));
